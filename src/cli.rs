@@ -1,0 +1,51 @@
+//! Command-line types (clap derive). Everything the user can type is declared here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::Backend;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure, refusal or cancelled confirmation (the error says why and how to fix it)
+  2  usage error (unknown flag or backend)";
+
+/// Set up and clear session storage for Azu web applications.
+#[derive(Debug, Parser)]
+#[command(name = "azu-session", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the session initializer (and, for the database backend, its migration), add the
+    /// shard dependencies and a session secret.
+    #[command(name = "session:setup", visible_alias = "setup", after_help = EXIT_CODES)]
+    Setup(SetupArgs),
+}
+
+/// Where the Azu project lives.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// The project root (the directory holding shard.yml)
+    #[arg(short = 'C', long = "path", value_name = "DIR", default_value = ".")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SetupArgs {
+    /// Session backend to configure
+    #[arg(short, long, value_enum, default_value_t = Backend::Redis)]
+    pub backend: Backend,
+
+    /// Overwrite an existing src/initializers/session.cr
+    #[arg(short, long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}

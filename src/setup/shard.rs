@@ -1,0 +1,374 @@
+//! Adding dependencies to shard.yml as text, so its comments, order and formatting survive.
+//!
+//! The file is parsed to learn what is already there; the new entries are then spliced into
+//! the text of the `dependencies:` section (or a new section is appended), and the result is
+//! parsed again and checked before anything is written: an edit that would change the
+//! meaning of the file is refused rather than guessed at.
+
+use std::path::Path;
+
+use yaml_rust2::Yaml;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::project::parse_shard;
+
+/// A shard dependency, by its name and GitHub repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub name: &'static str,
+    pub github: &'static str,
+}
+
+pub const SESSION: Shard = Shard {
+    name: "session",
+    github: "azutoolkit/session",
+};
+pub const REDIS: Shard = Shard {
+    name: "redis",
+    github: "stefanwille/crystal-redis",
+};
+pub const CQL: Shard = Shard {
+    name: "cql",
+    github: "azutoolkit/cql",
+};
+pub const PG: Shard = Shard {
+    name: "pg",
+    github: "will/crystal-pg",
+};
+pub const MYSQL: Shard = Shard {
+    name: "mysql",
+    github: "crystal-lang/crystal-mysql",
+};
+pub const SQLITE3: Shard = Shard {
+    name: "sqlite3",
+    github: "crystal-lang/crystal-sqlite3",
+};
+
+/// The shards a backend needs. For the database backend the driver follows the scheme of
+/// `database_url` (PostgreSQL when it is unset or unknown).
+pub fn required(backend: Backend, database_url: Option<&str>) -> Vec<Shard> {
+    match backend {
+        Backend::Redis => vec![SESSION, REDIS],
+        Backend::Memory => vec![SESSION],
+        Backend::Database => vec![SESSION, CQL, driver_for(database_url)],
+    }
+}
+
+fn driver_for(database_url: Option<&str>) -> Shard {
+    let scheme = database_url
+        .and_then(|u| u.split_once(':'))
+        .map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("mysql" | "mariadb") => MYSQL,
+        Some("sqlite" | "sqlite3") => SQLITE3,
+        _ => PG,
+    }
+}
+
+/// The names of `wanted` that shard.yml lacks, and the edited text; `None` when nothing is
+/// missing.
+pub fn add_dependencies(path: &Path, text: &str, wanted: &[Shard]) -> Result<Option<String>> {
+    let doc = parse_shard(path, text)?;
+    let existing = existing_dependencies(path, &doc)?;
+    let missing: Vec<Shard> = wanted
+        .iter()
+        .copied()
+        .filter(|s| !existing.iter().any(|e| e.is(s)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let edit_error = |reason: &str| Error::ShardYmlEdit {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+        wanted: missing
+            .iter()
+            .map(|s| format!("{} (github: {})", s.name, s.github))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let edited = splice(text, &missing).map_err(&edit_error)?;
+
+    // The edit must keep the name and every entry, and add exactly what was missing.
+    let after = parse_shard(path, &edited).map_err(|_| edit_error("the result did not parse"))?;
+    let after_deps = existing_dependencies(path, &after)
+        .map_err(|_| edit_error("the result's dependencies are not a mapping"))?;
+    let all_there = missing.iter().all(|s| after_deps.iter().any(|e| e.is(s)));
+    if after["name"] != doc["name"]
+        || after_deps.len() != existing.len() + missing.len()
+        || !all_there
+    {
+        return Err(edit_error(
+            "the result would not hold exactly the old and new entries",
+        ));
+    }
+    Ok(Some(edited))
+}
+
+/// An entry already under `dependencies:`: its key and where it comes from.
+#[derive(Debug)]
+struct Existing {
+    key: String,
+    repo: Option<String>,
+}
+
+impl Existing {
+    /// Whether this entry is `shard`, in any spelling: the same key in any case, a key that is
+    /// the repository's name, or a source (github/gitlab/git) naming the same repository.
+    fn is(&self, shard: &Shard) -> bool {
+        let key = self.key.to_ascii_lowercase();
+        let repo_name = shard.github.rsplit('/').next().unwrap_or(shard.github);
+        key == shard.name
+            || key == repo_name
+            || self.repo.as_deref().is_some_and(|r| r == shard.github)
+    }
+}
+
+fn existing_dependencies(path: &Path, doc: &Yaml) -> Result<Vec<Existing>> {
+    match &doc["dependencies"] {
+        Yaml::BadValue | Yaml::Null => Ok(Vec::new()),
+        Yaml::Hash(h) => Ok(h
+            .iter()
+            .map(|(k, v)| Existing {
+                key: yaml_scalar(k),
+                repo: source_repo(v),
+            })
+            .collect()),
+        _ => Err(Error::ShardYmlDependenciesNotMapping(path.to_path_buf())),
+    }
+}
+
+fn yaml_scalar(y: &Yaml) -> String {
+    match y {
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// `owner/repo` (lowercase, no `.git`) from a dependency's `github:`, `gitlab:` or `git:`.
+fn source_repo(entry: &Yaml) -> Option<String> {
+    let raw = ["github", "gitlab", "codeberg", "bitbucket", "git"]
+        .iter()
+        .find_map(|k| entry[*k].as_str())?;
+    let trimmed = raw.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed);
+    let mut parts = trimmed.rsplit(['/', ':']);
+    let repo = parts.next()?;
+    let owner = parts.next()?;
+    Some(format!("{owner}/{repo}").to_ascii_lowercase())
+}
+
+/// Splice `missing` into the text. Errors are reasons, wrapped by the caller.
+fn splice(text: &str, missing: &[Shard]) -> std::result::Result<String, &'static str> {
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+
+    let header = lines.iter().position(|l| {
+        l.strip_prefix("dependencies")
+            .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with(':'))
+    });
+
+    let Some(header) = header else {
+        if text
+            .lines()
+            .any(|l| l.trim_start().starts_with("dependencies"))
+        {
+            return Err("its `dependencies:` key is not at the start of a line");
+        }
+        let mut out = text.to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str(eol);
+        }
+        if !out.is_empty() && !out.ends_with(&format!("{eol}{eol}")) {
+            out.push_str(eol);
+        }
+        out.push_str("dependencies:");
+        out.push_str(eol);
+        out.push_str(&entries(missing, "  ", eol));
+        return Ok(out);
+    };
+
+    // What follows `dependencies:` on its own line: nothing, a comment, or an empty value.
+    let line = lines[header].trim_end_matches(['\r', '\n']);
+    let after_colon = line.split_once(':').map(|(_, r)| r).unwrap_or("");
+    let (value, comment) = split_comment(after_colon);
+    let new_header = match value.trim() {
+        "" => None,
+        "{}" | "~" | "null" | "Null" | "NULL" => Some(format!("dependencies:{comment}{eol}")),
+        _ => return Err("its `dependencies:` is written inline"),
+    };
+
+    // The section's entries: the indented lines up to the next top-level key.
+    let mut indent: Option<&str> = None;
+    let mut last_content = header;
+    for (i, l) in lines.iter().enumerate().skip(header + 1) {
+        let body = l.trim_end_matches(['\r', '\n']);
+        let stripped = body.trim_start_matches(' ');
+        if stripped.is_empty() || stripped.starts_with('#') {
+            continue;
+        }
+        if stripped.len() == body.len() {
+            break; // a top-level key (or document marker): the section is over
+        }
+        if stripped.starts_with('\t') {
+            return Err("it indents with tabs");
+        }
+        if indent.is_none() {
+            indent = Some(&body[..body.len() - stripped.len()]);
+        }
+        last_content = i;
+    }
+    let indent = indent.unwrap_or("  ");
+
+    let mut out = String::with_capacity(text.len() + 128);
+    for (i, l) in lines.iter().enumerate() {
+        if i == header {
+            match &new_header {
+                Some(h) => out.push_str(h),
+                None => out.push_str(l),
+            }
+        } else {
+            out.push_str(l);
+        }
+        if i == last_content {
+            if !out.ends_with('\n') {
+                out.push_str(eol);
+            }
+            out.push_str(&entries(missing, indent, eol));
+        }
+    }
+    Ok(out)
+}
+
+fn entries(shards: &[Shard], indent: &str, eol: &str) -> String {
+    shards
+        .iter()
+        .map(|s| {
+            format!(
+                "{indent}{}:{eol}{indent}{indent}github: {}{eol}",
+                s.name, s.github
+            )
+        })
+        .collect()
+}
+
+/// Split a YAML line's remainder into its value and its comment (with the space before it).
+fn split_comment(s: &str) -> (&str, &str) {
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#' && (i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
+            let start = s[..i].trim_end().len();
+            return (&s[..i], &s[start..]);
+        }
+    }
+    (s, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(text: &str, wanted: &[Shard]) -> Option<String> {
+        add_dependencies(Path::new("shard.yml"), text, wanted).unwrap()
+    }
+
+    #[test]
+    fn appends_to_an_existing_section_keeping_comments() {
+        let text = "name: app # the app\nversion: 0.1.0\n\n# deps\ndependencies:\n  azu: # web\n    github: azutoolkit/azu\n\n# tools\ndevelopment_dependencies:\n  ameba:\n    github: crystal-ameba/ameba\n";
+        let out = add(text, &[SESSION, REDIS]).unwrap();
+        assert_eq!(
+            out,
+            "name: app # the app\nversion: 0.1.0\n\n# deps\ndependencies:\n  azu: # web\n    github: azutoolkit/azu\n  session:\n    github: azutoolkit/session\n  redis:\n    github: stefanwille/crystal-redis\n\n# tools\ndevelopment_dependencies:\n  ameba:\n    github: crystal-ameba/ameba\n"
+        );
+    }
+
+    #[test]
+    fn adds_a_missing_section() {
+        let out = add("name: app\nversion: 0.1.0", &[SESSION]).unwrap();
+        assert_eq!(
+            out,
+            "name: app\nversion: 0.1.0\n\ndependencies:\n  session:\n    github: azutoolkit/session\n"
+        );
+    }
+
+    #[test]
+    fn follows_the_files_indent() {
+        let text = "name: app\ndependencies:\n    azu:\n        github: azutoolkit/azu\n";
+        let out = add(text, &[SESSION]).unwrap();
+        assert!(
+            out.ends_with("    session:\n        github: azutoolkit/session\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn fills_an_empty_section() {
+        for header in [
+            "dependencies:",
+            "dependencies: {}",
+            "dependencies: ~ # none yet",
+        ] {
+            let text = format!("name: app\n{header}\nlicense: MIT\n");
+            let out = add(&text, &[SESSION]).unwrap();
+            let doc = parse_shard(Path::new("x"), &out).unwrap();
+            assert_eq!(
+                doc["dependencies"]["session"]["github"].as_str(),
+                Some("azutoolkit/session"),
+                "{out}"
+            );
+            assert_eq!(doc["license"].as_str(), Some("MIT"));
+        }
+    }
+
+    #[test]
+    fn never_duplicates_in_any_spelling() {
+        for text in [
+            "name: a\ndependencies:\n  redis:\n    github: stefanwille/crystal-redis\n",
+            "name: a\ndependencies:\n  Redis:\n    github: someone/else\n",
+            "name: a\ndependencies:\n  crystal-redis:\n    github: stefanwille/crystal-redis\n    version: ~> 2.9\n",
+            "name: a\ndependencies:\n  my_redis:\n    git: https://github.com/StefanWille/crystal-redis.git\n",
+        ] {
+            assert_eq!(add(text, &[REDIS]), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn keeps_crlf_line_endings() {
+        let out = add(
+            "name: app\r\ndependencies:\r\n  azu:\r\n    github: azutoolkit/azu\r\n",
+            &[SESSION],
+        )
+        .unwrap();
+        assert!(
+            out.ends_with("  session:\r\n    github: azutoolkit/session\r\n"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_edit_safely() {
+        let inline = "name: a\ndependencies: { azu: { github: azutoolkit/azu } }\n";
+        assert!(matches!(
+            add_dependencies(Path::new("s"), inline, &[SESSION]),
+            Err(Error::ShardYmlEdit { .. })
+        ));
+        let list = "name: a\ndependencies:\n  - azu\n";
+        assert!(matches!(
+            add_dependencies(Path::new("s"), list, &[SESSION]),
+            Err(Error::ShardYmlDependenciesNotMapping(_))
+        ));
+    }
+
+    #[test]
+    fn driver_follows_database_url() {
+        assert_eq!(driver_for(None), PG);
+        assert_eq!(driver_for(Some("postgres://x/y")), PG);
+        assert_eq!(driver_for(Some("MySQL://x/y")), MYSQL);
+        assert_eq!(driver_for(Some("mariadb://x/y")), MYSQL);
+        assert_eq!(driver_for(Some("sqlite3:./db.sqlite")), SQLITE3);
+        assert_eq!(driver_for(Some("sqlite://db.sqlite")), SQLITE3);
+    }
+}
