@@ -8,8 +8,10 @@ pub mod backend;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
+pub mod initializer;
 pub mod project;
 pub mod setup;
+pub mod url;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
