@@ -26,6 +26,10 @@ pub enum Command {
     /// shard dependencies and a session secret.
     #[command(name = "session:setup", visible_alias = "setup", after_help = EXIT_CODES)]
     Setup(SetupArgs),
+
+    /// Delete every session from the configured backend, logging out all users.
+    #[command(name = "session:clear", visible_alias = "clear", after_help = EXIT_CODES)]
+    Clear(ClearArgs),
 }
 
 /// Where the Azu project lives.
@@ -45,6 +49,32 @@ pub struct SetupArgs {
     /// Overwrite an existing src/initializers/session.cr
     #[arg(short, long)]
     pub force: bool,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClearArgs {
+    /// Skip the confirmation prompt (required when not run from a terminal)
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Override the detected backend
+    #[arg(short, long, value_enum)]
+    pub backend: Option<Backend>,
+
+    /// Count what would be cleared; delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Override the Redis key prefix (the keys `<PREFIX>*` are cleared)
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+
+    /// Override the sessions table
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
 
     #[command(flatten)]
     pub project: ProjectArgs,

@@ -58,6 +58,86 @@ pub enum Error {
     )]
     Random(String),
 
+    #[error("cannot read `{}`: {reason}; fix the file, or pass --backend (and --prefix or --table) to skip it", .path.display())]
+    InitializerUnreadable { path: PathBuf, reason: String },
+
+    #[error("`{}` uses CookieStore: sessions live in the users' browsers and cannot be cleared server-side; rotate SESSION_SECRET and restart the application to invalidate them all", .0.display())]
+    CookieStore(PathBuf),
+
+    #[error("SESSION_BACKEND is `{0}`, which is not a backend; set it to one of {names} or pass --backend", names = crate::backend::Backend::NAMES)]
+    InvalidSessionBackend(String),
+
+    #[error(
+        "the Redis key prefix uses `{name}`, which is not set; export it, add it to .env, or pass --prefix"
+    )]
+    PrefixEnvUnset { name: String },
+
+    #[error("cannot evaluate `{expr}` in the store's `prefix:`; pass the prefix with --prefix")]
+    PrefixUnresolvable { expr: String },
+
+    #[error(
+        "the Redis key prefix is empty, which would match every key in the database; pass a non-empty --prefix"
+    )]
+    EmptyPrefix,
+
+    #[error("cannot tell the Redis key prefix: there is no src/initializers/session.cr and no shard.yml in `{}`; pass --prefix or --path", .0.display())]
+    NoPrefix(PathBuf),
+
+    #[error("`DATABASE_URL` is not set; export it or add it to .env")]
+    DatabaseUrlMissing,
+
+    #[error(
+        "`{0}` is not a database URL this tool can clear; use a postgres://, postgresql://, mysql://, mariadb:// or sqlite: URL"
+    )]
+    UnsupportedDatabaseUrl(String),
+
+    #[error(
+        "`{0}` is not a table name; use letters, digits and underscores (optionally `schema.table`)"
+    )]
+    InvalidTable(String),
+
+    #[error("refusing to clear sessions without confirmation: not a terminal; pass --force")]
+    NotATerminal,
+
+    #[error("Operation cancelled; no sessions were cleared")]
+    Cancelled,
+
+    #[error(
+        "cannot connect to Redis at `{url}`: {reason}; check that the server is running and REDIS_URL is right"
+    )]
+    RedisConnect { url: String, reason: String },
+
+    #[error(
+        "Redis at `{url}` failed after clearing {cleared} session(s): {reason}; run the command again to clear the rest"
+    )]
+    Redis {
+        url: String,
+        cleared: u64,
+        reason: String,
+    },
+
+    #[error(
+        "cannot connect to the database at `{url}`: {reason}; check that the server is running and DATABASE_URL is right"
+    )]
+    DatabaseConnect { url: String, reason: String },
+
+    #[error(
+        "table {table} does not exist in `{url}`; run `azu db:migrate`, or pass --table if the sessions live elsewhere"
+    )]
+    TableMissing { table: String, url: String },
+
+    #[error(
+        "the database at `{url}` failed after clearing {cleared} session(s): {reason}; run the command again to clear the rest"
+    )]
+    Database {
+        url: String,
+        cleared: u64,
+        reason: String,
+    },
+
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+
     #[error("cannot render `{template}`: {reason}; this is a bug, please report it")]
     Template {
         template: &'static str,

@@ -5,7 +5,9 @@
 //! then acts, returning a report → printed here. Commands never print.
 
 pub mod backend;
+pub mod clear;
 pub mod cli;
+pub mod confirm;
 pub mod error;
 pub mod fsutil;
 pub mod initializer;
@@ -19,14 +21,22 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use crate::backend::Backend;
+use crate::clear::{ClearPlan, Target};
 use crate::cli::{Cli, Command};
 use crate::error::Error;
 use crate::setup::SetupReport;
 
 /// Run the parsed command line; print errors as `error: …` on stderr and return the exit code.
 pub fn main(cli: Cli) -> ExitCode {
+    // TLS (rediss://, database TLS) needs a crypto provider chosen before the first handshake;
+    // choosing it here means no connection can panic for lack of one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match run(cli) {
         Ok(code) => code,
+        Err(Error::Cancelled) => {
+            eprintln!("{}", Error::Cancelled);
+            ExitCode::from(Error::Cancelled.exit_code())
+        }
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(err.exit_code())
@@ -41,6 +51,84 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             print_lines(&setup_lines(&report));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Clear(args) => {
+            let plan = clear::plan(&args)?;
+            run_clear(&plan, args.force)
+        }
+    }
+}
+
+fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
+    let target_lines = target_lines(plan);
+    let deletes = !matches!(plan.target, Target::Memory) && !plan.dry_run;
+    if deletes && !force {
+        let mut summary = vec![format!("This will delete sessions from {}:", plan.backend)];
+        summary.extend(target_lines.iter().map(|l| format!("  {l}")));
+        confirm::confirm(&summary)?;
+    }
+
+    print_lines(&[
+        if plan.dry_run {
+            "Counting sessions (dry run: nothing will be deleted)...".to_string()
+        } else {
+            "Clearing sessions...".to_string()
+        },
+        format!("Backend: {}", plan.backend),
+    ]);
+    eprintln!("{}", plan.source.describe());
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
+
+    match &plan.target {
+        Target::Memory => {
+            print_lines(&[
+                "⚠️  Memory sessions cannot be cleared remotely".to_string(),
+                "Restart the application to clear memory sessions".to_string(),
+            ]);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Target::Redis { .. } => print_lines(&target_lines),
+        Target::Database { .. } => {
+            // The specification's database output names neither URL nor table; say them on
+            // stderr so logs still record what was cleared.
+            for line in &target_lines {
+                eprintln!("({line})");
+            }
+            print_lines(&["Clearing database sessions...".to_string()]);
+        }
+    }
+
+    let outcome = clear::execute(plan)?;
+    if plan.dry_run {
+        print_lines(&[
+            format!("Would clear {} session(s)", outcome.count),
+            "Dry run: no sessions were cleared".to_string(),
+        ]);
+    } else {
+        print_lines(&[
+            format!("Cleared {} session(s)", outcome.count),
+            "✓ Sessions cleared successfully".to_string(),
+        ]);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What will be cleared, as the specification prints it.
+fn target_lines(plan: &ClearPlan) -> Vec<String> {
+    match &plan.target {
+        Target::Redis { url, prefix } => vec![
+            format!("Redis URL: {}", url::mask(url)),
+            format!(
+                "Clearing Redis sessions with pattern: {}",
+                clear::redis::pattern(prefix)
+            ),
+        ],
+        Target::Database { url, table, .. } => vec![
+            format!("Database URL: {}", url::mask(url)),
+            format!("Table: {table}"),
+        ],
+        Target::Memory => Vec::new(),
     }
 }
 

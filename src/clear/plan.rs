@@ -1,0 +1,261 @@
+//! Deciding everything `session:clear` will do, before any server is touched: the backend and
+//! where it came from, and the URL, key prefix or table.
+
+use std::path::Path;
+
+use crate::backend::{self, Backend, Source};
+use crate::clear::sql::{Dialect, Table};
+use crate::cli::ClearArgs;
+use crate::error::{Error, Result};
+use crate::initializer::{Alt, Initializer, Part, Selection, Store, StoreKind};
+use crate::project::{self, Env, INITIALIZER};
+
+pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
+/// The session shard's own prefix, used by a Redis store given no `prefix:`.
+pub const SHARD_DEFAULT_PREFIX: &str = "session:";
+pub const DEFAULT_TABLE: &str = "sessions";
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Redis {
+        url: String,
+        prefix: String,
+    },
+    Database {
+        url: String,
+        dialect: Dialect,
+        table: Table,
+    },
+    Memory,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClearPlan {
+    pub backend: Backend,
+    pub source: Source,
+    /// Why a level of the detection chain was passed over, for stderr.
+    pub notes: Vec<String>,
+    pub target: Target,
+    pub dry_run: bool,
+}
+
+pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
+    let root = &args.project.path;
+    if !root.is_dir() {
+        return Err(Error::NotADirectory(root.to_path_buf()));
+    }
+    let env = Env::load(root)?;
+    let azu_env = env
+        .get("AZU_ENV")
+        .unwrap_or_else(|| "development".to_string());
+    let mut notes = Vec::new();
+
+    let init_path = root.join(INITIALIZER);
+    let initializer = match project::read_text_opt(&init_path) {
+        Ok(Some(text)) => match Initializer::parse(&text) {
+            Ok(init) => Some(init),
+            Err(e) if can_skip_initializer(args) => {
+                notes.push(format!("{INITIALIZER} skipped: {e}"));
+                None
+            }
+            Err(e) => {
+                return Err(Error::InitializerUnreadable {
+                    path: init_path,
+                    reason: e.to_string(),
+                });
+            }
+        },
+        Ok(None) => None,
+        Err(Error::NotUtf8(_)) if can_skip_initializer(args) => {
+            notes.push(format!("{INITIALIZER} skipped: it is not UTF-8 text"));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+
+    let selected: Option<&Store> = match initializer.as_ref().map(|i| i.select(&azu_env)) {
+        None => None,
+        Some(Selection::Store(store)) => Some(store),
+        Some(Selection::NoStore) => {
+            notes.push(format!("{INITIALIZER} configures no session store"));
+            None
+        }
+        Some(Selection::NoneForEnv) => {
+            notes.push(format!(
+                "{INITIALIZER} configures no store for AZU_ENV={azu_env}"
+            ));
+            None
+        }
+        Some(Selection::Undecidable(cond)) => {
+            notes.push(format!(
+                "cannot tell whether the store under `{cond}` in {INITIALIZER} applies; set AZU_ENV or pass --backend"
+            ));
+            None
+        }
+    };
+
+    if args.backend.is_none()
+        && let Some(store) = selected
+        && store.kind == StoreKind::Cookie
+    {
+        return Err(Error::CookieStore(init_path));
+    }
+    let from_initializer = selected.and_then(|s| backend_of(s.kind));
+    let session_backend = env.get("SESSION_BACKEND");
+    let (backend, source) =
+        backend::detect(args.backend, from_initializer, session_backend.as_deref())
+            .map_err(Error::InvalidSessionBackend)?;
+
+    // The store whose arguments apply: the selected one if it is of this backend, else the
+    // only store of this backend in the file.
+    let store = selected
+        .filter(|s| backend_of(s.kind) == Some(backend))
+        .or_else(|| {
+            let mut same = initializer
+                .iter()
+                .flat_map(|i| i.stores.iter())
+                .filter(|s| backend_of(s.kind) == Some(backend));
+            match (same.next(), same.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        });
+
+    let target = match backend {
+        Backend::Memory => Target::Memory,
+        Backend::Redis => {
+            let url = env
+                .get("REDIS_URL")
+                .or_else(|| {
+                    store
+                        .and_then(|s| s.arg(&["url"]))
+                        .and_then(|alts| resolve(alts, &env).ok())
+                })
+                .unwrap_or_else(|| DEFAULT_REDIS_URL.to_string());
+            let prefix = redis_prefix(args, store, &env, root)?;
+            Target::Redis { url, prefix }
+        }
+        Backend::Database => {
+            let url = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
+            let dialect = Dialect::from_url(&url)
+                .ok_or_else(|| Error::UnsupportedDatabaseUrl(crate::url::mask(&url)))?;
+            let name = match (
+                &args.table,
+                store.and_then(|s| s.arg(&["table", "table_name"])),
+            ) {
+                (Some(t), _) => t.clone(),
+                (None, Some(alts)) => {
+                    resolve(alts, &env).map_err(|_| Error::InvalidTable(alts_text(alts)))?
+                }
+                (None, None) => DEFAULT_TABLE.to_string(),
+            };
+            let table = Table::parse(&name).ok_or(Error::InvalidTable(name))?;
+            Target::Database {
+                url,
+                dialect,
+                table,
+            }
+        }
+    };
+
+    Ok(ClearPlan {
+        backend,
+        source,
+        notes,
+        target,
+        dry_run: args.dry_run,
+    })
+}
+
+/// A broken initializer need not stop a run that is told everything it would have read.
+fn can_skip_initializer(args: &ClearArgs) -> bool {
+    match args.backend {
+        Some(Backend::Memory) => true,
+        Some(Backend::Redis) => args.prefix.is_some(),
+        Some(Backend::Database) => args.table.is_some(),
+        None => false,
+    }
+}
+
+fn backend_of(kind: StoreKind) -> Option<Backend> {
+    match kind {
+        StoreKind::Redis | StoreKind::ClusteredRedis => Some(Backend::Redis),
+        StoreKind::Database => Some(Backend::Database),
+        StoreKind::Memory => Some(Backend::Memory),
+        StoreKind::Cookie => None,
+    }
+}
+
+fn redis_prefix(args: &ClearArgs, store: Option<&Store>, env: &Env, root: &Path) -> Result<String> {
+    let prefix = if let Some(p) = &args.prefix {
+        p.clone()
+    } else if let Some(store) = store {
+        match store.arg(&["prefix", "key_prefix"]) {
+            Some(alts) => resolve(alts, env)?,
+            None => SHARD_DEFAULT_PREFIX.to_string(),
+        }
+    } else {
+        // What session:setup generates: `<app>:session:`, the app named by shard.yml.
+        match project::Project::open(root) {
+            Ok(p) => crate::setup::templates::default_prefix(&p.app_name),
+            Err(Error::NoShardYml(_)) => return Err(Error::NoPrefix(root.to_path_buf())),
+            Err(e) => return Err(e),
+        }
+    };
+    if prefix.is_empty() {
+        return Err(Error::EmptyPrefix);
+    }
+    Ok(prefix)
+}
+
+/// The value of an argument: the first alternative that can be had. An environment variable
+/// that is unset passes to the next alternative; if none is left, the error names it.
+fn resolve(alts: &[Alt], env: &Env) -> Result<String> {
+    let mut unset = None;
+    for alt in alts {
+        match alt {
+            Alt::Env(name) => match env.get(name) {
+                Some(v) => return Ok(v),
+                None => {
+                    unset.get_or_insert_with(|| name.clone());
+                }
+            },
+            Alt::Literal(parts) => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        Part::Text(t) => out.push_str(t),
+                        Part::Env(name) => match env.get(name) {
+                            Some(v) => out.push_str(&v),
+                            None => return Err(Error::PrefixEnvUnset { name: name.clone() }),
+                        },
+                        Part::Other(expr) => {
+                            return Err(Error::PrefixUnresolvable {
+                                expr: format!("#{{{expr}}}"),
+                            });
+                        }
+                    }
+                }
+                return Ok(out);
+            }
+            Alt::Other(expr) => return Err(Error::PrefixUnresolvable { expr: expr.clone() }),
+        }
+    }
+    Err(match unset {
+        Some(name) => Error::PrefixEnvUnset { name },
+        None => Error::PrefixUnresolvable {
+            expr: String::new(),
+        },
+    })
+}
+
+fn alts_text(alts: &[Alt]) -> String {
+    alts.iter()
+        .map(|a| match a {
+            Alt::Env(n) => format!("ENV[\"{n}\"]"),
+            Alt::Literal(_) => "\"...\"".to_string(),
+            Alt::Other(e) => e.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(" || ")
+}

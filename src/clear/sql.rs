@@ -1,0 +1,260 @@
+//! Clearing the sessions table of PostgreSQL, MySQL/MariaDB or SQLite, in batches.
+//!
+//! One `DELETE` of a big table holds its locks (and, in PostgreSQL, builds its undo) for as
+//! long as it runs, stalling the application's own session writes. Deleting about 10,000 rows
+//! per statement, each its own transaction, keeps every statement short; the counts of the
+//! statements add up to what was cleared, even if a later statement fails.
+
+use std::time::Duration;
+
+use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+
+use crate::error::{Error, Result};
+
+pub const BATCH: u64 = 10_000;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn from_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            "sqlite" | "sqlite3" => Some(Dialect::Sqlite),
+            _ => None,
+        }
+    }
+}
+
+/// A table name checked to be an identifier, optionally schema-qualified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    schema: Option<String>,
+    name: String,
+}
+
+impl Table {
+    /// `name` or `schema.name`, each part letters, digits and underscores, not starting with
+    /// a digit, at most 64 bytes. Nothing else is accepted: the name is spliced into SQL.
+    pub fn parse(s: &str) -> Option<Self> {
+        fn ident(p: &str) -> bool {
+            !p.is_empty()
+                && p.len() <= 64
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !p.as_bytes()[0].is_ascii_digit()
+        }
+        let mut parts = s.split('.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), None, None) if ident(n) => Some(Table {
+                schema: None,
+                name: n.to_string(),
+            }),
+            (Some(sch), Some(n), None) if ident(sch) && ident(n) => Some(Table {
+                schema: Some(sch.to_string()),
+                name: n.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The name quoted for `dialect`.
+    pub fn quoted(&self, dialect: Dialect) -> String {
+        let q = |p: &str| match dialect {
+            Dialect::MySql => format!("`{p}`"),
+            Dialect::Postgres | Dialect::Sqlite => format!("\"{p}\""),
+        };
+        match &self.schema {
+            Some(s) => format!("{}.{}", q(s), q(&self.name)),
+            None => q(&self.name),
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(s) => write!(f, "`{s}.{}`", self.name),
+            None => write!(f, "`{}`", self.name),
+        }
+    }
+}
+
+/// The statement that deletes one batch, in the dialect's own form.
+fn delete_batch_sql(dialect: Dialect, table: &str) -> String {
+    match dialect {
+        // A TID scan: the subquery picks physical row addresses, the delete goes straight to them.
+        Dialect::Postgres => format!(
+            "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} LIMIT {BATCH}))"
+        ),
+        Dialect::MySql => format!("DELETE FROM {table} LIMIT {BATCH}"),
+        Dialect::Sqlite => {
+            format!("DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} LIMIT {BATCH})")
+        }
+    }
+}
+
+/// sqlx's `Any` driver knows `sqlite:` but not `sqlite3:`.
+fn driver_url(url: &str) -> String {
+    match url.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("sqlite3") => format!("sqlite:{rest}"),
+        _ => url.to_string(),
+    }
+}
+
+/// Delete every row of `table` (or, with `dry_run`, count them). `progress` is told each
+/// batch's count as it lands.
+pub async fn clear(
+    url: &str,
+    dialect: Dialect,
+    table: &Table,
+    dry_run: bool,
+    mut progress: impl FnMut(u64),
+) -> Result<u64> {
+    let masked = crate::url::mask(url);
+    sqlx::any::install_default_drivers();
+    let connect = AnyConnection::connect(&driver_url(url));
+    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            return Err(Error::DatabaseConnect {
+                url: masked,
+                reason: describe(&e, url),
+            });
+        }
+        Err(_) => {
+            return Err(Error::DatabaseConnect {
+                url: masked,
+                reason: format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()),
+            });
+        }
+    };
+    let quoted = table.quoted(dialect);
+    let fail = |e: sqlx::Error, cleared: u64| {
+        if is_missing_table(&e) {
+            Error::TableMissing {
+                table: table.to_string(),
+                url: masked.clone(),
+            }
+        } else {
+            Error::Database {
+                url: masked.clone(),
+                cleared,
+                reason: describe(&e, url),
+            }
+        }
+    };
+
+    if dry_run {
+        let sql = format!("SELECT COUNT(*) FROM {quoted}");
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| fail(e, 0))?;
+        return Ok(u64::try_from(n).unwrap_or(0));
+    }
+
+    let sql = delete_batch_sql(dialect, &quoted);
+    let mut cleared = 0u64;
+    loop {
+        let done = sqlx::query(AssertSqlSafe(sql.clone()))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| fail(e, cleared))?
+            .rows_affected();
+        cleared += done;
+        progress(done);
+        if done < BATCH {
+            break;
+        }
+    }
+    let _ = conn.close().await;
+    Ok(cleared)
+}
+
+fn is_missing_table(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    let code = db.code();
+    let msg = db.message();
+    matches!(code.as_deref(), Some("42P01" | "42S02" | "1146"))
+        || msg.contains("no such table")
+        || msg.contains("doesn't exist")
+}
+
+/// An error's text without the URL's password, in case a driver quotes it.
+fn describe(e: &sqlx::Error, url: &str) -> String {
+    // A server's own message reads better than the driver's wrapping of it (which, for
+    // PostgreSQL, ends with a line number inside the server's source).
+    let text = match e.as_database_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    };
+    match password_of(url) {
+        Some(pw) if !pw.is_empty() => text.replace(&pw, "****"),
+        _ => text,
+    }
+}
+
+fn password_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    Some(userinfo.split_once(':')?.1.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names() {
+        assert_eq!(
+            Table::parse("sessions").unwrap().quoted(Dialect::Postgres),
+            "\"sessions\""
+        );
+        assert_eq!(
+            Table::parse("app.sessions").unwrap().quoted(Dialect::MySql),
+            "`app`.`sessions`"
+        );
+        assert_eq!(
+            Table::parse("_s2").unwrap().quoted(Dialect::Sqlite),
+            "\"_s2\""
+        );
+        for bad in [
+            "",
+            "sessions; DROP TABLE users",
+            "a.b.c",
+            "se\"ss",
+            "se`ss",
+            "1sessions",
+            "séssions",
+            "a.",
+            ".a",
+            "ses sions",
+            &"x".repeat(65),
+        ] {
+            assert_eq!(Table::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dialects() {
+        assert_eq!(Dialect::from_url("postgresql://x"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::from_url("MARIADB://x"), Some(Dialect::MySql));
+        assert_eq!(
+            Dialect::from_url("sqlite:db.sqlite3"),
+            Some(Dialect::Sqlite)
+        );
+        assert_eq!(Dialect::from_url("mongodb://x"), None);
+        assert_eq!(Dialect::from_url("nonsense"), None);
+        assert_eq!(driver_url("sqlite3:./db"), "sqlite:./db");
+    }
+}
