@@ -53,6 +53,13 @@ pub enum Error {
     #[error("cannot write `{}`: {source}; check the directory's permissions and free space (nothing was changed)", .path.display())]
     Write { path: PathBuf, source: io::Error },
 
+    #[error("cannot move the new `{}` into place: {source}; already written: {written:?}, so check the directory and run again", .path.display())]
+    Rename {
+        path: PathBuf,
+        source: io::Error,
+        written: Vec<String>,
+    },
+
     #[error(
         "cannot generate the secret: {0}; check that the operating system's random generator is available"
     )]

@@ -35,9 +35,15 @@ pub fn write_all(writes: &[PlannedWrite]) -> Result<()> {
             return Err(err);
         }
     };
-    for (tmp, write) in staged.into_iter().zip(writes) {
-        tmp.persist(&write.path)
-            .map_err(|e| Error::write(&write.path, e.error))?;
+    for (done, (tmp, write)) in staged.into_iter().zip(writes).enumerate() {
+        tmp.persist(&write.path).map_err(|e| Error::Rename {
+            path: write.path.clone(),
+            source: e.error,
+            written: writes[..done]
+                .iter()
+                .map(|w| w.path.display().to_string())
+                .collect(),
+        })?;
     }
     Ok(())
 }

@@ -163,12 +163,14 @@ fn setup_lines(report: &SetupReport) -> Vec<String> {
     let mut env =
         vec!["Set environment variables (SESSION_SECRET is already in .env):".to_string()];
     match report.backend {
-        Backend::Redis => env.push(
-            "     REDIS_URL is in .env as redis://localhost:6379; export REDIS_URL=\"redis://host:6379\" to use another server".into(),
-        ),
-        Backend::Database => env.push(
-            "     export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"".into(),
-        ),
+        Backend::Redis => env.push(match &report.redis_url {
+            Some(url) => {
+                format!("     REDIS_URL is in .env ({url}); export REDIS_URL to use another server")
+            }
+            None => "     export REDIS_URL=\"redis://localhost:6379\"".to_string(),
+        }),
+        Backend::Database => env
+            .push("     export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"".into()),
         Backend::Memory => env.push("     nothing else: memory sessions need no server".into()),
     }
     steps.push(env);

@@ -34,7 +34,9 @@ impl Project {
         let shard_yml = match read_text(&shard_path) {
             Ok(text) => text,
             Err(Error::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NoShardYml(root.to_path_buf()));
+                // Name the directory as an absolute path: `.` tells the user nothing.
+                let shown = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+                return Err(Error::NoShardYml(shown));
             }
             Err(e) => return Err(e),
         };

@@ -52,6 +52,8 @@ pub struct SetupReport {
     pub files: Vec<FileAction>,
     /// The app's main file (`src/<app>.cr`), when it exists.
     pub main_file: Option<String>,
+    /// For redis, the REDIS_URL that `.env` now holds (password masked).
+    pub redis_url: Option<String>,
 }
 
 pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
@@ -107,12 +109,15 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
 
     // shard.yml: the dependencies.
     let dotenv_text = project::read_text_opt(&project.path(DOTENV))?;
-    let database_url = std::env::var("DATABASE_URL").ok().or_else(|| {
-        dotenv_text
-            .as_deref()
-            .and_then(|t| dotenv::lookup(t, "DATABASE_URL"))
-            .map(str::to_string)
-    });
+    let database_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| {
+            dotenv_text
+                .as_deref()
+                .and_then(|t| dotenv::lookup(t, "DATABASE_URL"))
+                .map(str::to_string)
+        });
     let wanted = shard::required(backend, database_url.as_deref());
     let edited = shard::add_dependencies(&project.path(SHARD_YML), &project.shard_yml, &wanted)?;
     let action = if edited.is_some() {
@@ -132,6 +137,14 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         (_, None) => Action::Keep,
         (None, Some(_)) => Action::Create,
         (Some(_), Some(_)) => Action::Update,
+    };
+    let redis_url = match backend {
+        Backend::Redis => edited
+            .as_deref()
+            .or(dotenv_text.as_deref())
+            .and_then(|t| dotenv::lookup(t, "REDIS_URL"))
+            .map(crate::url::mask),
+        _ => None,
     };
     plan(action, DOTENV.to_string(), edited, 0o600);
 
@@ -161,6 +174,7 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         app_name: project.app_name,
         files,
         main_file,
+        redis_url,
     })
 }
 

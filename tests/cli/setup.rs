@@ -129,7 +129,7 @@ fn next_steps(backend: &str, main_file: &str) -> String {
     ));
     s.push_str(match backend {
         "redis" => {
-            "     REDIS_URL is in .env as redis://localhost:6379; export REDIS_URL=\"redis://host:6379\" to use another server\n"
+            "     REDIS_URL is in .env (redis://localhost:6379); export REDIS_URL to use another server\n"
         }
         "database" => {
             "     export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"\n"
@@ -511,7 +511,6 @@ fn database_url_in_the_environment_wins_over_dotenv() {
 /// in the environment hides the one in `.env`, although `project::Env::get` treats an empty
 /// value as unset. Un-ignore when fixed.
 #[test]
-#[ignore = "bug: an empty DATABASE_URL in the environment hides .env's (src/setup/mod.rs)"]
 fn an_empty_database_url_in_the_environment_does_not_hide_dotenv() {
     only_driver(
         &database_shard_with(
@@ -939,17 +938,15 @@ fn redis_url_is_added_only_when_missing() {
     );
 }
 
-/// Known bug (src/lib.rs, `setup_lines`): the redis next step always says REDIS_URL is in .env
-/// as redis://localhost:6379, even when `.env` already points elsewhere. Un-ignore when fixed.
+/// The redis next step names the REDIS_URL `.env` really holds.
 #[test]
-#[ignore = "bug: the redis next step misstates an existing REDIS_URL (src/lib.rs setup_lines)"]
 fn redis_next_step_does_not_misstate_an_existing_redis_url() {
     let p = Project::new();
     p.write(".env", "REDIS_URL=redis://cache.internal:6380/2\n");
     let r = setup_ok(&p, &["session:setup", "-b", "redis"]);
     assert!(
-        !r.stdout
-            .contains("REDIS_URL is in .env as redis://localhost:6379"),
+        r.stdout
+            .contains("REDIS_URL is in .env (redis://cache.internal:6380/2); export REDIS_URL to use another server"),
         "{}",
         r.stdout
     );
@@ -1059,12 +1056,14 @@ fn fails_unchanged(p: &Project, args: &[&str], code: i32) -> String {
 fn missing_shard_yml() {
     let p = Project::empty();
     let stderr = fails_unchanged(&p, &["session:setup", "-b", "redis"], 1);
+    let root = p.root().to_str().expect("UTF-8");
     assert_eq!(
         stderr,
-        "error: no shard.yml in `.`; run this in the root of an Azu project or pass --path <DIR>\n"
+        format!(
+            "error: no shard.yml in `{root}`; run this in the root of an Azu project or pass --path <DIR>\n"
+        )
     );
 
-    let root = p.root().to_str().expect("UTF-8");
     for backend in BACKENDS {
         let stderr = fails_unchanged(&p, &["session:setup", "-b", backend, "-C", root], 1);
         assert!(stderr.starts_with("error: no shard.yml in"), "{stderr}");

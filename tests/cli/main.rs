@@ -1,0 +1,6 @@
+//! Integration tests: the real binary, run in temporary Azu projects, against real servers.
+
+mod support;
+
+mod clear;
+mod setup;

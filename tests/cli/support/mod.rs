@@ -1,0 +1,8 @@
+//! Test support: temporary Azu projects, running the binary, and real servers.
+
+#![allow(dead_code)]
+
+pub mod project;
+pub mod redis;
+pub mod servers;
+pub mod sql;

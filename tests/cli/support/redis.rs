@@ -1,0 +1,184 @@
+//! A private `redis-server` per test, on a free loopback port, killed when dropped.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::servers::{free_port, have_binary};
+
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    pub dir: TempDir,
+    password: Option<String>,
+}
+
+impl RedisServer {
+    /// Start a server, or `None` (outside CI) when redis-server is not installed.
+    pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, &[])
+    }
+
+    pub fn start_with(test: &str, extra: &[&str]) -> Option<Self> {
+        if !have_binary("redis-server", test) {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a directory for redis-server");
+        let password = extra
+            .windows(2)
+            .find(|w| w[0] == "--requirepass")
+            .map(|w| w[1].to_string());
+        // A port can be taken between choosing and binding it: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn redis-server");
+            if wait_ready(&mut child, &url_for(password.as_deref(), port, 0)) {
+                return Some(RedisServer {
+                    port,
+                    child,
+                    dir,
+                    password,
+                });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("{test}: redis-server did not start");
+    }
+
+    /// The URL the tool is given (with the password, if any).
+    pub fn url(&self) -> String {
+        self.url_db(0)
+    }
+
+    pub fn url_db(&self, db: u8) -> String {
+        url_for(self.password.as_deref(), self.port, db)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).expect("a valid Redis URL")
+    }
+
+    pub fn con(&self, db: u8) -> redis::Connection {
+        redis::Client::open(self.url_db(db))
+            .expect("a valid Redis URL")
+            .get_connection()
+            .expect("connect to the test redis-server")
+    }
+
+    /// Set `n` keys `<prefix><i>` in database `db`, in pipelined batches.
+    pub fn plant(&self, db: u8, prefix: &str, n: usize) {
+        let mut con = self.con(db);
+        for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
+            let mut pipe = redis::pipe();
+            for i in chunk {
+                pipe.cmd("SET")
+                    .arg(format!("{prefix}{i}"))
+                    .arg("{\"user_id\":1}")
+                    .ignore();
+            }
+            pipe.query::<()>(&mut con).expect("plant keys");
+        }
+    }
+
+    pub fn set(&self, db: u8, key: &str) {
+        redis::cmd("SET")
+            .arg(key)
+            .arg("canary")
+            .query::<()>(&mut self.con(db))
+            .expect("SET");
+    }
+
+    pub fn exists(&self, db: u8, key: &str) -> bool {
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query::<u64>(&mut self.con(db))
+            .expect("EXISTS")
+            == 1
+    }
+
+    pub fn dbsize(&self, db: u8) -> u64 {
+        redis::cmd("DBSIZE")
+            .query(&mut self.con(db))
+            .expect("DBSIZE")
+    }
+
+    /// Keys matching a glob, counted with SCAN.
+    pub fn count(&self, db: u8, pattern: &str) -> usize {
+        let mut con = self.con(db);
+        let iter: redis::Iter<'_, Vec<u8>> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .clone()
+            .iter(&mut con)
+            .expect("SCAN");
+        iter.count()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+fn url_for(password: Option<&str>, port: u16, db: u8) -> String {
+    let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    let db = if db == 0 {
+        String::new()
+    } else {
+        format!("/{db}")
+    };
+    format!("redis://{auth}127.0.0.1:{port}{db}")
+}
+
+/// Wait until the server answers PING (false if it exits or takes over 10 s).
+fn wait_ready(child: &mut Child, url: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_secs(1))
+            && redis::cmd("PING").query::<String>(&mut con).is_ok()
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

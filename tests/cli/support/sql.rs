@@ -1,0 +1,177 @@
+//! A database of its own for each test: on the PostgreSQL and MariaDB servers named by
+//! `AZU_SESSION_TEST_POSTGRES_URL` and `AZU_SESSION_TEST_MYSQL_URL`, or an SQLite file.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+use tempfile::TempDir;
+
+use super::servers::url_from_env;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+pub struct TestDb {
+    pub kind: Kind,
+    /// The URL the tool is given.
+    pub url: String,
+    admin_url: Option<String>,
+    name: String,
+    _dir: Option<TempDir>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("azs_test_{}_{n}_{nanos}", std::process::id())
+}
+
+/// `url` with its database (path) replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with ://");
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let authority = before_query.split('/').next().unwrap_or(before_query);
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(f)
+}
+
+async fn execute(url: &str, sql: &str) -> Result<u64, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let mut conn = AnyConnection::connect(url).await?;
+    let mut affected = 0;
+    for statement in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        affected += sqlx::raw_sql(AssertSqlSafe(statement.to_string()))
+            .execute(&mut conn)
+            .await?
+            .rows_affected();
+    }
+    conn.close().await?;
+    Ok(affected)
+}
+
+impl TestDb {
+    pub fn postgres(test: &str) -> Option<Self> {
+        let admin = url_from_env("AZU_SESSION_TEST_POSTGRES_URL", test)?;
+        Some(Self::server(Kind::Postgres, admin))
+    }
+
+    pub fn mysql(test: &str) -> Option<Self> {
+        let admin = url_from_env("AZU_SESSION_TEST_MYSQL_URL", test)?;
+        Some(Self::server(Kind::MySql, admin))
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a directory for the SQLite file");
+        let path = dir.path().join("app.sqlite3");
+        let url = format!("sqlite:{}", path.display());
+        let db = TestDb {
+            kind: Kind::Sqlite,
+            url: url.clone(),
+            admin_url: None,
+            name: String::new(),
+            _dir: Some(dir),
+        };
+        block_on(execute(
+            &format!("{url}?mode=rwc"),
+            "CREATE TABLE azs_probe (x INTEGER);\nDROP TABLE azs_probe",
+        ))
+        .expect("create the SQLite file");
+        db
+    }
+
+    /// All three kinds the environment offers (SQLite always).
+    pub fn all(test: &str) -> Vec<Self> {
+        let mut dbs = vec![Self::sqlite()];
+        dbs.extend(Self::postgres(test));
+        dbs.extend(Self::mysql(test));
+        dbs
+    }
+
+    fn server(kind: Kind, admin: String) -> Self {
+        let name = unique_name();
+        block_on(execute(&admin, &format!("CREATE DATABASE {name}")))
+            .unwrap_or_else(|e| panic!("create database {name} on {admin}: {e}"));
+        TestDb {
+            kind,
+            url: with_database(&admin, &name),
+            admin_url: Some(admin),
+            name,
+            _dir: None,
+        }
+    }
+
+    pub fn exec(&self, sql: &str) -> u64 {
+        block_on(execute(&self.url, sql)).unwrap_or_else(|e| panic!("{:?}: {sql}: {e}", self.kind))
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut conn = AnyConnection::connect(&self.url).await?;
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await?;
+            conn.close().await?;
+            Ok::<i64, sqlx::Error>(n)
+        })
+        .unwrap_or_else(|e| panic!("{:?}: count {table}: {e}", self.kind))
+    }
+
+    /// A sessions table as the generated migration makes it, with `rows` sessions.
+    pub fn create_sessions(&self, table: &str, rows: usize) {
+        let (id, ts) = match self.kind {
+            Kind::Postgres => ("BIGSERIAL PRIMARY KEY", "TIMESTAMP"),
+            Kind::MySql => ("BIGINT AUTO_INCREMENT PRIMARY KEY", "DATETIME"),
+            Kind::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT"),
+        };
+        self.exec(&format!(
+            "CREATE TABLE {table} (id {id}, session_id VARCHAR(255) NOT NULL UNIQUE, data TEXT NOT NULL, created_at {ts}, updated_at {ts}, expires_at {ts} NOT NULL)"
+        ));
+        self.insert_sessions(table, rows, "2099-01-01 00:00:00");
+    }
+
+    /// `rows` more sessions expiring at `expires_at`, inserted in a few large statements.
+    pub fn insert_sessions(&self, table: &str, rows: usize, expires_at: &str) {
+        let start = self.count(table) as usize;
+        for chunk_start in (0..rows).step_by(5000) {
+            let end = (chunk_start + 5000).min(rows);
+            let values: Vec<String> = (chunk_start..end)
+                .map(|i| format!("('s{}', '{{}}', '{expires_at}')", start + i))
+                .collect();
+            self.exec(&format!(
+                "INSERT INTO {table} (session_id, data, expires_at) VALUES {}",
+                values.join(",")
+            ));
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin) = &self.admin_url {
+            let _ = block_on(execute(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {}", self.name),
+            ));
+        }
+    }
+}
