@@ -80,14 +80,17 @@ fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
         eprintln!("note: {note}");
     }
 
+    if matches!(plan.target, Target::Memory) {
+        print_lines(&[
+            "⚠️  Memory sessions cannot be cleared remotely".to_string(),
+            "Restart the application to clear memory sessions".to_string(),
+        ]);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let runtime = clear::runtime()?;
+    let connected = runtime.block_on(clear::connect(plan))?;
     match &plan.target {
-        Target::Memory => {
-            print_lines(&[
-                "⚠️  Memory sessions cannot be cleared remotely".to_string(),
-                "Restart the application to clear memory sessions".to_string(),
-            ]);
-            return Ok(ExitCode::SUCCESS);
-        }
         Target::Redis { .. } => print_lines(&target_lines),
         Target::Database { .. } => {
             // The specification's database output names neither URL nor table; say them on
@@ -97,9 +100,10 @@ fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
             }
             print_lines(&["Clearing database sessions...".to_string()]);
         }
+        Target::Memory => {}
     }
 
-    let outcome = clear::execute(plan)?;
+    let outcome = runtime.block_on(connected.clear(plan.dry_run, |_| {}))?;
     if plan.dry_run {
         print_lines(&[
             format!("Would clear {} session(s)", outcome.count),

@@ -1,4 +1,6 @@
-//! `session:clear`: decide everything first ([`plan`]), then clear one store.
+//! `session:clear`: decide everything first ([`plan`]), connect ([`connect`]), then clear one
+//! store ([`Connected::clear`]). Connecting is a step of its own so what the server itself
+//! tells (a Redis Cluster's primaries) can be reported before anything is deleted.
 
 pub mod plan;
 pub mod redis;
@@ -7,6 +9,17 @@ pub mod sql;
 use crate::error::{Error, Result};
 pub use plan::{ClearPlan, Target, plan};
 
+/// A connection to the store a plan names.
+pub enum Connected {
+    Redis {
+        con: ::redis::aio::MultiplexedConnection,
+        masked_url: String,
+        prefix: String,
+    },
+    Sql(sql::SqlTarget),
+    Memory,
+}
+
 /// What a clear did.
 #[derive(Debug, Clone, Copy)]
 pub struct ClearOutcome {
@@ -14,25 +27,42 @@ pub struct ClearOutcome {
     pub count: u64,
 }
 
-/// Carry out `plan` against its server. Memory needs no server and clears nothing.
-pub fn execute(plan: &ClearPlan) -> Result<ClearOutcome> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// The runtime the network work runs on: one thread is plenty for one connection at a time.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(Error::Runtime)?;
-    runtime.block_on(async {
-        let count = match &plan.target {
-            Target::Memory => 0,
-            Target::Redis { url, prefix } => {
-                let con = redis::connect(url).await?;
-                redis::clear(&con, &crate::url::mask(url), prefix, plan.dry_run, |_| {}).await?
-            }
-            Target::Database {
-                url,
-                dialect,
-                table,
-            } => sql::clear(url, *dialect, table, plan.dry_run, |_| {}).await?,
+        .map_err(Error::Runtime)
+}
+
+pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
+    Ok(match &plan.target {
+        Target::Memory => Connected::Memory,
+        Target::Redis { url, prefix } => Connected::Redis {
+            con: redis::connect(url).await?,
+            masked_url: crate::url::mask(url),
+            prefix: prefix.clone(),
+        },
+        Target::Database {
+            url,
+            dialect,
+            table,
+        } => Connected::Sql(sql::SqlTarget::connect(url, *dialect, table.clone()).await?),
+    })
+}
+
+impl Connected {
+    /// Clear (or with `dry_run`, count); `progress` is told each batch's count as it lands.
+    pub async fn clear(self, dry_run: bool, progress: impl FnMut(u64)) -> Result<ClearOutcome> {
+        let count = match self {
+            Connected::Memory => 0,
+            Connected::Redis {
+                con,
+                masked_url,
+                prefix,
+            } => redis::clear(&con, &masked_url, &prefix, dry_run, progress).await?,
+            Connected::Sql(target) => target.clear(dry_run, progress).await?,
         };
         Ok(ClearOutcome { count })
-    })
+    }
 }

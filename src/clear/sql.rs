@@ -108,74 +108,88 @@ fn driver_url(url: &str) -> String {
     }
 }
 
-/// Delete every row of `table` (or, with `dry_run`, count them). `progress` is told each
-/// batch's count as it lands.
-pub async fn clear(
-    url: &str,
+/// A connection to the database holding the sessions table.
+pub struct SqlTarget {
+    conn: AnyConnection,
+    url: String,
+    masked: String,
     dialect: Dialect,
-    table: &Table,
-    dry_run: bool,
-    mut progress: impl FnMut(u64),
-) -> Result<u64> {
-    let masked = crate::url::mask(url);
-    sqlx::any::install_default_drivers();
-    let connect = AnyConnection::connect(&driver_url(url));
-    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => {
-            return Err(Error::DatabaseConnect {
-                url: masked,
-                reason: describe(&e, url),
-            });
-        }
-        Err(_) => {
-            return Err(Error::DatabaseConnect {
-                url: masked,
-                reason: format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()),
-            });
-        }
-    };
-    let quoted = table.quoted(dialect);
-    let fail = |e: sqlx::Error, cleared: u64| {
+    table: Table,
+}
+
+impl SqlTarget {
+    pub async fn connect(url: &str, dialect: Dialect, table: Table) -> Result<Self> {
+        let masked = crate::url::mask(url);
+        sqlx::any::install_default_drivers();
+        let connect = AnyConnection::connect(&driver_url(url));
+        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                return Err(Error::DatabaseConnect {
+                    url: masked,
+                    reason: describe(&e, url),
+                });
+            }
+            Err(_) => {
+                return Err(Error::DatabaseConnect {
+                    url: masked,
+                    reason: format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()),
+                });
+            }
+        };
+        Ok(SqlTarget {
+            conn,
+            url: url.to_string(),
+            masked,
+            dialect,
+            table,
+        })
+    }
+
+    fn fail(&self, e: sqlx::Error, cleared: u64) -> Error {
         if is_missing_table(&e) {
             Error::TableMissing {
-                table: table.to_string(),
-                url: masked.clone(),
+                table: self.table.to_string(),
+                url: self.masked.clone(),
             }
         } else {
             Error::Database {
-                url: masked.clone(),
+                url: self.masked.clone(),
                 cleared,
-                reason: describe(&e, url),
+                reason: describe(&e, &self.url),
             }
         }
-    };
-
-    if dry_run {
-        let sql = format!("SELECT COUNT(*) FROM {quoted}");
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| fail(e, 0))?;
-        return Ok(u64::try_from(n).unwrap_or(0));
     }
 
-    let sql = delete_batch_sql(dialect, &quoted);
-    let mut cleared = 0u64;
-    loop {
-        let done = sqlx::query(AssertSqlSafe(sql.clone()))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| fail(e, cleared))?
-            .rows_affected();
-        cleared += done;
-        progress(done);
-        if done < BATCH {
-            break;
+    /// Delete every row of the table (or, with `dry_run`, count them). `progress` is told
+    /// each batch's count as it lands.
+    pub async fn clear(mut self, dry_run: bool, mut progress: impl FnMut(u64)) -> Result<u64> {
+        let quoted = self.table.quoted(self.dialect);
+        if dry_run {
+            let sql = format!("SELECT COUNT(*) FROM {quoted}");
+            let n: std::result::Result<i64, _> = sqlx::query_scalar(AssertSqlSafe(sql))
+                .fetch_one(&mut self.conn)
+                .await;
+            let n = n.map_err(|e| self.fail(e, 0))?;
+            return Ok(u64::try_from(n).unwrap_or(0));
         }
+
+        let sql = delete_batch_sql(self.dialect, &quoted);
+        let mut cleared = 0u64;
+        loop {
+            let result = sqlx::query(AssertSqlSafe(sql.clone()))
+                .execute(&mut self.conn)
+                .await;
+            let done = result.map_err(|e| self.fail(e, cleared))?.rows_affected();
+            cleared += done;
+            progress(done);
+            if done < BATCH {
+                break;
+            }
+        }
+        let _ = self.conn.close().await;
+        Ok(cleared)
     }
-    let _ = conn.close().await;
-    Ok(cleared)
 }
 
 fn is_missing_table(e: &sqlx::Error) -> bool {
