@@ -30,6 +30,15 @@ pub enum Command {
     /// Delete every session from the configured backend, logging out all users.
     #[command(name = "session:clear", visible_alias = "clear", after_help = EXIT_CODES)]
     Clear(ClearArgs),
+
+    /// Print a shell completion script (bash, zsh or fish)
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::completions::Shell,
+    },
+
+    /// Print the man page (roff)
+    Man,
 }
 
 /// Where the Azu project lives.

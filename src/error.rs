@@ -142,6 +142,9 @@ pub enum Error {
         reason: String,
     },
 
+    #[error("cannot render the man page: {0}; this is a bug, please report it")]
+    ManPage(io::Error),
+
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
 

@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod clear;
 pub mod cli;
+pub mod completions;
 pub mod confirm;
 pub mod error;
 pub mod fsutil;
@@ -54,6 +55,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Clear(args) => {
             let plan = clear::plan(&args)?;
             run_clear(&plan, args.force)
+        }
+        Command::Completions { shell } => {
+            completions::print(&completions::script(shell));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let page = completions::man_page().map_err(Error::ManPage)?;
+            completions::print(&page);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
