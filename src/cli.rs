@@ -77,6 +77,11 @@ pub struct ClearArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Delete only expired sessions (database: rows whose expires_at is past by the server's
+    /// clock); no confirmation needed, since no live session is touched
+    #[arg(long)]
+    pub expired: bool,
+
     /// Override the Redis key prefix (the keys `<PREFIX>*` are cleared)
     #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,

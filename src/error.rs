@@ -134,6 +134,11 @@ pub enum Error {
     TableMissing { table: String, url: String },
 
     #[error(
+        "table {table} in `{url}` has no `expires_at` column, so expired sessions cannot be told; run the session migration, or clear all sessions without --expired"
+    )]
+    NoExpiresAt { table: String, url: String },
+
+    #[error(
         "the database at `{url}` failed after clearing {cleared} session(s): {reason}; run the command again to clear the rest"
     )]
     Database {

@@ -70,16 +70,20 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
     let target_lines = target_lines(plan);
-    let deletes = !matches!(plan.target, Target::Memory) && !plan.dry_run;
+    // --expired touches no live session, so it needs no yes.
+    let deletes = !matches!(plan.target, Target::Memory) && !plan.dry_run && !plan.expired;
     if deletes && !force {
         let mut summary = vec![format!("This will delete sessions from {}:", plan.backend)];
         summary.extend(target_lines.iter().map(|l| format!("  {l}")));
         confirm::confirm(&summary)?;
     }
 
+    let which = if plan.expired { "expired " } else { "" };
     print_lines(&[
         if plan.dry_run {
-            "Counting sessions (dry run: nothing will be deleted)...".to_string()
+            format!("Counting {which}sessions (dry run: nothing will be deleted)...")
+        } else if plan.expired {
+            "Clearing expired sessions...".to_string()
         } else {
             "Clearing sessions...".to_string()
         },
@@ -97,6 +101,10 @@ fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
         ]);
         return Ok(ExitCode::SUCCESS);
     }
+    if plan.expired && matches!(plan.target, Target::Redis { .. }) {
+        print_lines(&[REDIS_EXPIRES_ITSELF.to_string()]);
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let runtime = clear::runtime()?;
     let connected = runtime.block_on(clear::connect(plan))?;
@@ -108,7 +116,7 @@ fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
             for line in &target_lines {
                 eprintln!("({line})");
             }
-            print_lines(&["Clearing database sessions...".to_string()]);
+            print_lines(&[format!("Clearing {which}database sessions...")]);
         }
         Target::Memory => {}
     }
@@ -116,17 +124,24 @@ fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
     let outcome = runtime.block_on(connected.clear(plan.dry_run, |_| {}))?;
     if plan.dry_run {
         print_lines(&[
-            format!("Would clear {} session(s)", outcome.count),
+            format!("Would clear {} {which}session(s)", outcome.count),
             "Dry run: no sessions were cleared".to_string(),
         ]);
     } else {
         print_lines(&[
-            format!("Cleared {} session(s)", outcome.count),
-            "✓ Sessions cleared successfully".to_string(),
+            format!("Cleared {} {which}session(s)", outcome.count),
+            if plan.expired {
+                "✓ Expired sessions cleared successfully".to_string()
+            } else {
+                "✓ Sessions cleared successfully".to_string()
+            },
         ]);
     }
     Ok(ExitCode::SUCCESS)
 }
+
+const REDIS_EXPIRES_ITSELF: &str =
+    "Redis removes expired sessions itself (every session key has a TTL); nothing to clear";
 
 /// What will be cleared, as the specification prints it.
 fn target_lines(plan: &ClearPlan) -> Vec<String> {

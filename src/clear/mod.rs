@@ -47,7 +47,9 @@ pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
             url,
             dialect,
             table,
-        } => Connected::Sql(sql::SqlTarget::connect(url, *dialect, table.clone()).await?),
+        } => Connected::Sql(
+            sql::SqlTarget::connect(url, *dialect, table.clone(), plan.expired).await?,
+        ),
     })
 }
 

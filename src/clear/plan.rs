@@ -37,6 +37,8 @@ pub struct ClearPlan {
     pub notes: Vec<String>,
     pub target: Target,
     pub dry_run: bool,
+    /// Only sessions past their expiry.
+    pub expired: bool,
 }
 
 pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
@@ -164,6 +166,7 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         notes,
         target,
         dry_run: args.dry_run,
+        expired: args.expired,
     })
 }
 

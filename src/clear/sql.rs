@@ -4,6 +4,9 @@
 //! long as it runs, stalling the application's own session writes. Deleting about 10,000 rows
 //! per statement, each its own transaction, keeps every statement short; the counts of the
 //! statements add up to what was cleared, even if a later statement fails.
+//!
+//! Clearing only expired sessions compares `expires_at` with the database server's own clock,
+//! in UTC (the session shard writes UTC times), through the `expires_at` index.
 
 use std::time::Duration;
 
@@ -86,17 +89,54 @@ impl std::fmt::Display for Table {
     }
 }
 
+/// The condition for an expired session, in the dialect's own terms. The session is set to
+/// UTC first (see [`utc_session_sql`]), so `timestamp` and `timestamptz`/`TIMESTAMP` columns
+/// compare alike; SQLite compares the text the sqlite3 shard writes (`YYYY-MM-DD HH:MM:SS`).
+fn expired_condition(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "expires_at < LOCALTIMESTAMP",
+        Dialect::MySql => "expires_at < UTC_TIMESTAMP()",
+        Dialect::Sqlite => "expires_at < strftime('%Y-%m-%d %H:%M:%S', 'now')",
+    }
+}
+
+/// The statement that makes the connection's clock speak UTC, if the dialect needs one.
+fn utc_session_sql(dialect: Dialect) -> Option<&'static str> {
+    match dialect {
+        Dialect::Postgres => Some("SET TIME ZONE 'UTC'"),
+        Dialect::MySql => Some("SET time_zone = '+00:00'"),
+        Dialect::Sqlite => None,
+    }
+}
+
 /// The statement that deletes one batch, in the dialect's own form.
-fn delete_batch_sql(dialect: Dialect, table: &str) -> String {
+fn delete_batch_sql(dialect: Dialect, table: &str, expired: bool) -> String {
+    let filter = if expired {
+        format!(" WHERE {}", expired_condition(dialect))
+    } else {
+        String::new()
+    };
     match dialect {
         // A TID scan: the subquery picks physical row addresses, the delete goes straight to them.
         Dialect::Postgres => format!(
-            "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} LIMIT {BATCH}))"
+            "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{filter} LIMIT {BATCH}))"
         ),
-        Dialect::MySql => format!("DELETE FROM {table} LIMIT {BATCH}"),
-        Dialect::Sqlite => {
-            format!("DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} LIMIT {BATCH})")
-        }
+        Dialect::MySql => format!("DELETE FROM {table}{filter} LIMIT {BATCH}"),
+        Dialect::Sqlite => format!(
+            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}{filter} LIMIT {BATCH})"
+        ),
+    }
+}
+
+/// The statement that counts what a clear would delete.
+fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String {
+    if expired {
+        format!(
+            "SELECT COUNT(*) FROM {table} WHERE {}",
+            expired_condition(dialect)
+        )
+    } else {
+        format!("SELECT COUNT(*) FROM {table}")
     }
 }
 
@@ -115,14 +155,16 @@ pub struct SqlTarget {
     masked: String,
     dialect: Dialect,
     table: Table,
+    expired: bool,
 }
 
 impl SqlTarget {
-    pub async fn connect(url: &str, dialect: Dialect, table: Table) -> Result<Self> {
+    /// Connect; with `expired`, the clear deletes only rows past their `expires_at`.
+    pub async fn connect(url: &str, dialect: Dialect, table: Table, expired: bool) -> Result<Self> {
         let masked = crate::url::mask(url);
         sqlx::any::install_default_drivers();
         let connect = AnyConnection::connect(&driver_url(url));
-        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
                 return Err(Error::DatabaseConnect {
@@ -137,18 +179,42 @@ impl SqlTarget {
                 });
             }
         };
+        if let Some(sql) = utc_session_sql(dialect)
+            && let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await
+        {
+            return Err(Error::DatabaseConnect {
+                reason: describe(&e, url),
+                url: masked,
+            });
+        }
         Ok(SqlTarget {
             conn,
             url: url.to_string(),
             masked,
             dialect,
             table,
+            expired,
         })
+    }
+
+    /// How many rows the clear would delete.
+    pub async fn count(&mut self) -> Result<u64> {
+        let sql = count_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
+        let n: std::result::Result<i64, _> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&mut self.conn)
+            .await;
+        let n = n.map_err(|e| self.fail(e, 0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     fn fail(&self, e: sqlx::Error, cleared: u64) -> Error {
         if is_missing_table(&e) {
             Error::TableMissing {
+                table: self.table.to_string(),
+                url: self.masked.clone(),
+            }
+        } else if self.expired && is_missing_column(&e) {
+            Error::NoExpiresAt {
                 table: self.table.to_string(),
                 url: self.masked.clone(),
             }
@@ -164,17 +230,10 @@ impl SqlTarget {
     /// Delete every row of the table (or, with `dry_run`, count them). `progress` is told
     /// each batch's count as it lands.
     pub async fn clear(mut self, dry_run: bool, mut progress: impl FnMut(u64)) -> Result<u64> {
-        let quoted = self.table.quoted(self.dialect);
         if dry_run {
-            let sql = format!("SELECT COUNT(*) FROM {quoted}");
-            let n: std::result::Result<i64, _> = sqlx::query_scalar(AssertSqlSafe(sql))
-                .fetch_one(&mut self.conn)
-                .await;
-            let n = n.map_err(|e| self.fail(e, 0))?;
-            return Ok(u64::try_from(n).unwrap_or(0));
+            return self.count().await;
         }
-
-        let sql = delete_batch_sql(self.dialect, &quoted);
+        let sql = delete_batch_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
         let mut cleared = 0u64;
         loop {
             let result = sqlx::query(AssertSqlSafe(sql.clone()))
@@ -190,6 +249,14 @@ impl SqlTarget {
         let _ = self.conn.close().await;
         Ok(cleared)
     }
+}
+
+fn is_missing_column(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    matches!(db.code().as_deref(), Some("42703" | "42S22" | "1054"))
+        || db.message().contains("no such column")
 }
 
 fn is_missing_table(e: &sqlx::Error) -> bool {

@@ -3,4 +3,5 @@
 mod support;
 
 mod clear;
+mod expired;
 mod setup;

@@ -1,0 +1,178 @@
+//! `session:clear --expired`: only sessions past `expires_at` go, by the server's clock.
+
+use std::process::Output;
+
+use chrono::{Duration, Utc};
+
+use crate::support::project::Project;
+use crate::support::redis::RedisServer;
+use crate::support::sql::{Kind, TestDb};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
+    let out = cmd.output().expect("run azu-session");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "--- stdout\n{}\n--- stderr\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// UTC time `offset` from now, as the session shard's drivers write it.
+fn at(offset: Duration) -> String {
+    (Utc::now() + offset)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// Sessions: `expired` past ones (most long ago, two an hour ago) and `live` future ones
+/// (two only an hour ahead).
+fn plant(db: &TestDb, expired: usize, live: usize) {
+    db.create_sessions("sessions", 0);
+    db.insert_sessions("sessions", expired - 2, "2001-02-03 04:05:06");
+    db.insert_sessions("sessions", 2, &at(Duration::hours(-1)));
+    db.insert_sessions("sessions", live - 2, "2099-01-01 00:00:00");
+    db.insert_sessions("sessions", 2, &at(Duration::hours(1)));
+}
+
+#[test]
+fn expired_rows_go_and_live_rows_stay_on_every_server() {
+    for db in TestDb::all("expired_rows_go") {
+        plant(&db, 20_005, 9); // more than two batches of expired rows
+        let p = Project::new();
+        // No --force and no terminal: --expired needs no confirmation.
+        let out = run(
+            p.cmd()
+                .args(["clear", "--expired", "-b", "database"])
+                .env("DATABASE_URL", &db.url),
+            0,
+        );
+        assert_eq!(
+            text(&out.stdout),
+            "Clearing expired sessions...\nBackend: database\nClearing expired database sessions...\nCleared 20005 expired session(s)\n✓ Expired sessions cleared successfully\n",
+            "{:?}",
+            db.kind
+        );
+        assert_eq!(
+            db.count("sessions"),
+            9,
+            "{:?}: live sessions were deleted",
+            db.kind
+        );
+    }
+}
+
+#[test]
+fn expired_dry_run_counts_only_expired() {
+    for db in TestDb::all("expired_dry_run") {
+        plant(&db, 5, 4);
+        let p = Project::new();
+        let out = run(
+            p.cmd()
+                .args(["clear", "--expired", "--dry-run", "-b", "database"])
+                .env("DATABASE_URL", &db.url),
+            0,
+        );
+        assert!(
+            text(&out.stdout).contains("Would clear 5 expired session(s)\n"),
+            "{:?}: {}",
+            db.kind,
+            text(&out.stdout)
+        );
+        assert_eq!(db.count("sessions"), 9);
+    }
+}
+
+#[test]
+fn expired_uses_utc_whatever_the_servers_time_zone() {
+    let Some(db) = TestDb::postgres("expired_time_zone") else {
+        return;
+    };
+    assert_eq!(db.kind, Kind::Postgres);
+    // A database far from UTC: a comparison in its local time would keep the session that
+    // expired an hour ago. (sqlx also starts PostgreSQL sessions in UTC, and the tool sets UTC
+    // itself; this guards the outcome whichever of the two is doing the work.)
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .to_string();
+    db.exec(&format!(
+        "ALTER DATABASE {name} SET timezone = 'America/Los_Angeles'"
+    ));
+    plant(&db, 4, 4);
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "--expired", "-b", "database"])
+            .env("DATABASE_URL", &db.url),
+        0,
+    );
+    assert!(
+        text(&out.stdout).contains("Cleared 4 expired session(s)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(db.count("sessions"), 4);
+}
+
+#[test]
+fn expired_without_an_expires_at_column_is_an_error() {
+    let db = TestDb::sqlite();
+    db.exec("CREATE TABLE sessions (id INTEGER PRIMARY KEY, session_id TEXT)");
+    db.exec("INSERT INTO sessions (session_id) VALUES ('a'), ('b')");
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "--expired", "-b", "database"])
+            .env("DATABASE_URL", &db.url),
+        1,
+    );
+    assert!(
+        text(&out.stderr).contains("has no `expires_at` column"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(db.count("sessions"), 2);
+}
+
+#[test]
+fn expired_on_redis_touches_nothing() {
+    let Some(server) = RedisServer::start("expired_on_redis") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 10);
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "--expired"])
+            .env("REDIS_URL", server.url()),
+        0,
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "Clearing expired sessions...\nBackend: redis\nRedis removes expired sessions itself (every session key has a TTL); nothing to clear\n"
+    );
+    assert_eq!(server.dbsize(0), 10);
+    // It does not even connect: an unreachable server is no error.
+    run(
+        p.cmd()
+            .args(["clear", "--expired"])
+            .env("REDIS_URL", "redis://127.0.0.1:1"),
+        0,
+    );
+}
+
+#[test]
+fn expired_on_memory_is_like_a_full_clear() {
+    let p = Project::new();
+    let out = run(p.cmd().args(["clear", "--expired", "-b", "memory"]), 0);
+    assert!(text(&out.stdout).contains("⚠️  Memory sessions cannot be cleared remotely\n"));
+}
