@@ -43,6 +43,16 @@ pub enum Source {
 }
 
 impl Source {
+    /// The name used in JSON output.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Source::Flag => "flag",
+            Source::Initializer => "initializer",
+            Source::SessionBackendVar => "SESSION_BACKEND",
+            Source::Default => "default",
+        }
+    }
+
     /// The line printed on stderr after `Backend: ...`.
     pub fn describe(&self) -> &'static str {
         match self {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::Backend;
+use crate::output::{Color, Format};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -18,6 +19,14 @@ Exit codes:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Output format: lines for people, or one JSON object for scripts
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// When to use color (NO_COLOR is honoured under auto)
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
+    pub color: Color,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +85,10 @@ pub struct ClearArgs {
     /// Count what would be cleared; delete nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// No progress display and no context notes on stderr (errors still show)
+    #[arg(short, long)]
+    pub quiet: bool,
 
     /// Delete only expired sessions (database: rows whose expires_at is past by the server's
     /// clock); no confirmation needed, since no live session is touched

@@ -12,49 +12,71 @@ pub mod confirm;
 pub mod error;
 pub mod fsutil;
 pub mod initializer;
+pub mod output;
 pub mod project;
 pub mod setup;
 pub mod url;
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 
 use chrono::Utc;
+use serde_json::json;
 
 use crate::backend::Backend;
 use crate::clear::{ClearPlan, Target};
 use crate::cli::{Cli, Command};
 use crate::error::Error;
-use crate::setup::SetupReport;
+use crate::output::{Output, paint};
+use crate::setup::{Action, SetupReport};
 
-/// Run the parsed command line; print errors as `error: …` on stderr and return the exit code.
+/// Run the parsed command line; print errors on stderr and return the exit code.
 pub fn main(cli: Cli) -> ExitCode {
     // TLS (rediss://, database TLS) needs a crypto provider chosen before the first handshake;
     // choosing it here means no connection can panic for lack of one.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match run(cli) {
+    let quiet = matches!(&cli.command, Command::Clear(args) if args.quiet);
+    let out = Output::new(cli.format, cli.color, quiet);
+    match run(cli.command, &out) {
         Ok(code) => code,
-        Err(Error::Cancelled) => {
-            eprintln!("{}", Error::Cancelled);
-            ExitCode::from(Error::Cancelled.exit_code())
-        }
         Err(err) => {
-            eprintln!("error: {err}");
+            out.error(&err);
             ExitCode::from(err.exit_code())
         }
     }
 }
 
-pub fn run(cli: Cli) -> Result<ExitCode, Error> {
-    match cli.command {
+/// A command line clap refused: its own message (and exit code 2), or, when the line asked
+/// for `--format json`, the same as a JSON error.
+pub fn usage_error(err: clap::Error) -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let wants_json = args
+        .windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
+    if !err.use_stderr() || !wants_json {
+        err.exit();
+    }
+    let rendered = err.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    eprintln!("{}", json!({ "error": message, "exit_code": 2 }));
+    ExitCode::from(2)
+}
+
+pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
+    match command {
         Command::Setup(args) => {
             let report = setup::run(&args, Utc::now())?;
-            print_lines(&setup_lines(&report));
+            out.lines(&setup_lines(&report));
+            out.json(&setup_json(&report));
             Ok(ExitCode::SUCCESS)
         }
         Command::Clear(args) => {
             let plan = clear::plan(&args)?;
-            run_clear(&plan, args.force)
+            run_clear(&plan, args.force, out)
         }
         Command::Completions { shell } => {
             completions::print(&completions::script(shell));
@@ -68,7 +90,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     }
 }
 
-fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
+fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Error> {
     let target_lines = target_lines(plan);
     // --expired touches no live session, so it needs no yes.
     let deletes = !matches!(plan.target, Target::Memory) && !plan.dry_run && !plan.expired;
@@ -79,7 +101,7 @@ fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
     }
 
     let which = if plan.expired { "expired " } else { "" };
-    print_lines(&[
+    out.lines(&[
         if plan.dry_run {
             format!("Counting {which}sessions (dry run: nothing will be deleted)...")
         } else if plan.expired {
@@ -89,57 +111,79 @@ fn run_clear(plan: &ClearPlan, force: bool) -> Result<ExitCode, Error> {
         },
         format!("Backend: {}", plan.backend),
     ]);
-    eprintln!("{}", plan.source.describe());
+    out.info(paint(output::DIM, plan.source.describe()));
     for note in &plan.notes {
-        eprintln!("note: {note}");
+        out.info(format!("{} {note}", paint(output::WARNING, "note:")));
     }
 
+    let mut report = clear_json(plan);
     if matches!(plan.target, Target::Memory) {
-        print_lines(&[
-            "⚠️  Memory sessions cannot be cleared remotely".to_string(),
-            "Restart the application to clear memory sessions".to_string(),
-        ]);
+        out.styled(
+            output::WARNING,
+            "⚠️  Memory sessions cannot be cleared remotely",
+        );
+        out.lines(&["Restart the application to clear memory sessions"]);
+        report["message"] = json!(MEMORY_CANNOT_BE_CLEARED);
+        out.json(&report);
         return Ok(ExitCode::SUCCESS);
     }
     if plan.expired && matches!(plan.target, Target::Redis { .. }) {
-        print_lines(&[REDIS_EXPIRES_ITSELF.to_string()]);
+        out.lines(&[REDIS_EXPIRES_ITSELF]);
+        report["message"] = json!(REDIS_EXPIRES_ITSELF);
+        out.json(&report);
         return Ok(ExitCode::SUCCESS);
     }
 
     let runtime = clear::runtime()?;
-    let connected = runtime.block_on(clear::connect(plan))?;
+    let mut connected = runtime.block_on(clear::connect(plan))?;
     match &plan.target {
-        Target::Redis { .. } => print_lines(&target_lines),
+        Target::Redis { .. } => out.lines(&target_lines),
         Target::Database { .. } => {
             // The specification's database output names neither URL nor table; say them on
             // stderr so logs still record what was cleared.
             for line in &target_lines {
-                eprintln!("({line})");
+                out.info(format!("({line})"));
             }
-            print_lines(&[format!("Clearing {which}database sessions...")]);
+            out.lines(&[format!("Clearing {which}database sessions...")]);
         }
         Target::Memory => {}
     }
 
-    let outcome = runtime.block_on(connected.clear(plan.dry_run, |_| {}))?;
+    // A bar when the total is known (SQL counts first), a counter otherwise; hidden unless
+    // stderr is a terminal.
+    let total = if out.shows_progress() && !plan.dry_run {
+        runtime.block_on(connected.total())?
+    } else {
+        None
+    };
+    let progress = out.progress(total);
+    let result = runtime.block_on(connected.clear(plan.dry_run, |n| progress.inc(n)));
+    progress.finish_and_clear();
+    let outcome = result?;
+
+    report["cleared"] = json!(outcome.count);
+    out.json(&report);
     if plan.dry_run {
-        print_lines(&[
+        out.lines(&[
             format!("Would clear {} {which}session(s)", outcome.count),
             "Dry run: no sessions were cleared".to_string(),
         ]);
     } else {
-        print_lines(&[
-            format!("Cleared {} {which}session(s)", outcome.count),
+        out.lines(&[format!("Cleared {} {which}session(s)", outcome.count)]);
+        out.styled(
+            output::SUCCESS,
             if plan.expired {
-                "✓ Expired sessions cleared successfully".to_string()
+                "✓ Expired sessions cleared successfully"
             } else {
-                "✓ Sessions cleared successfully".to_string()
+                "✓ Sessions cleared successfully"
             },
-        ]);
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
+const MEMORY_CANNOT_BE_CLEARED: &str =
+    "Memory sessions cannot be cleared remotely; restart the application to clear them";
 const REDIS_EXPIRES_ITSELF: &str =
     "Redis removes expired sessions itself (every session key has a TTL); nothing to clear";
 
@@ -161,70 +205,116 @@ fn target_lines(plan: &ClearPlan) -> Vec<String> {
     }
 }
 
-/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn print_lines(lines: &[String]) {
-    let mut out = io::stdout().lock();
-    for line in lines {
-        if writeln!(out, "{line}").is_err() {
-            return;
+/// The JSON report of a clear, before its count is known.
+fn clear_json(plan: &ClearPlan) -> serde_json::Value {
+    let mut report = json!({
+        "command": "session:clear",
+        "backend": plan.backend.as_str(),
+        "backend_source": plan.source.key(),
+        "notes": plan.notes,
+        "dry_run": plan.dry_run,
+        "expired": plan.expired,
+        "cleared": 0,
+    });
+    match &plan.target {
+        Target::Redis { url, prefix } => {
+            report["url"] = json!(url::mask(url));
+            report["prefix"] = json!(prefix);
+            report["pattern"] = json!(clear::redis::pattern(prefix));
         }
+        Target::Database { url, table, .. } => {
+            report["url"] = json!(url::mask(url));
+            report["table"] = json!(table.plain());
+        }
+        Target::Memory => {}
     }
-    let _ = out.flush();
+    report
+}
+
+/// One numbered step of what to do after setup: a title and its detail lines.
+struct Step {
+    title: String,
+    details: Vec<String>,
+}
+
+fn next_steps(report: &SetupReport) -> Vec<Step> {
+    let step = |title: String, details: &[&str]| Step {
+        title,
+        details: details.iter().map(|d| d.to_string()).collect(),
+    };
+    let mut steps = vec![step("Install dependencies:".into(), &["shards install"])];
+    if report.backend == Backend::Database {
+        steps.push(step("Run migrations:".into(), &["azu db:migrate"]));
+    }
+    let env_detail = match (report.backend, &report.redis_url) {
+        (Backend::Redis, Some(url)) => {
+            format!("REDIS_URL is in .env ({url}); export REDIS_URL to use another server")
+        }
+        (Backend::Redis, None) => "export REDIS_URL=\"redis://localhost:6379\"".to_string(),
+        (Backend::Database, _) => {
+            "export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"".to_string()
+        }
+        (Backend::Memory, _) => "nothing else: memory sessions need no server".to_string(),
+    };
+    steps.push(step(
+        "Set environment variables (SESSION_SECRET is already in .env):".into(),
+        &[&env_detail],
+    ));
+    let main_file = report
+        .main_file
+        .as_deref()
+        .unwrap_or("your application's main file");
+    steps.push(step(
+        format!("Require the initializer in {main_file}:"),
+        &["require \"./initializers/session\""],
+    ));
+    steps
 }
 
 fn setup_lines(report: &SetupReport) -> Vec<String> {
     let mut lines: Vec<String> = report
         .files
         .iter()
-        .map(|f| match f.note {
-            Some(note) => format!("{:>9}  {} ({note})", f.action.as_str(), f.path),
-            None => format!("{:>9}  {}", f.action.as_str(), f.path),
+        .map(|f| {
+            let style = match f.action {
+                Action::Create => output::CREATE,
+                Action::Overwrite | Action::Update => output::CHANGE,
+                Action::Keep => output::DIM,
+            };
+            let action = paint(style, format!("{:>9}", f.action.as_str()));
+            match f.note {
+                Some(note) => format!("{action}  {} ({note})", f.path),
+                None => format!("{action}  {}", f.path),
+            }
         })
         .collect();
-
-    let mut steps: Vec<Vec<String>> = vec![vec![
-        "Install dependencies:".into(),
-        "     shards install".into(),
-    ]];
-    if report.backend == Backend::Database {
-        steps.push(vec!["Run migrations:".into(), "     azu db:migrate".into()]);
-    }
-    let mut env =
-        vec!["Set environment variables (SESSION_SECRET is already in .env):".to_string()];
-    match report.backend {
-        Backend::Redis => env.push(match &report.redis_url {
-            Some(url) => {
-                format!("     REDIS_URL is in .env ({url}); export REDIS_URL to use another server")
-            }
-            None => "     export REDIS_URL=\"redis://localhost:6379\"".to_string(),
-        }),
-        Backend::Database => env
-            .push("     export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"".into()),
-        Backend::Memory => env.push("     nothing else: memory sessions need no server".into()),
-    }
-    steps.push(env);
-    let main_file = report
-        .main_file
-        .as_deref()
-        .unwrap_or("your application's main file");
-    steps.push(vec![
-        format!("Require the initializer in {main_file}:"),
-        "     require \"./initializers/session\"".into(),
-    ]);
-
     lines.push(String::new());
     lines.push("Next steps:".into());
-    for (i, step) in steps.into_iter().enumerate() {
-        let mut step = step.into_iter();
-        if let Some(first) = step.next() {
-            lines.push(format!("  {}. {first}", i + 1));
-        }
-        lines.extend(step);
+    for (i, step) in next_steps(report).into_iter().enumerate() {
+        lines.push(format!("  {}. {}", i + 1, step.title));
+        lines.extend(step.details.into_iter().map(|d| format!("     {d}")));
     }
     lines.push(String::new());
-    lines.push(format!(
-        "✓ Session setup completed (backend: {})",
-        report.backend
+    lines.push(paint(
+        output::SUCCESS,
+        format!("✓ Session setup completed (backend: {})", report.backend),
     ));
     lines
+}
+
+fn setup_json(report: &SetupReport) -> serde_json::Value {
+    json!({
+        "command": "session:setup",
+        "backend": report.backend.as_str(),
+        "app_name": report.app_name,
+        "files": report.files.iter().map(|f| json!({
+            "action": f.action.as_str(),
+            "path": f.path,
+            "note": f.note,
+        })).collect::<Vec<_>>(),
+        "next_steps": next_steps(report).into_iter().map(|s| json!({
+            "title": s.title,
+            "details": s.details,
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = azu_session::cli::Cli::parse();
-    azu_session::main(cli)
+    match azu_session::cli::Cli::try_parse() {
+        Ok(cli) => azu_session::main(cli),
+        Err(err) => azu_session::usage_error(err),
+    }
 }

@@ -54,6 +54,15 @@ pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
 }
 
 impl Connected {
+    /// How many sessions the clear will delete, when that can be known cheaply in advance
+    /// (a SQL count); `None` for Redis, whose keys are found as the scan goes.
+    pub async fn total(&mut self) -> Result<Option<u64>> {
+        match self {
+            Connected::Sql(target) => target.count().await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Clear (or with `dry_run`, count); `progress` is told each batch's count as it lands.
     pub async fn clear(self, dry_run: bool, progress: impl FnMut(u64)) -> Result<ClearOutcome> {
         let count = match self {

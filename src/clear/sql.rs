@@ -67,6 +67,14 @@ impl Table {
         }
     }
 
+    /// The name as written (`schema.name`), unquoted.
+    pub fn plain(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// The name quoted for `dialect`.
     pub fn quoted(&self, dialect: Dialect) -> String {
         let q = |p: &str| match dialect {
@@ -82,10 +90,7 @@ impl Table {
 
 impl std::fmt::Display for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.schema {
-            Some(s) => write!(f, "`{s}.{}`", self.name),
-            None => write!(f, "`{}`", self.name),
-        }
+        write!(f, "`{}`", self.plain())
     }
 }
 

@@ -4,4 +4,5 @@ mod support;
 
 mod clear;
 mod expired;
+mod output;
 mod setup;

@@ -1,0 +1,144 @@
+//! How results reach the user: human text (colored when the terminal and `--color` allow) or
+//! one JSON object for scripts; context lines and progress on stderr, which `--quiet` and
+//! JSON mode keep out of logs.
+
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// Lines for people
+    #[default]
+    Text,
+    /// One JSON object on stdout (errors as JSON on stderr)
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Color {
+    /// When the stream is a terminal and NO_COLOR is not set
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+pub const SUCCESS: Style = AnsiColor::Green.on_default().bold();
+pub const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+pub const ERROR: Style = AnsiColor::Red.on_default().bold();
+pub const DIM: Style = Style::new().dimmed();
+pub const CREATE: Style = AnsiColor::Green.on_default();
+pub const CHANGE: Style = AnsiColor::Yellow.on_default();
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    pub format: Format,
+    pub quiet: bool,
+}
+
+impl Output {
+    /// Set the color choice for both streams (NO_COLOR and CLICOLOR are honoured under
+    /// `auto`, by anstream).
+    pub fn new(format: Format, color: Color, quiet: bool) -> Self {
+        let choice = match color {
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+        Output { format, quiet }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// Lines of the human report on stdout; none in JSON mode. A closed pipe (`| head`) ends
+    /// the output quietly.
+    pub fn lines<S: AsRef<str>>(&self, lines: &[S]) {
+        if self.is_json() {
+            return;
+        }
+        let mut out = anstream::stdout().lock();
+        for line in lines {
+            if writeln!(out, "{}", line.as_ref()).is_err() {
+                return;
+            }
+        }
+        let _ = out.flush();
+    }
+
+    /// One styled line of the human report.
+    pub fn styled(&self, style: Style, text: impl Display) {
+        self.lines(&[paint(style, text)]);
+    }
+
+    /// Context for people on stderr (where the backend came from, notes); not in JSON or
+    /// quiet mode.
+    pub fn info(&self, text: impl Display) {
+        if !self.is_json() && !self.quiet {
+            let _ = writeln!(anstream::stderr(), "{text}");
+        }
+    }
+
+    /// The JSON report on stdout (only in JSON mode).
+    pub fn json(&self, value: &serde_json::Value) {
+        if self.is_json() {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{value}").and_then(|()| out.flush());
+        }
+    }
+
+    /// An error on stderr: `error: …` (the cancellation message alone), or JSON.
+    pub fn error(&self, err: &Error) {
+        if self.is_json() {
+            let value =
+                serde_json::json!({ "error": err.to_string(), "exit_code": err.exit_code() });
+            let _ = writeln!(std::io::stderr(), "{value}");
+        } else if matches!(err, Error::Cancelled) {
+            let _ = writeln!(anstream::stderr(), "{}", paint(WARNING, err));
+        } else {
+            let _ = writeln!(anstream::stderr(), "{} {err}", paint(ERROR, "error:"));
+        }
+    }
+
+    /// Whether [`Output::progress`] would show anything.
+    pub fn shows_progress(&self) -> bool {
+        !self.is_json() && !self.quiet && std::io::stderr().is_terminal()
+    }
+
+    /// A progress display on stderr for a long clear, or a hidden one when stderr is not a
+    /// terminal, in JSON or quiet mode. `total` gives a bar; without it, a counter.
+    pub fn progress(&self, total: Option<u64>) -> ProgressBar {
+        if !self.shows_progress() {
+            return ProgressBar::hidden();
+        }
+        let (bar, template) = match total {
+            Some(total) => (
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
+                "{bar:30} {human_pos}/{human_len} sessions cleared ({per_sec}, {eta} left)",
+            ),
+            None => (
+                ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+                "{spinner} {human_pos} sessions cleared ({per_sec})",
+            ),
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    }
+}
+
+/// `text` in `style` (anstream strips the codes where color is off).
+pub fn paint(style: Style, text: impl Display) -> String {
+    format!("{style}{text}{style:#}")
+}
