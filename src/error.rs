@@ -38,8 +38,9 @@ pub enum Error {
         wanted: String,
     },
 
-    #[error("cannot read `{}`: {reason}; fix the line or remove it", .path.display())]
-    DotenvInvalid { path: PathBuf, reason: String },
+    /// The line's text is never shown: it may hold a secret.
+    #[error("`{}` line {line} is not `NAME=value`; fix or remove that line", .path.display())]
+    DotenvInvalid { path: PathBuf, line: usize },
 
     #[error("`{0}` already exists; pass --force to overwrite")]
     AlreadyExists(String),
@@ -83,6 +84,11 @@ pub enum Error {
     PrefixUnresolvable { expr: String },
 
     #[error(
+        "the Redis key prefix {0:?} holds a control character (a newline, tab or the like), which no session prefix has; check the store's prefix or pass --prefix"
+    )]
+    PrefixControl(String),
+
+    #[error(
         "the Redis key prefix is empty, which would match every key in the database; pass a non-empty --prefix"
     )]
     EmptyPrefix,
@@ -97,6 +103,11 @@ pub enum Error {
         "`{0}` is not a database URL this tool can clear; use a postgres://, postgresql://, mysql://, mariadb:// or sqlite: URL"
     )]
     UnsupportedDatabaseUrl(String),
+
+    #[error(
+        "`{0}` names no SQLite database file; use sqlite:path/to/app.sqlite3 (an in-memory database has no sessions to clear)"
+    )]
+    SqliteNoFile(String),
 
     #[error(
         "`{0}` is not a table name; use letters, digits and underscores (optionally `schema.table`)"
@@ -152,6 +163,50 @@ pub enum Error {
 
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+
+    #[error(
+        "the TLS certificate of Redis at `{url}` is not trusted ({reason}); set SSL_CERT_FILE to a PEM file holding the CA that signed it, or add that CA to the system's trusted certificates"
+    )]
+    RedisTlsUntrusted { url: String, reason: String },
+
+    #[error(
+        "the TLS certificate of Redis at `{url}` was refused ({reason}); the server's certificate must be current and name the host in REDIS_URL, so renew it or use a host name it lists"
+    )]
+    RedisTlsRefused { url: String, reason: String },
+
+    #[error(
+        "cannot load the trusted TLS certificates from {var} (`{path}`): {reason}; point {var} at a readable PEM file, or unset it to use the system's certificates"
+    )]
+    RedisTlsRoots {
+        var: &'static str,
+        path: String,
+        reason: String,
+    },
+
+    #[error(
+        "cannot connect to any Redis node in REDIS_URL ({tried}); check that the servers are running and REDIS_URL is right"
+    )]
+    RedisSeeds { tried: String },
+
+    #[error(
+        "REDIS_URL names {count} Redis nodes, but `{url}` is not in cluster mode (cluster_enabled:0); give the URL of one standalone server, or nodes of one Redis Cluster"
+    )]
+    RedisNotCluster { url: String, count: usize },
+
+    #[error(
+        "cannot read the Redis Cluster layout from `{url}`: {reason}; check that the cluster is up and that the Redis user may run INFO and CLUSTER NODES"
+    )]
+    RedisTopology { url: String, reason: String },
+
+    #[error(
+        "cannot connect to the Redis Cluster primary `{url}` (nothing was cleared): {reason}; every primary must be reachable from here, so check that it is up and that the address the cluster announces for it can be reached"
+    )]
+    RedisPrimaryConnect { url: String, reason: String },
+
+    #[error(
+        "the slots of the Redis Cluster at `{url}` moved between primaries while {cleared} session(s) were cleared (a resharding or failover), so keys that moved may have been missed; run the command again to clear the rest"
+    )]
+    RedisResharded { url: String, cleared: u64 },
 
     #[error("cannot render `{template}`: {reason}; this is a bug, please report it")]
     Template {

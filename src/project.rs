@@ -91,6 +91,18 @@ pub fn read_text_opt(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// The 1-based line of `text` that dotenvy refused (0 when it cannot be told).
+fn bad_line(text: &str, err: &dotenvy::Error) -> usize {
+    let dotenvy::Error::LineParse(content, _) = err else {
+        return 0;
+    };
+    // dotenvy reports the logical line, which a quoted value can stretch over several.
+    let first = content.lines().next().unwrap_or_default();
+    text.lines()
+        .position(|l| l == first || (!first.is_empty() && l.contains(first)))
+        .map_or(0, |i| i + 1)
+}
+
 /// Variables from the process, then from the project's `.env` for what the process lacks.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -108,7 +120,7 @@ impl Env {
         for item in dotenvy::from_read_iter(text.as_bytes()) {
             let (k, v) = item.map_err(|e| Error::DotenvInvalid {
                 path: path.clone(),
-                reason: e.to_string(),
+                line: bad_line(&text, &e),
             })?;
             dotenv.insert(k, v);
         }

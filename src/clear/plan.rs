@@ -141,6 +141,9 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
             let url = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
             let dialect = Dialect::from_url(&url)
                 .ok_or_else(|| Error::UnsupportedDatabaseUrl(crate::url::mask(&url)))?;
+            if dialect == Dialect::Sqlite && !crate::clear::sql::names_a_file(&url) {
+                return Err(Error::SqliteNoFile(crate::url::mask(&url)));
+            }
             let name = match (
                 &args.table,
                 store.and_then(|s| s.arg(&["table", "table_name"])),
@@ -207,6 +210,9 @@ fn redis_prefix(args: &ClearArgs, store: Option<&Store>, env: &Env, root: &Path)
     };
     if prefix.is_empty() {
         return Err(Error::EmptyPrefix);
+    }
+    if prefix.chars().any(char::is_control) {
+        return Err(Error::PrefixControl(prefix));
     }
     Ok(prefix)
 }

@@ -36,6 +36,15 @@ impl Dialect {
     }
 }
 
+/// Whether an `sqlite:` URL names a database file (not nothing, and not `:memory:`, where
+/// there are no sessions to clear and a table would be reported missing).
+pub fn names_a_file(url: &str) -> bool {
+    let rest = url.split_once(':').map_or("", |(_, r)| r);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or("");
+    !path.is_empty() && path != ":memory:" && !rest.contains("mode=memory")
+}
+
 /// A table name checked to be an identifier, optionally schema-qualified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
@@ -342,5 +351,16 @@ mod tests {
         assert_eq!(Dialect::from_url("mongodb://x"), None);
         assert_eq!(Dialect::from_url("nonsense"), None);
         assert_eq!(driver_url("sqlite3:./db"), "sqlite:./db");
+        assert!(names_a_file("sqlite:./db.sqlite3"));
+        assert!(names_a_file("sqlite:///var/db/app.db?mode=ro"));
+        for no_file in [
+            "sqlite:",
+            "sqlite://",
+            "sqlite::memory:",
+            "sqlite://?mode=rwc",
+            "sqlite:x?mode=memory",
+        ] {
+            assert!(!names_a_file(no_file), "{no_file}");
+        }
     }
 }

@@ -108,6 +108,8 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
     }
 
     // shard.yml: the dependencies.
+    // A .env the app's loader would refuse is refused here too, before anything is written.
+    crate::project::Env::load(&project.root)?;
     let dotenv_text = project::read_text_opt(&project.path(DOTENV))?;
     let database_url = std::env::var("DATABASE_URL")
         .ok()

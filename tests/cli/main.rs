@@ -4,5 +4,6 @@ mod support;
 
 mod clear;
 mod expired;
+mod hardening;
 mod output;
 mod setup;

@@ -1,0 +1,517 @@
+//! Bad input and secrets: every case gets its own clear error, nothing panics, nothing is
+//! written or deleted, and no secret reaches the output.
+
+use std::process::Output;
+
+use crate::support::project::Project;
+use crate::support::redis::RedisServer;
+use crate::support::sql::TestDb;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Run; the exit code must be `code` and nothing may panic.
+fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
+    let out = cmd.output().expect("run azu-session");
+    let (o, e) = (text(&out.stdout), text(&out.stderr));
+    assert!(!e.contains("panicked"), "panic:\n{e}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "--- stdout\n{o}\n--- stderr\n{e}"
+    );
+    out
+}
+
+// ---------------------------------------------------------------- initializers
+
+/// (what the initializer holds, a part of the expected error, or None when the run goes down
+/// the chain to `SESSION_BACKEND=memory` instead)
+fn initializer_cases() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
+    let huge = {
+        let mut s = String::from("# a big generated file\n");
+        let line = "config.cookie_name = \"x\" # padding padding padding padding padding padding\n";
+        while s.len() < 30 * 1024 * 1024 {
+            s.push_str(line);
+        }
+        s.push_str("Session.configure do |c|\n  c.store = MemoryStore.new\nend\n");
+        s
+    };
+    vec![
+        ("empty", Vec::new(), None),
+        (
+            "only comments",
+            b"# RedisStore.new(prefix: \"x\")\n".to_vec(),
+            None,
+        ),
+        (
+            "not UTF-8",
+            vec![b'c', b'=', 0xff, 0xfe, b'\n'],
+            Some("is not UTF-8 text"),
+        ),
+        (
+            "binary",
+            vec![0x7f, b'E', b'L', b'F', 0, 0, 1, 2],
+            Some("holds binary data"),
+        ),
+        (
+            "unbalanced quote",
+            b"c.store = RedisStore.new(prefix: \"a:)\n".to_vec(),
+            Some("is never closed"),
+        ),
+        (
+            "unbalanced paren",
+            b"c.store = RedisStore.new(prefix: \"a:\"\n".to_vec(),
+            Some("is never closed"),
+        ),
+        (
+            "store name in a string",
+            b"puts \"config.store = RedisStore.new\"\n".to_vec(),
+            None,
+        ),
+        ("huge, store at the end", huge.into_bytes(), Some("MEMORY")),
+    ]
+}
+
+#[test]
+fn bad_initializers_get_clear_errors() {
+    for (name, bytes, expected) in initializer_cases() {
+        let p = Project::new();
+        std::fs::create_dir_all(p.path("src/initializers")).unwrap();
+        std::fs::write(p.path("src/initializers/session.cr"), &bytes).unwrap();
+        let before = p.tree();
+        match expected {
+            Some("MEMORY") => {
+                let out = run(p.cmd().args(["clear", "-f"]), 0);
+                assert!(text(&out.stdout).contains("Backend: memory\n"), "{name}");
+            }
+            Some(part) => {
+                let out = run(
+                    p.cmd()
+                        .args(["clear", "-f"])
+                        .env("REDIS_URL", "redis://127.0.0.1:1"),
+                    1,
+                );
+                let err = text(&out.stderr);
+                assert!(
+                    err.starts_with("error: cannot read `") || err.starts_with("error: `"),
+                    "{name}: {err}"
+                );
+                assert!(err.contains(part), "{name}: {err}");
+                assert!(
+                    err.contains("src/initializers/session.cr"),
+                    "{name}: the error names the file: {err}"
+                );
+            }
+            None => {
+                let out = run(
+                    p.cmd()
+                        .args(["clear", "-f"])
+                        .env("SESSION_BACKEND", "memory"),
+                    0,
+                );
+                assert!(text(&out.stdout).contains("Backend: memory\n"), "{name}");
+                assert!(
+                    text(&out.stderr).contains("(from SESSION_BACKEND)"),
+                    "{name}: {}",
+                    text(&out.stderr)
+                );
+            }
+        }
+        assert!(p.tree() == before, "{name}: the project changed");
+    }
+}
+
+#[test]
+fn a_broken_initializer_can_be_bypassed_with_explicit_flags() {
+    let Some(server) = RedisServer::start("broken_initializer_bypassed") else {
+        return;
+    };
+    server.plant(0, "app:s:", 3);
+    let p = Project::new();
+    p.write(
+        "src/initializers/session.cr",
+        "c.store = RedisStore.new(prefix: \"open\n",
+    );
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f", "-b", "redis", "--prefix", "app:s:"])
+            .env("REDIS_URL", server.url()),
+        0,
+    );
+    assert!(text(&out.stdout).contains("Cleared 3 session(s)"));
+    assert!(
+        text(&out.stderr).contains("skipped: the string on line 1 is never closed"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------- prefixes
+
+#[test]
+fn bad_prefixes_are_refused_before_connecting() {
+    let Some(server) = RedisServer::start("bad_prefixes") else {
+        return;
+    };
+    server.plant(0, "", 5); // keys "0".."4": an empty prefix would match them
+    server.set(0, "a\nb:1");
+    let p = Project::new();
+    for (prefix, part) in [
+        ("", "the Redis key prefix is empty"),
+        ("a\nb:", "holds a control character"),
+        ("tab\t:", "holds a control character"),
+        ("nul\u{0}", "holds a control character"),
+    ] {
+        if prefix.contains('\0') {
+            continue; // an argument cannot hold NUL; the initializer case below covers it
+        }
+        let out = run(
+            p.cmd()
+                .args(["clear", "-f", "--prefix", prefix])
+                .env("REDIS_URL", server.url()),
+            1,
+        );
+        assert!(
+            text(&out.stderr).contains(part),
+            "{prefix:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    p.write(
+        "src/initializers/session.cr",
+        "c.store = RedisStore.new(prefix: \"x\\0y\")\n",
+    );
+    let out = run(
+        p.cmd().args(["clear", "-f"]).env("REDIS_URL", server.url()),
+        1,
+    );
+    assert!(
+        text(&out.stderr).contains("holds a control character"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.dbsize(0), 6);
+}
+
+#[test]
+fn prefixes_with_spaces_and_globs_clear_only_their_keys() {
+    let Some(server) = RedisServer::start("prefix_spaces_globs") else {
+        return;
+    };
+    server.plant(0, "my app:[sess]* ", 4);
+    server.set(0, "my app:s* 1");
+    server.set(0, "my app:[sess]x");
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f", "--prefix", "my app:[sess]* "])
+            .env("REDIS_URL", server.url()),
+        0,
+    );
+    assert!(
+        text(&out.stdout).contains("Cleared 4 session(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(server.dbsize(0), 2);
+}
+
+// ---------------------------------------------------------------- URLs
+
+#[test]
+fn malformed_urls_of_every_scheme_get_clear_errors() {
+    let p = Project::new();
+    let redis_urls = [
+        "redis://",
+        "redis://host:notaport",
+        "redis://:pw@host:99999",
+        "http://localhost:6379",
+        "redis+unix://",
+        "rediss://",
+        "::::",
+        "redis://[::1",
+    ];
+    for url in redis_urls {
+        let out = run(
+            p.cmd()
+                .args(["clear", "-f", "-b", "redis"])
+                .env("REDIS_URL", url),
+            1,
+        );
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("error: cannot connect to Redis at `")
+                || err.contains("is not a valid Redis URL"),
+            "{url}: {err}"
+        );
+        assert!(!err.contains("pw@"), "{url}: password shown: {err}");
+    }
+    let database_urls = [
+        ("postgres://", "cannot connect to the database"),
+        (
+            "postgres://u:pw@127.0.0.1:notaport/db",
+            "cannot connect to the database",
+        ),
+        ("mysql://u:pw@:3306", "cannot connect to the database"),
+        ("mariadb://u:pw@[::1/db", "cannot connect to the database"),
+        (
+            "sqlite:/nonexistent/dir/x.db",
+            "cannot connect to the database",
+        ),
+        ("sqlite://", "names no SQLite database file"),
+        ("sqlite::memory:", "names no SQLite database file"),
+        (
+            "ftp://u:pw@host/db",
+            "is not a database URL this tool can clear",
+        ),
+        ("nonsense", "is not a database URL this tool can clear"),
+    ];
+    for (url, part) in database_urls {
+        let out = run(
+            p.cmd()
+                .args(["clear", "-f", "-b", "database"])
+                .env("DATABASE_URL", url),
+            1,
+        );
+        let err = text(&out.stderr);
+        assert!(err.contains(part), "{url}: {err}");
+        assert!(!err.contains(":pw@"), "{url}: password shown: {err}");
+    }
+}
+
+// ---------------------------------------------------------------- SESSION_BACKEND
+
+#[test]
+fn session_backend_in_any_case_and_nonsense() {
+    let p = Project::new();
+    for value in ["memory", "MEMORY", "Memory", " memory "] {
+        let out = run(p.cmd().args(["clear"]).env("SESSION_BACKEND", value), 0);
+        assert!(text(&out.stdout).contains("Backend: memory\n"), "{value:?}");
+    }
+    for value in ["mongo", "redis,memory", "mem ory", "ﬁle", "--force"] {
+        let out = run(
+            p.cmd().args(["clear", "-f"]).env("SESSION_BACKEND", value),
+            1,
+        );
+        assert!(
+            text(&out.stderr)
+                .contains("which is not a backend; set it to one of redis, database, memory"),
+            "{value:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- shard.yml
+
+#[test]
+fn bad_shard_ymls_get_clear_errors_and_nothing_is_written() {
+    let huge = format!("name: big\n{}", "# padding\n".repeat(2_000_000));
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty", String::new(), "is not valid YAML"),
+        ("not YAML", "name: [unclosed\n".into(), "is not valid YAML"),
+        (
+            "a list",
+            "- name\n- app\n".into(),
+            "the top level is not a mapping",
+        ),
+        (
+            "a scalar",
+            "just words\n".into(),
+            "the top level is not a mapping",
+        ),
+        ("no name", "version: 1.0\n".into(), "has no `name:`"),
+        ("name is a list", "name: [a, b]\n".into(), "has no `name:`"),
+        (
+            "dependencies a list",
+            "name: a\ndependencies:\n  - azu\n".into(),
+            "is not a mapping",
+        ),
+        (
+            "dependencies a string",
+            "name: a\ndependencies: azu\n".into(),
+            "is not a mapping",
+        ),
+        (
+            "tabs",
+            "name: a\ndependencies:\n\tazu:\n\t\tgithub: x/y\n".into(),
+            "shard.yml",
+        ),
+    ];
+    for (name, content, part) in cases {
+        let p = Project::with_shard(&content);
+        let before = p.tree();
+        let out = run(p.cmd().args(["setup", "-b", "redis"]), 1);
+        let err = text(&out.stderr);
+        assert!(err.starts_with("error: "), "{name}: {err}");
+        assert!(err.contains(part), "{name}: {err}");
+        assert!(p.tree() == before, "{name}: the project changed");
+    }
+    // A huge but valid file works, and keeps every byte it had.
+    let p = Project::with_shard(&huge);
+    run(p.cmd().args(["setup", "-b", "memory"]), 0);
+    assert!(p.read("shard.yml").starts_with(&huge));
+}
+
+// ---------------------------------------------------------------- .env
+
+#[test]
+fn malformed_dotenv_lines_are_named_without_their_content() {
+    for (content, line) in [
+        ("A=1\nSESSION_SECRET hunter2-planted\n", 2),
+        ("GOOD=1\nBAD LINE hunter2-planted\nC=3\n", 2),
+        ("A=\"hunter2-planted\n", 1),
+    ] {
+        for args in [vec!["clear", "-b", "memory"], vec!["setup", "-b", "redis"]] {
+            let p = Project::new();
+            p.write(".env", content);
+            let before = p.tree();
+            let out = run(p.cmd().args(&args), 1);
+            let err = text(&out.stderr);
+            assert!(
+                err.contains(&format!(".env` line {line} is not `NAME=value`")),
+                "{args:?} {content:?}: {err}"
+            );
+            assert!(
+                !err.contains("hunter2-planted"),
+                "the line's content was shown: {err}"
+            );
+            assert!(p.tree() == before, "{args:?}: the project changed");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- secrets
+
+#[test]
+fn no_output_of_any_command_contains_a_planted_secret() {
+    const PLANTED: &str = "Planted-S3cret-0x5eed";
+    let encoded = "Planted%2DS3cret%2D0x5eed";
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut record = |what: &str, out: Output| {
+        outputs.push((
+            what.to_string(),
+            format!("{}{}", text(&out.stdout), text(&out.stderr)),
+        ));
+    };
+
+    // setup with a planted secret already in .env, in every backend and format
+    for backend in ["redis", "database", "memory"] {
+        for format in ["text", "json"] {
+            let p = Project::new();
+            p.write(
+                ".env",
+                &format!("SESSION_SECRET={PLANTED}\nDATABASE_URL=postgres://u:{PLANTED}@h/db\n"),
+            );
+            record(
+                "setup",
+                p.cmd()
+                    .args(["setup", "-b", backend, "-f", "--format", format])
+                    .output()
+                    .unwrap(),
+            );
+        }
+    }
+    // clear against URLs carrying the planted password in every form, servers unreachable
+    let port = crate::support::servers::free_port();
+    let redis_urls = [
+        format!("redis://:{PLANTED}@127.0.0.1:{port}"),
+        format!("redis://user:{PLANTED}@127.0.0.1:{port}/2"),
+        format!("redis://user:{encoded}@127.0.0.1:{port}"),
+        format!("rediss://:{PLANTED}@127.0.0.1:{port}"),
+        format!("redis+unix:///nonexistent.sock?db=1&pass={PLANTED}"),
+        format!("redis://{PLANTED}@127.0.0.1:{port}"),
+    ];
+    let database_urls = [
+        format!("postgres://u:{PLANTED}@127.0.0.1:{port}/db"),
+        format!("postgresql://u:{encoded}@127.0.0.1:{port}/db"),
+        format!("postgres://127.0.0.1:{port}/db?user=u&password={PLANTED}"),
+        format!("mysql://u:{PLANTED}@127.0.0.1:{port}/db"),
+        format!("mariadb://u:{PLANTED}@127.0.0.1:{port}/db"),
+        format!("mongodb://u:{PLANTED}@127.0.0.1:{port}/db"),
+    ];
+    let p = Project::new();
+    for url in &redis_urls {
+        for format in ["text", "json"] {
+            record(
+                "clear redis",
+                p.cmd()
+                    .args(["clear", "-f", "-b", "redis", "--format", format])
+                    .env("REDIS_URL", url)
+                    .output()
+                    .unwrap(),
+            );
+            record(
+                "clear redis dry",
+                p.cmd()
+                    .args(["clear", "--dry-run", "-b", "redis"])
+                    .env("REDIS_URL", url)
+                    .output()
+                    .unwrap(),
+            );
+        }
+    }
+    for url in &database_urls {
+        for format in ["text", "json"] {
+            record(
+                "clear database",
+                p.cmd()
+                    .args(["clear", "-f", "-b", "database", "--format", format])
+                    .env("DATABASE_URL", url)
+                    .output()
+                    .unwrap(),
+            );
+        }
+    }
+    // a wrong password against real servers
+    if let Some(server) =
+        RedisServer::start_with("planted_secret_redis", &["--requirepass", "right"])
+    {
+        let url = format!("redis://:{PLANTED}@127.0.0.1:{}", server.port);
+        record(
+            "clear redis wrong pw",
+            p.cmd()
+                .args(["clear", "-f"])
+                .env("REDIS_URL", &url)
+                .output()
+                .unwrap(),
+        );
+    }
+    for db in [TestDb::mysql("planted_secret_mysql")]
+        .into_iter()
+        .flatten()
+    {
+        let url = db
+            .url
+            .replacen("://azs:azs@", &format!("://azs:{PLANTED}@"), 1)
+            .replacen("://root@", &format!("://root:{PLANTED}@"), 1);
+        record(
+            "clear mysql wrong pw",
+            p.cmd()
+                .args(["clear", "-f", "-b", "database"])
+                .env("DATABASE_URL", &url)
+                .output()
+                .unwrap(),
+        );
+    }
+    // the confirmation summary (no terminal: refused) and the .env secret in a clear's project
+    p.write(
+        ".env",
+        &format!("SESSION_SECRET={PLANTED}\nREDIS_URL=redis://:{PLANTED}@127.0.0.1:{port}\n"),
+    );
+    record("clear no force", p.cmd().args(["clear"]).output().unwrap());
+    record(
+        "clear dotenv",
+        p.cmd().args(["clear", "-f"]).output().unwrap(),
+    );
+
+    assert!(outputs.len() > 40, "the battery ran: {}", outputs.len());
+    for (what, output) in &outputs {
+        assert!(
+            !output.contains(PLANTED) && !output.contains(encoded),
+            "{what} showed the secret:\n{output}"
+        );
+        assert!(!output.contains("panicked"), "{what} panicked:\n{output}");
+    }
+}
