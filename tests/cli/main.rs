@@ -3,6 +3,7 @@
 mod support;
 
 mod clear;
+mod completions;
 mod expired;
 mod hardening;
 mod output;
