@@ -2,7 +2,7 @@
 //! write all files at once (see `fsutil`). Returns a report; printing is the caller's.
 
 mod dotenv;
-mod shard;
+pub mod shard;
 pub mod templates;
 
 use std::fs;

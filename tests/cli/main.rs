@@ -5,6 +5,7 @@ mod support;
 mod clear;
 mod completions;
 mod expired;
+mod faults;
 mod hardening;
 mod output;
 mod setup;

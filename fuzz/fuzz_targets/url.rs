@@ -1,0 +1,26 @@
+//! URL masking on arbitrary text: it must never panic, masking twice changes nothing, and a
+//! `scheme://user:password@host` password never survives.
+#![no_main]
+
+use azu_session::url::mask;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(url) = std::str::from_utf8(data) else {
+        return;
+    };
+    let masked = mask(url);
+    assert_eq!(mask(&masked), masked, "masking is not idempotent");
+    // The plainest form: scheme://user:password@host..., with a password of 8+ characters
+    // that appears nowhere else in the text.
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+            && password.len() >= 8
+            && url.matches(password).count() == 1
+        {
+            assert!(!masked.contains(password), "{url} -> {masked}");
+        }
+    }
+});
