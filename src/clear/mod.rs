@@ -2,6 +2,7 @@
 //! store ([`Connected::clear`]). Connecting is a step of its own so what the server itself
 //! tells (a Redis Cluster's primaries) can be reported before anything is deleted.
 
+pub mod cluster;
 pub mod plan;
 pub mod redis;
 pub mod sql;
@@ -12,7 +13,8 @@ pub use plan::{ClearPlan, Target, plan};
 /// A connection to the store a plan names.
 pub enum Connected {
     Redis {
-        con: ::redis::aio::MultiplexedConnection,
+        /// One server, or a Redis Cluster's primaries.
+        target: redis::RedisTarget,
         masked_url: String,
         prefix: String,
     },
@@ -39,8 +41,8 @@ pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
     Ok(match &plan.target {
         Target::Memory => Connected::Memory,
         Target::Redis { url, prefix } => Connected::Redis {
-            con: redis::connect(url).await?,
-            masked_url: crate::url::mask(url),
+            target: redis::connect_target(url).await?,
+            masked_url: redis::mask(url),
             prefix: prefix.clone(),
         },
         Target::Database {
@@ -54,6 +56,24 @@ pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
 }
 
 impl Connected {
+    /// How many primaries the Redis Cluster the URL leads to has (`None`: not a cluster).
+    pub fn redis_cluster_primaries(&self) -> Option<usize> {
+        match self {
+            Connected::Redis { target, .. } => target.primaries(),
+            _ => None,
+        }
+    }
+
+    /// The line printed after `Redis URL:` when the URL leads to a Redis Cluster.
+    pub fn redis_cluster_line(&self) -> Option<String> {
+        self.redis_cluster_primaries().map(|n| {
+            format!(
+                "Redis Cluster: {n} {}",
+                if n == 1 { "primary" } else { "primaries" }
+            )
+        })
+    }
+
     /// How many sessions the clear will delete, when that can be known cheaply in advance
     /// (a SQL count); `None` for Redis, whose keys are found as the scan goes.
     pub async fn total(&mut self) -> Result<Option<u64>> {
@@ -68,10 +88,14 @@ impl Connected {
         let count = match self {
             Connected::Memory => 0,
             Connected::Redis {
-                con,
+                target,
                 masked_url,
                 prefix,
-            } => redis::clear(&con, &masked_url, &prefix, dry_run, progress).await?,
+            } => {
+                target
+                    .clear(&masked_url, &prefix, dry_run, progress)
+                    .await?
+            }
             Connected::Sql(target) => target.clear(dry_run, progress).await?,
         };
         Ok(ClearOutcome { count })

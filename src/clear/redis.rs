@@ -5,12 +5,18 @@
 //! UNLINK frees each batch's memory on a background thread. The next SCAN is sent while the
 //! previous batch is being unlinked, on the same multiplexed connection, so the server always
 //! has the next command waiting and the client holds one batch of keys at a time.
+//!
+//! `REDIS_URL` may name one server or several seed nodes of a Redis Cluster ([`seeds`]); the
+//! first seed that answers is asked whether it is a cluster node (`INFO cluster`), and a
+//! cluster is cleared primary by primary by [`super::cluster`].
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
 
+use super::cluster::Cluster;
 use crate::error::{Error, Result};
 
 /// Keys asked of each SCAN step: large enough to keep round trips few, small enough that no
@@ -34,14 +40,272 @@ pub fn pattern(prefix: &str) -> String {
     out
 }
 
-pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
-    let masked = crate::url::mask(url);
-    let connect_error = |reason: String| Error::RedisConnect {
-        url: masked.clone(),
-        reason,
+/// The URLs of the nodes `url` names, in order. `REDIS_URL` is one URL, or a list of seed
+/// nodes of one Redis Cluster in either of two forms:
+///
+/// - hosts separated by commas in one URL, sharing its scheme, user, password, database and
+///   options: `redis://:pw@h1:7000,h2:7001,h3:7002`;
+/// - whole URLs separated by commas: `redis://:pw@h1:7000,redis://h2:7001`. Only the first
+///   may carry a user and password; they are used for every node.
+///
+/// A comma inside a password or an option is part of it (the host list is what lies between
+/// the last `@` and the first `/`, `?` or `#`). Unix socket URLs are never split.
+pub fn seeds(url: &str) -> std::result::Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut first_userinfo = "";
+    for (i, piece) in split_urls(url).into_iter().enumerate() {
+        let piece = piece.trim();
+        if piece.is_empty() {
+            return Err("an empty URL in the comma-separated list".to_string());
+        }
+        let Some(parts) = UrlParts::of(piece) else {
+            out.push(piece.to_string());
+            continue;
+        };
+        let userinfo = if i == 0 {
+            first_userinfo = parts.userinfo;
+            parts.userinfo
+        } else if parts.userinfo.is_empty() {
+            first_userinfo
+        } else {
+            return Err(format!(
+                "URL number {} of the list has a user or password: only the first URL may, and its are used for every node",
+                i + 1
+            ));
+        };
+        for host in parts.hosts.split(',') {
+            match host.trim() {
+                "" => return Err(format!("an empty host in the list `{}`", parts.hosts)),
+                host => out.push(format!("{}://{userinfo}{host}{}", parts.scheme, parts.tail)),
+            }
+        }
+    }
+    // One URL naming one host stays exactly as written.
+    if out.len() == 1 {
+        return Ok(vec![url.to_string()]);
+    }
+    Ok(out)
+}
+
+/// A TCP Redis URL cut where a host list can be: `scheme://` `userinfo@` `hosts` `tail`.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    /// With its `@`, or empty.
+    userinfo: &'a str,
+    hosts: &'a str,
+    /// The path, options and fragment.
+    tail: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    fn of(url: &'a str) -> Option<Self> {
+        let (scheme, rest) = url.split_once("://")?;
+        if !matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "redis" | "rediss" | "valkey" | "valkeys"
+        ) {
+            return None;
+        }
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (userinfo, hosts) = match authority.rfind('@') {
+            Some(at) => authority.split_at(at + 1),
+            None => ("", authority),
+        };
+        Some(UrlParts {
+            scheme,
+            userinfo,
+            hosts,
+            tail,
+        })
+    }
+}
+
+/// `url` split at each comma that starts another URL (`,scheme://`).
+fn split_urls(url: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in url.char_indices() {
+        if c == ',' && starts_with_scheme(&url[i + 1..]) {
+            out.push(&url[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&url[start..]);
+    out
+}
+
+fn starts_with_scheme(s: &str) -> bool {
+    let s = s.trim_start();
+    let Some((scheme, _)) = s.split_once("://") else {
+        return false;
     };
-    let client =
-        Client::open(url).map_err(|e| connect_error(format!("not a valid Redis URL ({e})")))?;
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// `url` with every password masked, each URL of a comma-separated list on its own.
+pub fn mask(url: &str) -> String {
+    split_urls(url)
+        .into_iter()
+        .map(crate::url::mask)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Where `REDIS_URL` leads: one server, or a Redis Cluster.
+pub enum RedisTarget {
+    Single(MultiplexedConnection),
+    Cluster(Box<Cluster>),
+}
+
+impl RedisTarget {
+    /// The number of primaries, for a cluster.
+    pub fn primaries(&self) -> Option<usize> {
+        match self {
+            RedisTarget::Single(_) => None,
+            RedisTarget::Cluster(cluster) => Some(cluster.primaries()),
+        }
+    }
+
+    /// Delete every key under `prefix` (or, with `dry_run`, count them); `progress` is told
+    /// each batch's count as it lands.
+    pub async fn clear(
+        &self,
+        masked_url: &str,
+        prefix: &str,
+        dry_run: bool,
+        progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        match self {
+            RedisTarget::Single(con) => clear(con, masked_url, prefix, dry_run, progress).await,
+            RedisTarget::Cluster(cluster) => cluster.clear(prefix, dry_run, progress).await,
+        }
+    }
+}
+
+/// Connect to the first seed in `url` that answers and find out whether it is a cluster
+/// node; for a cluster, connect to every primary. Nothing is deleted here.
+pub async fn connect_target(url: &str) -> Result<RedisTarget> {
+    let seeds = seeds(url).map_err(|reason| Error::RedisConnect {
+        url: mask(url),
+        reason: format!("not a valid REDIS_URL ({reason})"),
+    })?;
+    let mut failures = Vec::new();
+    let mut answered = None;
+    for seed in &seeds {
+        match open(seed).await {
+            Ok(con) => {
+                answered = Some((seed, con));
+                break;
+            }
+            Err(failure) => failures.push((seed, failure)),
+        }
+    }
+    let Some((seed, mut con)) = answered else {
+        return Err(no_seed_answered(failures));
+    };
+    let masked = crate::url::mask(seed);
+    let cluster = cluster_enabled(&mut con)
+        .await
+        .map_err(|e| Error::RedisInfo {
+            url: masked.clone(),
+            reason: e.to_string(),
+        })?;
+    match (cluster, seeds.len()) {
+        (false, 1) => Ok(RedisTarget::Single(con)),
+        (false, count) => Err(Error::RedisNotCluster { url: masked, count }),
+        (true, _) => Ok(RedisTarget::Cluster(Box::new(
+            Cluster::connect(seed, con).await?,
+        ))),
+    }
+}
+
+/// The error for seeds none of which answered: a single seed's own error, else a TLS or
+/// certificate-store problem (the same on every node, and the one to fix first), else the
+/// list of what each said.
+fn no_seed_answered(mut failures: Vec<(&String, ConnectFailure)>) -> Error {
+    let special = failures
+        .iter()
+        .position(|(_, f)| !matches!(f, ConnectFailure::Other(_)));
+    if failures.len() == 1 || special.is_some() {
+        let (seed, failure) = failures.swap_remove(special.unwrap_or(0));
+        return failure.into_error(crate::url::mask(seed), |url, reason| Error::RedisConnect {
+            url,
+            reason,
+        });
+    }
+    Error::RedisSeeds {
+        tried: failures
+            .iter()
+            .map(|(seed, failure)| format!("`{}`: {}", crate::url::mask(seed), failure.reason()))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+async fn cluster_enabled(con: &mut MultiplexedConnection) -> redis::RedisResult<bool> {
+    let info: String = redis::cmd("INFO").arg("cluster").query_async(con).await?;
+    Ok(info.lines().any(|line| line.trim() == "cluster_enabled:1"))
+}
+
+/// Why a connection could not be made.
+#[derive(Debug)]
+pub(crate) enum ConnectFailure {
+    /// The server's certificate is signed by a CA that is not trusted here.
+    Untrusted(String),
+    /// The server's certificate is refused for another reason (expired, other host, ...).
+    Refused(String),
+    /// The trusted certificates named by SSL_CERT_FILE or SSL_CERT_DIR cannot be loaded.
+    Roots {
+        var: &'static str,
+        path: String,
+        reason: String,
+    },
+    Other(String),
+}
+
+impl ConnectFailure {
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            ConnectFailure::Untrusted(r)
+            | ConnectFailure::Refused(r)
+            | ConnectFailure::Other(r)
+            | ConnectFailure::Roots { reason: r, .. } => r,
+        }
+    }
+
+    /// The error for a connection to `masked_url`; `other` makes it for a failure that is
+    /// not about TLS.
+    pub(crate) fn into_error(
+        self,
+        masked_url: String,
+        other: impl FnOnce(String, String) -> Error,
+    ) -> Error {
+        match self {
+            ConnectFailure::Untrusted(reason) => Error::RedisTlsUntrusted {
+                url: masked_url,
+                reason,
+            },
+            ConnectFailure::Refused(reason) => Error::RedisTlsRefused {
+                url: masked_url,
+                reason,
+            },
+            ConnectFailure::Roots { var, path, reason } => {
+                Error::RedisTlsRoots { var, path, reason }
+            }
+            ConnectFailure::Other(reason) => other(masked_url, reason),
+        }
+    }
+}
+
+/// A connection to the one server `url` names, within [`CONNECT_TIMEOUT`].
+pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection, ConnectFailure> {
+    let url = unix_aliases(url);
+    let client = Client::open(url.as_ref())
+        .map_err(|e| ConnectFailure::Other(format!("not a valid Redis URL ({e})")))?;
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT));
@@ -53,12 +317,111 @@ pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
     .await
     {
         Ok(Ok(con)) => Ok(con),
-        Ok(Err(e)) => Err(connect_error(e.to_string())),
-        Err(_) => Err(connect_error(format!(
+        Ok(Err(e)) => Err(classify(&e)),
+        Err(_) => Err(ConnectFailure::Other(format!(
             "no answer in {} s",
             CONNECT_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// Sort a connection error: a certificate that does not verify, certificates that cannot be
+/// loaded, or anything else.
+fn classify(e: &redis::RedisError) -> ConnectFailure {
+    let reason = e.to_string();
+    if let Some(cert) = certificate_error(e) {
+        return match cert {
+            // No trusted CA of that name, or one of that name that did not sign it.
+            rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature => {
+                ConnectFailure::Untrusted(reason)
+            }
+            // rustls' text for a wrong host has a `;` of its own.
+            _ => ConnectFailure::Refused(reason.replace("; ", ", ")),
+        };
+    }
+    // rustls-native-certs reads SSL_CERT_FILE / SSL_CERT_DIR instead of the system store
+    // when they are set; one that cannot be read fails every TLS connection.
+    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        let Some(value) = std::env::var_os(var) else {
+            continue;
+        };
+        let path = value.to_string_lossy().into_owned();
+        let unreadable = std::env::split_paths(&value)
+            .find_map(|p| std::fs::metadata(&p).err().map(|err| (p, err)));
+        if let Some((p, err)) = unreadable {
+            return ConnectFailure::Roots {
+                var,
+                path: p.display().to_string(),
+                reason: err.to_string(),
+            };
+        }
+        if !path.is_empty() && reason.contains(&path) {
+            return ConnectFailure::Roots { var, path, reason };
+        }
+    }
+    ConnectFailure::Other(reason)
+}
+
+/// The certificate error rustls gave, wherever it sits in the error's chain (the redis
+/// crate keeps an I/O error as an `Arc<dyn Error>`, tokio-rustls wraps rustls' error in an
+/// I/O error).
+fn certificate_error(e: &redis::RedisError) -> Option<&rustls::CertificateError> {
+    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        let err: &(dyn std::error::Error + 'static) = match err.downcast_ref::<Shared>() {
+            Some(shared) => shared.as_ref(),
+            None => err,
+        };
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        if let Some(rustls::Error::InvalidCertificate(cert)) =
+            inner.or_else(|| err.downcast_ref::<rustls::Error>())
+        {
+            return Some(cert);
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// A unix socket URL with `password=` / `username=` spelled the way the redis crate reads
+/// them (`pass=` / `user=`): it would silently ignore the long names.
+fn unix_aliases(url: &str) -> Cow<'_, str> {
+    let is_unix = url
+        .split_once("://")
+        .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().ends_with("unix"));
+    let Some((base, query)) = url.split_once('?').filter(|_| is_unix) else {
+        return Cow::Borrowed(url);
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let has = |key: &str| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(key))
+    };
+    let renamed: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "password" if !has("pass") => format!("pass={value}"),
+                "username" if !has("user") => format!("user={value}"),
+                _ => pair.to_string(),
+            }
+        })
+        .collect();
+    let mut out = format!("{base}?{}", renamed.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    Cow::Owned(out)
 }
 
 /// Delete every key under `prefix` on the server behind `con` (or, with `dry_run`, count
@@ -106,7 +469,7 @@ pub async fn clear(
     }
 }
 
-async fn scan(
+pub(crate) async fn scan(
     con: &MultiplexedConnection,
     cursor: u64,
     pattern: &str,
@@ -132,7 +495,88 @@ async fn unlink(con: &MultiplexedConnection, keys: Vec<Vec<u8>>) -> redis::Redis
 
 #[cfg(test)]
 mod tests {
-    use super::pattern;
+    use super::{mask, pattern, seeds, unix_aliases};
+
+    #[test]
+    fn seed_lists() {
+        let one = |u: &str| vec![u.to_string()];
+        for single in [
+            "redis://localhost:6379",
+            "redis://:pa,ss@host:6379/2",
+            "redis://host:6379/0?name=a,b",
+            "redis+unix:///tmp/a,b.sock?db=1",
+            "not a url, really",
+        ] {
+            assert_eq!(seeds(single).unwrap(), one(single), "{single}");
+        }
+        assert_eq!(
+            seeds("redis://:p,w@h1:7000,h2:7001 , [::1]:7002/0?protocol=resp3").unwrap(),
+            [
+                "redis://:p,w@h1:7000/0?protocol=resp3",
+                "redis://:p,w@h2:7001/0?protocol=resp3",
+                "redis://:p,w@[::1]:7002/0?protocol=resp3",
+            ]
+        );
+        assert_eq!(
+            seeds("rediss://u:a,b@h1:7000,rediss://h2:7001/1, rediss://h3,h4").unwrap(),
+            [
+                "rediss://u:a,b@h1:7000",
+                "rediss://u:a,b@h2:7001/1",
+                "rediss://u:a,b@h3",
+                "rediss://u:a,b@h4"
+            ]
+        );
+        assert_eq!(
+            seeds("redis://h1:7000,redis://h2:7001").unwrap(),
+            ["redis://h1:7000", "redis://h2:7001"]
+        );
+        let refused = seeds("redis://:one@h1:7000,redis://:two@h2:7001").unwrap_err();
+        assert!(
+            refused.contains("URL number 2") && !refused.contains("two"),
+            "{refused}"
+        );
+        assert!(seeds("redis://h1:7000,,h2:7001").is_err());
+        assert!(seeds("redis://h1:7000,").is_err());
+        assert!(seeds("redis://h1:7000,redis://h2,").is_err());
+    }
+
+    #[test]
+    fn seed_lists_are_masked_url_by_url() {
+        assert_eq!(
+            mask("redis://:one@h1:7000,redis://u:two@h2:7001"),
+            "redis://:****@h1:7000,redis://u:****@h2:7001"
+        );
+        // What the rest of the tool shows (crate::url::mask) is right for every list
+        // `seeds` accepts.
+        for accepted in [
+            "redis://:one@h1:7000,h2:7001",
+            "redis://u:one@h1:7000,redis://h2:7001,redis://h3:7002/0?protocol=3",
+        ] {
+            assert!(seeds(accepted).is_ok());
+            assert!(!crate::url::mask(accepted).contains("one"), "{accepted}");
+            assert_eq!(crate::url::mask(accepted), mask(accepted));
+        }
+        assert_eq!(
+            mask("redis://:one@h1:7000,h2:7001"),
+            "redis://:****@h1:7000,h2:7001"
+        );
+    }
+
+    #[test]
+    fn unix_urls_take_long_parameter_names() {
+        assert_eq!(
+            unix_aliases("redis+unix:///tmp/r.sock?db=2&password=s&username=u"),
+            "redis+unix:///tmp/r.sock?db=2&pass=s&user=u"
+        );
+        for unchanged in [
+            "redis+unix:///tmp/r.sock?db=2&pass=s",
+            "redis+unix:///tmp/r.sock?pass=a&password=b",
+            "redis://h/?password=x",
+            "unix:///tmp/r.sock",
+        ] {
+            assert_eq!(unix_aliases(unchanged), unchanged);
+        }
+    }
 
     #[test]
     fn glob_characters_are_escaped() {

@@ -4,5 +4,7 @@
 
 pub mod project;
 pub mod redis;
+pub mod redis_cluster;
 pub mod servers;
 pub mod sql;
+pub mod tls;

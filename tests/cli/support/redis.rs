@@ -1,18 +1,33 @@
-//! A private `redis-server` per test, on a free loopback port, killed when dropped.
+//! A private `redis-server` per test, on a free loopback port, killed when dropped; also
+//! over TLS (with a private CA, see [`super::tls`]) or a unix socket.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use super::servers::{free_port, have_binary};
+use super::tls::Certs;
 
 pub struct RedisServer {
+    /// The TCP port (for a TLS server, its TLS port).
     pub port: u16,
     child: Child,
     pub dir: TempDir,
     password: Option<String>,
+    /// The unix socket, when the server listens on one; the test's own connections use it.
+    socket: Option<PathBuf>,
+    tls: bool,
+}
+
+/// How a server listens.
+enum Listen<'a> {
+    Tcp,
+    /// TCP and a unix socket.
+    Unix,
+    /// TLS only (no plain TCP port), and a unix socket for the test itself.
+    Tls(&'a Certs),
 }
 
 impl RedisServer {
@@ -22,6 +37,21 @@ impl RedisServer {
     }
 
     pub fn start_with(test: &str, extra: &[&str]) -> Option<Self> {
+        Self::spawn(test, Listen::Tcp, extra)
+    }
+
+    /// A server that also listens on a unix socket, `socket()`.
+    pub fn start_unix(test: &str, extra: &[&str]) -> Option<Self> {
+        Self::spawn(test, Listen::Unix, extra)
+    }
+
+    /// A server that speaks TLS only, with the certificate in `certs`; `url()` is its
+    /// `rediss://127.0.0.1:<port>`.
+    pub fn start_tls(test: &str, certs: &Certs, extra: &[&str]) -> Option<Self> {
+        Self::spawn(test, Listen::Tls(certs), extra)
+    }
+
+    fn spawn(test: &str, listen: Listen<'_>, extra: &[&str]) -> Option<Self> {
         if !have_binary("redis-server", test) {
             return None;
         }
@@ -30,20 +60,36 @@ impl RedisServer {
             .windows(2)
             .find(|w| w[0] == "--requirepass")
             .map(|w| w[1].to_string());
+        let socket = match listen {
+            Listen::Tcp => None,
+            Listen::Unix | Listen::Tls(_) => Some(dir.path().join("redis.sock")),
+        };
         // A port can be taken between choosing and binding it: try a few.
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+            let mut cmd = Command::new("redis-server");
+            match listen {
+                Listen::Tcp | Listen::Unix => {
+                    cmd.args(["--port", &port.to_string()]);
+                }
+                Listen::Tls(certs) => {
+                    cmd.args(["--port", "0", "--tls-port", &port.to_string()])
+                        .arg("--tls-cert-file")
+                        .arg(&certs.cert)
+                        .arg("--tls-key-file")
+                        .arg(&certs.key)
+                        .arg("--tls-ca-cert-file")
+                        .arg(&certs.ca)
+                        .args(["--tls-auth-clients", "no"]);
+                }
+            }
+            if let Some(socket) = &socket {
+                cmd.arg("--unixsocket")
+                    .arg(socket)
+                    .args(["--unixsocketperm", "700"]);
+            }
+            let mut child = cmd
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(dir.path())
                 .args(extra)
@@ -51,12 +97,18 @@ impl RedisServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn redis-server");
-            if wait_ready(&mut child, &url_for(password.as_deref(), port, 0)) {
+            let control = match &socket {
+                Some(path) => unix_url_for(path, password.as_deref(), 0),
+                None => url_for(password.as_deref(), port, 0),
+            };
+            if wait_ready(&mut child, &control) {
                 return Some(RedisServer {
                     port,
                     child,
                     dir,
                     password,
+                    socket,
+                    tls: matches!(listen, Listen::Tls(_)),
                 });
             }
             let _ = child.kill();
@@ -71,15 +123,35 @@ impl RedisServer {
     }
 
     pub fn url_db(&self, db: u8) -> String {
-        url_for(self.password.as_deref(), self.port, db)
+        let url = url_for(self.password.as_deref(), self.port, db);
+        if self.tls {
+            url.replacen("redis://", "rediss://", 1)
+        } else {
+            url
+        }
+    }
+
+    /// The unix socket the server listens on (`start_unix`, `start_tls`).
+    pub fn socket(&self) -> &Path {
+        self.socket
+            .as_deref()
+            .expect("a server started with a socket")
+    }
+
+    /// The URL the test's own connections use: the socket if there is one, else TCP.
+    fn control_url(&self, db: u8) -> String {
+        match &self.socket {
+            Some(path) => unix_url_for(path, self.password.as_deref(), db),
+            None => url_for(self.password.as_deref(), self.port, db),
+        }
     }
 
     pub fn client(&self) -> redis::Client {
-        redis::Client::open(self.url()).expect("a valid Redis URL")
+        redis::Client::open(self.control_url(0)).expect("a valid Redis URL")
     }
 
     pub fn con(&self, db: u8) -> redis::Connection {
-        redis::Client::open(self.url_db(db))
+        redis::Client::open(self.control_url(db))
             .expect("a valid Redis URL")
             .get_connection()
             .expect("connect to the test redis-server")
@@ -146,7 +218,7 @@ impl RedisServer {
     }
 }
 
-fn url_for(password: Option<&str>, port: u16, db: u8) -> String {
+pub fn url_for(password: Option<&str>, port: u16, db: u8) -> String {
     let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
     let db = if db == 0 {
         String::new()
@@ -156,8 +228,13 @@ fn url_for(password: Option<&str>, port: u16, db: u8) -> String {
     format!("redis://{auth}127.0.0.1:{port}{db}")
 }
 
+fn unix_url_for(path: &Path, password: Option<&str>, db: u8) -> String {
+    let pass = password.map(|p| format!("&pass={p}")).unwrap_or_default();
+    format!("redis+unix://{}?db={db}{pass}", path.display())
+}
+
 /// Wait until the server answers PING (false if it exits or takes over 10 s).
-fn wait_ready(child: &mut Child, url: &str) -> bool {
+pub fn wait_ready(child: &mut Child, url: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     let Ok(client) = redis::Client::open(url) else {
         return false;

@@ -1,0 +1,436 @@
+//! `session:clear` against a real Redis Cluster: three local primaries, every slot assigned.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Output, Stdio};
+
+use crate::support::project::Project;
+use crate::support::redis::RedisServer;
+use crate::support::redis_cluster::RedisCluster;
+use crate::support::servers::free_port;
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Run and return the output, showing everything when the exit code is not `code`.
+fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
+    let out = cmd.output().expect("run azu-session");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+fn cluster_lines(url_shown: &str, primaries: usize, n: usize) -> String {
+    format!(
+        "Clearing sessions...\nBackend: redis\nRedis URL: {url_shown}\nRedis Cluster: {primaries} primaries\nClearing Redis sessions with pattern: myapp:session:*\nCleared {n} session(s)\n✓ Sessions cleared successfully\n"
+    )
+}
+
+fn keys(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// Keys outside the prefix `myapp:session:`, some of them in `slot_tag`'s slot.
+fn canaries(slot_tag: &str) -> Vec<String> {
+    let mut out: Vec<String> = [
+        "myapp:session",
+        "myapp:sessions:",
+        "other:session:",
+        "MYAPP:SESSION:",
+        "xmyapp:session:",
+    ]
+    .iter()
+    .flat_map(|p| keys(p, 12))
+    .collect();
+    out.push(format!("canary:{slot_tag}"));
+    out.push(format!("myapp:sessions:{slot_tag}"));
+    out
+}
+
+fn set(keys: &[String]) -> BTreeSet<String> {
+    keys.iter().cloned().collect()
+}
+
+#[test]
+fn cluster_clears_every_primary_and_keeps_canaries() {
+    let Some(cluster) = RedisCluster::start("cluster_clears_every_primary", 3, Some("cl-pw"))
+    else {
+        return;
+    };
+    let sessions = keys("myapp:session:", 3000);
+    let canaries = canaries("{x}");
+    let per_node = cluster.plant(&sessions);
+    assert!(per_node.iter().all(|&n| n > 0), "{per_node:?}");
+    let per_node = cluster.plant(&canaries);
+    assert!(per_node.iter().all(|&n| n > 0), "{per_node:?}");
+    let p = Project::new();
+    let port = |i: usize| cluster.nodes[i].port;
+    let dead = free_port();
+
+    // A dry run, given two seeds as hosts of one URL, the first not answering.
+    let seeds = format!("redis://:cl-pw@127.0.0.1:{dead},127.0.0.1:{}", port(1));
+    let out = run(
+        p.cmd()
+            .args(["clear", "--dry-run"])
+            .env("REDIS_URL", &seeds),
+        0,
+    );
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "Counting sessions (dry run: nothing will be deleted)...\nBackend: redis\nRedis URL: redis://:****@127.0.0.1:{dead},127.0.0.1:{}\nRedis Cluster: 3 primaries\nClearing Redis sessions with pattern: myapp:session:*\nWould clear 3000 session(s)\nDry run: no sessions were cleared\n",
+            port(1)
+        )
+    );
+    assert_eq!(cluster.all_keys().len(), 3000 + canaries.len());
+
+    // The clear, given one node: the tool finds the others.
+    let out = run(
+        p.cmd()
+            .args(["clear", "--force"])
+            .env("REDIS_URL", cluster.url(2)),
+        0,
+    );
+    assert_eq!(
+        stdout(&out),
+        cluster_lines(&format!("redis://:****@127.0.0.1:{}", port(2)), 3, 3000)
+    );
+    assert!(!stdout(&out).contains("cl-pw") && !stderr(&out).contains("cl-pw"));
+    for i in 0..3 {
+        assert_eq!(
+            cluster.keys(i, "myapp:session:*"),
+            BTreeSet::new(),
+            "node {i}"
+        );
+    }
+    assert_eq!(cluster.all_keys(), set(&canaries));
+
+    // Seeds as whole URLs, the password in the first: a second run finds nothing.
+    let seeds = format!(
+        "redis://:cl-pw@127.0.0.1:{dead},redis://127.0.0.1:{}",
+        port(0)
+    );
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &seeds), 0);
+    assert_eq!(
+        stdout(&out),
+        cluster_lines(
+            &format!(
+                "redis://:****@127.0.0.1:{dead},redis://127.0.0.1:{}",
+                port(0)
+            ),
+            3,
+            0
+        )
+    );
+    assert_eq!(cluster.all_keys(), set(&canaries));
+
+    // The JSON report says it is a cluster too.
+    cluster.plant(&keys("myapp:session:", 7));
+    let out = run(
+        p.cmd()
+            .args(["--format", "json", "clear", "-f"])
+            .env("REDIS_URL", cluster.url(1)),
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["cluster_primaries"], 3, "{report}");
+    assert_eq!(report["cleared"], 7, "{report}");
+    assert_eq!(
+        report["url"],
+        format!("redis://:****@127.0.0.1:{}", port(1)),
+        "{report}"
+    );
+    assert_eq!(cluster.all_keys(), set(&canaries));
+}
+
+/// Keys of a slot in the middle of a migration sit on both its nodes: those found on the
+/// importing node are answered MOVED there (it does not own the slot), then ASK by the
+/// owner (it no longer has them); the tool follows both and deletes them all in one run.
+#[test]
+fn cluster_keys_of_a_slot_being_migrated_are_cleared_through_moved_and_ask() {
+    let Some(cluster) = RedisCluster::start("cluster_slot_being_migrated", 3, Some("mig-pw"))
+    else {
+        return;
+    };
+    let tagged = keys("myapp:session:{user42}:", 40);
+    let slot = cluster.slots_of(&tagged[..1])[0];
+    let from = cluster.owners()[slot as usize];
+    let to = (from + 1) % 3;
+    let spread = keys("myapp:session:", 1000);
+    let canaries = canaries("{user42}");
+    cluster.plant(&spread);
+    cluster.plant(&tagged);
+    cluster.plant(&canaries);
+
+    cluster.begin_migration(slot, from, to);
+    assert_eq!(cluster.migrate_keys(slot, from, to, 20), 20);
+    let on = |node: usize| cluster.keys(node, "myapp:session:{user42}:*").len();
+    assert!(
+        on(from) > 0 && on(to) > 0,
+        "the slot's sessions are on both nodes: {} and {}",
+        on(from),
+        on(to)
+    );
+
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f"])
+            .env("REDIS_URL", cluster.url(to)),
+        0,
+    );
+    let shown = format!("redis://:****@127.0.0.1:{}", cluster.nodes[to].port);
+    assert_eq!(stdout(&out), cluster_lines(&shown, 3, 1040));
+    assert_eq!(cluster.all_keys(), set(&canaries));
+    assert_eq!(
+        cluster.count_in_slot(to, slot) + cluster.count_in_slot(from, slot),
+        2
+    );
+}
+
+/// A slot moves to another primary while a run is under way (the run is held up on a third
+/// primary with CLIENT PAUSE WRITE): the run sees the layout change, fails saying how many
+/// it cleared and to run again, and the second run, on the new layout, clears the rest and
+/// no canary.
+#[test]
+fn cluster_slot_moved_during_a_run_is_reported_and_a_second_run_clears_the_rest() {
+    let Some(cluster) = RedisCluster::start("cluster_slot_moved_during_a_run", 3, Some("rs-pw"))
+    else {
+        return;
+    };
+    let (a, b, c) = (0, 1, 2);
+    // A tag whose slot node a owns.
+    let tags: Vec<String> = (0..200).map(|i| format!("{{t{i}}}")).collect();
+    let probes: Vec<String> = tags.iter().map(|t| format!("x{t}")).collect();
+    let owners = cluster.owners();
+    let (tag, slot) = tags
+        .iter()
+        .zip(cluster.slots_of(&probes))
+        .find(|(_, slot)| owners[*slot as usize] == a)
+        .expect("a tag in a slot of node a");
+    let tagged = keys(&format!("myapp:session:{tag}:"), 30);
+    let spread = keys("myapp:session:", 600);
+    let canaries = canaries(tag);
+    let per_node = cluster.plant(&spread);
+    assert!(per_node[c] > 0, "{per_node:?}");
+    cluster.plant(&tagged);
+    cluster.plant(&canaries);
+    let planted = spread.len() + tagged.len();
+
+    // Hold every write on node c, start the run, and wait until it has read the layout.
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query::<()>(&mut cluster.con(c))
+        .expect("CLIENT PAUSE");
+    let p = Project::new();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("azu-session"))
+        .args(["clear", "-f"])
+        .current_dir(p.root())
+        .env_remove("SESSION_BACKEND")
+        .env_remove("AZU_ENV")
+        .env("REDIS_URL", cluster.url(a))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start azu-session");
+    let mut out = BufReader::new(child.stdout.take().expect("the child's stdout"));
+    let mut shown = String::new();
+    while !shown.contains("Clearing Redis sessions with pattern:") {
+        let n = out.read_line(&mut shown).expect("read the child's stdout");
+        assert!(n > 0, "the run ended early:\n{shown}");
+    }
+    assert!(shown.contains("Redis Cluster: 3 primaries\n"), "{shown}");
+
+    // Move the slot from a to b, with its keys, as a resharding does; then let c go on.
+    cluster.begin_migration(slot, a, b);
+    cluster.migrate_keys(slot, a, b, 1000);
+    for node in [b, a] {
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&cluster.nodes[b].id)
+            .query::<()>(&mut cluster.con(node))
+            .expect("CLUSTER SETSLOT NODE");
+    }
+    redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query::<()>(&mut cluster.con(c))
+        .expect("CLIENT UNPAUSE");
+
+    let status = child.wait().expect("wait for azu-session");
+    out.read_to_string(&mut shown).expect("read the rest");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("the child's stderr")
+        .read_to_string(&mut err)
+        .expect("read the child's stderr");
+    assert_eq!(status.code(), Some(1), "{shown}\n{err}");
+    assert!(!shown.contains("Cleared"), "{shown}");
+    let remaining = (0..3)
+        .map(|i| cluster.keys(i, "myapp:session:*").len())
+        .sum::<usize>();
+    let cleared = planted - remaining;
+    assert!(
+        err.contains(&format!(
+            "error: the slots of the Redis Cluster at `redis://:****@127.0.0.1:{}` moved between primaries while {cleared} session(s) were cleared (a resharding or failover), so keys that moved may have been missed; run the command again to clear the rest\n",
+            cluster.nodes[a].port
+        )),
+        "{err}"
+    );
+
+    // New sessions land in the moved slot (now on b); the second run clears them and
+    // whatever the first left.
+    let late = keys(&format!("myapp:session:{tag}:late:"), 10);
+    let per_node = cluster.plant(&late);
+    assert_eq!(per_node[b], late.len());
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f"])
+            .env("REDIS_URL", cluster.url(a)),
+        0,
+    );
+    assert_eq!(
+        stdout(&out),
+        cluster_lines(
+            &format!("redis://:****@127.0.0.1:{}", cluster.nodes[a].port),
+            3,
+            remaining + late.len()
+        )
+    );
+    assert_eq!(cluster.all_keys(), set(&canaries));
+}
+
+#[test]
+fn cluster_unreachable_primary_is_named_and_nothing_is_cleared() {
+    let Some(mut cluster) = RedisCluster::start("cluster_unreachable_primary", 3, Some("down-pw"))
+    else {
+        return;
+    };
+    let per_node = cluster.plant(&keys("myapp:session:", 300));
+    cluster.kill(2);
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f"])
+            .env("REDIS_URL", cluster.url(0)),
+        1,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: cannot connect to the Redis Cluster primary `redis://:****@127.0.0.1:{}` (nothing was cleared): ",
+            cluster.nodes[2].port
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("every primary must be reachable from here"),
+        "{err}"
+    );
+    assert!(!err.contains("down-pw") && !stdout(&out).contains("down-pw"));
+    assert!(!stdout(&out).contains("Cleared"), "{}", stdout(&out));
+    for (i, &planted) in per_node.iter().enumerate().take(2) {
+        assert_eq!(
+            cluster.keys(i, "myapp:session:*").len(),
+            planted,
+            "node {i}"
+        );
+    }
+}
+
+#[test]
+fn several_seeds_of_a_standalone_server_are_refused() {
+    let Some(server) = RedisServer::start("several_seeds_standalone") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 5);
+    let p = Project::new();
+    let url = format!("redis://127.0.0.1:{0},127.0.0.1:{0}", server.port);
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "error: REDIS_URL names 2 Redis nodes, but `redis://127.0.0.1:{}` is not in cluster mode (cluster_enabled:0); give the URL of one standalone server, or nodes of one Redis Cluster\n",
+            server.port
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.dbsize(0), 5);
+}
+
+#[test]
+fn seeds_none_of_which_answer_are_each_named_masked() {
+    let (d1, d2) = (free_port(), free_port());
+    let p = Project::new();
+    let url = format!("redis://:seed-pw@127.0.0.1:{d1},127.0.0.1:{d2}");
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: cannot connect to any Redis node in REDIS_URL (`redis://:****@127.0.0.1:{d1}`: "
+        )) && err.contains(&format!(", `redis://:****@127.0.0.1:{d2}`: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains("; check that the servers are running"),
+        "{err}"
+    );
+    assert!(!err.contains("seed-pw"));
+
+    // A password in a later URL of a list is refused before connecting, masked.
+    let url = format!("redis://:one-pw@127.0.0.1:{d1},redis://:two-pw@127.0.0.1:{d2}");
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("URL number 2 of the list has a user or password"),
+        "{err}"
+    );
+    assert!(!err.contains("one-pw") && !err.contains("two-pw"), "{err}");
+}
+
+#[test]
+fn a_redis_user_without_info_is_told_to_allow_it() {
+    let Some(server) = RedisServer::start("redis_user_without_info") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 4);
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("sessions")
+        .arg("on")
+        .arg(">limited-pw")
+        .arg("~*")
+        .arg("+scan")
+        .arg("+unlink")
+        .query::<()>(&mut server.con(0))
+        .expect("ACL SETUSER");
+    let p = Project::new();
+    let url = format!("redis://sessions:limited-pw@127.0.0.1:{}", server.port);
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: cannot tell whether Redis at `redis://sessions:****@127.0.0.1:{}` is a cluster node: INFO failed ("
+            , server.port
+        )) && err.contains("; allow the Redis user the INFO command"),
+        "{err}"
+    );
+    assert!(!err.contains("limited-pw"));
+    assert_eq!(server.dbsize(0), 4);
+}
