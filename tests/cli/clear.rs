@@ -1,32 +1,9 @@
 //! `session:clear` against real Redis, PostgreSQL, MariaDB and SQLite servers.
 
-use std::process::Output;
-
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
+use crate::support::run::{run, stderr, stdout, under_terminal};
 use crate::support::sql::{Kind, TestDb};
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Run and return the output, showing everything when the exit code is not `code`.
-fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
-    let out = cmd.output().expect("run azu-session");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
 
 fn redis_lines(url_shown: &str, pattern: &str, n: usize) -> String {
     format!(
@@ -712,29 +689,6 @@ fn mariadb_scheme_works() {
 
 // ---------------------------------------------------------------- confirmation
 
-/// Run the binary under a pseudo-terminal (util-linux `script`), typing `answer`.
-fn under_terminal(p: &Project, env: &[(&str, String)], answer: &str) -> Output {
-    let bin = assert_cmd::cargo::cargo_bin("azu-session");
-    let mut cmd = std::process::Command::new("script");
-    cmd.args([
-        "-qec",
-        &format!("{} session:clear", bin.display()),
-        "/dev/null",
-    ]);
-    cmd.current_dir(p.root());
-    for var in ["SESSION_BACKEND", "REDIS_URL", "DATABASE_URL", "AZU_ENV"] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut assert_cmd = assert_cmd::Command::from_std(cmd);
-    assert_cmd
-        .write_stdin(answer.to_string())
-        .timeout(std::time::Duration::from_secs(20));
-    assert_cmd.output().expect("run under script")
-}
-
 #[test]
 fn confirmation_yes_and_no_under_a_terminal() {
     if !crate::support::servers::have_binary("script", "confirmation_under_a_terminal") {
@@ -745,11 +699,11 @@ fn confirmation_yes_and_no_under_a_terminal() {
     };
     server.plant(0, "myapp:session:", 8);
     let p = Project::new();
-    let env = [("REDIS_URL", server.url())];
+    let url = server.url();
+    let env = [("REDIS_URL", url.as_str())];
 
     for answer in ["n\n", "\n", "whatever\n"] {
-        let out = under_terminal(&p, &env, answer);
-        let text = stdout(&out); // script merges the terminal's output
+        let text = under_terminal(&p, "session:clear", &env, answer);
         assert!(
             text.contains(
                 "Are you sure you want to clear all sessions? This will log out all users. [y/N]: "
@@ -764,8 +718,7 @@ fn confirmation_yes_and_no_under_a_terminal() {
         assert_eq!(server.count(0, "myapp:session:*"), 8);
     }
 
-    let out = under_terminal(&p, &env, "y\n");
-    let text = stdout(&out);
+    let text = under_terminal(&p, "session:clear", &env, "y\n");
     assert!(
         text.contains("Redis URL: "),
         "the prompt shows what will be cleared: {text}"

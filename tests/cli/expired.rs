@@ -1,28 +1,11 @@
 //! `session:clear --expired`: only sessions past `expires_at` go, by the server's clock.
 
-use std::process::Output;
-
 use chrono::{Duration, Utc};
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
+use crate::support::run::{run, text};
 use crate::support::sql::{Kind, TestDb};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
-    let out = cmd.output().expect("run azu-session");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "--- stdout\n{}\n--- stderr\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
 
 /// UTC time `offset` from now, as the session shard's drivers write it.
 fn at(offset: Duration) -> String {

@@ -3,26 +3,11 @@
 //! Ctrl-C), say what happened, leave files whole and delete nothing it was not asked to.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::support::project::Project;
+use crate::support::run::{run, text};
 use crate::support::servers::in_ci;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
-    let out = cmd.output().expect("run azu-session");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "--- stdout\n{}\n--- stderr\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
 
 /// Whether this machine lets the test make a directory immutable (root on ext4 and the like;
 /// root ignores permission bits, so `chattr +i` is how a read-only tree is made). Outside CI a

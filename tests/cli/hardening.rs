@@ -5,24 +5,8 @@ use std::process::Output;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
+use crate::support::run::{run, text};
 use crate::support::sql::TestDb;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Run; the exit code must be `code` and nothing may panic.
-fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
-    let out = cmd.output().expect("run azu-session");
-    let (o, e) = (text(&out.stdout), text(&out.stderr));
-    assert!(!e.contains("panicked"), "panic:\n{e}");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "--- stdout\n{o}\n--- stderr\n{e}"
-    );
-    out
-}
 
 // ---------------------------------------------------------------- initializers
 

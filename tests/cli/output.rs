@@ -1,29 +1,12 @@
 //! Output for scripts and people: `--format json`, `--color`, NO_COLOR, progress, `--quiet`.
 
-use std::process::Output;
-
 use serde_json::Value;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
+use crate::support::run::{run, text, under_terminal};
 use crate::support::servers::have_binary;
 use crate::support::sql::TestDb;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
-    let out = cmd.output().expect("run azu-session");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "--- stdout\n{}\n--- stderr\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
 
 /// The one JSON object a stream must hold, and nothing else.
 fn one_json(bytes: &[u8]) -> Value {
@@ -221,34 +204,6 @@ fn color_only_when_asked_or_on_a_terminal() {
     assert!(!text(&out.stdout).contains(esc));
 }
 
-/// Run `args` under a pseudo-terminal (util-linux `script`); the terminal's output merged.
-fn under_terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> String {
-    let bin = assert_cmd::cargo::cargo_bin("azu-session");
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"]);
-    cmd.current_dir(p.root());
-    for var in [
-        "SESSION_BACKEND",
-        "REDIS_URL",
-        "DATABASE_URL",
-        "AZU_ENV",
-        "NO_COLOR",
-        "CLICOLOR",
-        "CLICOLOR_FORCE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("TERM", "xterm");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = assert_cmd::Command::from_std(cmd)
-        .timeout(std::time::Duration::from_secs(30))
-        .output()
-        .expect("run under script");
-    text(&out.stdout)
-}
-
 #[test]
 fn no_color_is_honoured_on_a_terminal() {
     if !have_binary("script", "no_color_is_honoured") {
@@ -256,10 +211,10 @@ fn no_color_is_honoured_on_a_terminal() {
     }
     let esc = "\u{1b}[";
     let p = Project::new();
-    let colored = under_terminal(&p, "setup -b memory", &[]);
+    let colored = under_terminal(&p, "setup -b memory", &[], "");
     assert!(colored.contains(esc), "a terminal gets color: {colored:?}");
     let p = Project::new();
-    let plain = under_terminal(&p, "setup -b memory", &[("NO_COLOR", "1")]);
+    let plain = under_terminal(&p, "setup -b memory", &[("NO_COLOR", "1")], "");
     assert!(
         plain.contains("Session setup completed") && !plain.contains(esc),
         "{plain:?}"
@@ -276,7 +231,7 @@ fn progress_shows_on_a_terminal_and_not_with_quiet_or_in_logs() {
     let env = [("DATABASE_URL", db.url.as_str())];
 
     db.create_sessions("sessions", 60_000);
-    let shown = under_terminal(&p, "clear -f -b database", &env);
+    let shown = under_terminal(&p, "clear -f -b database", &env, "");
     assert!(
         shown.contains("sessions cleared"),
         "no progress on a terminal: {shown:?}"
@@ -288,7 +243,7 @@ fn progress_shows_on_a_terminal_and_not_with_quiet_or_in_logs() {
     assert!(shown.contains("Cleared 60000 session(s)"), "{shown:?}");
 
     db.insert_sessions("sessions", 60_000, "2099-01-01 00:00:00");
-    let quiet = under_terminal(&p, "clear -f -q -b database", &env);
+    let quiet = under_terminal(&p, "clear -f -q -b database", &env, "");
     assert!(
         quiet.contains("Cleared 60000 session(s)") && !quiet.contains("sessions cleared"),
         "{quiet:?}"

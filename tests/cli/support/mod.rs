@@ -4,6 +4,7 @@
 
 pub mod project;
 pub mod redis;
+pub mod run;
 pub mod redis_cluster;
 pub mod servers;
 pub mod sql;
