@@ -4,8 +4,8 @@
 
 pub mod project;
 pub mod redis;
-pub mod run;
 pub mod redis_cluster;
+pub mod run;
 pub mod servers;
 pub mod sql;
 pub mod tls;
