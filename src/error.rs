@@ -194,7 +194,12 @@ pub enum Error {
     RedisNotCluster { url: String, count: usize },
 
     #[error(
-        "cannot read the Redis Cluster layout from `{url}`: {reason}; check that the cluster is up and that the Redis user may run INFO and CLUSTER NODES"
+        "cannot tell whether Redis at `{url}` is a cluster node: INFO failed ({reason}); allow the Redis user the INFO command (ACL SETUSER <user> +info)"
+    )]
+    RedisInfo { url: String, reason: String },
+
+    #[error(
+        "cannot read the Redis Cluster layout from `{url}`: {reason}; check that the cluster is up and that the Redis user may run CLUSTER NODES"
     )]
     RedisTopology { url: String, reason: String },
 

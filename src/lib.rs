@@ -137,7 +137,15 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
     let runtime = clear::runtime()?;
     let mut connected = runtime.block_on(clear::connect(plan))?;
     match &plan.target {
-        Target::Redis { .. } => out.lines(&target_lines),
+        Target::Redis { .. } => {
+            // After `Redis URL:`, what the server turned out to be.
+            let mut lines = target_lines.clone();
+            lines.splice(1..1, connected.redis_cluster_line());
+            out.lines(&lines);
+            if let Some(n) = connected.redis_cluster_primaries() {
+                report["cluster_primaries"] = json!(n);
+            }
+        }
         Target::Database { .. } => {
             // The specification's database output names neither URL nor table; say them on
             // stderr so logs still record what was cleared.

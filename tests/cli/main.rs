@@ -3,9 +3,11 @@
 mod support;
 
 mod clear;
+mod cluster;
 mod completions;
 mod expired;
 mod faults;
 mod hardening;
 mod output;
+mod redis_transport;
 mod setup;
