@@ -121,6 +121,11 @@ pub enum Error {
     Cancelled,
 
     #[error(
+        "`{url}` is not a valid Redis URL ({reason}); use redis://[user:password@]host[:port][/db], rediss://... for TLS, or redis+unix:///path/to/redis.sock[?db=N]"
+    )]
+    RedisUrlInvalid { url: String, reason: String },
+
+    #[error(
         "cannot connect to Redis at `{url}`: {reason}; check that the server is running and REDIS_URL is right"
     )]
     RedisConnect { url: String, reason: String },

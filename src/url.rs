@@ -17,8 +17,42 @@ const SECRET_PARAMS: &[&str] = &[
 ];
 
 /// `url` with the password of its user info and any secret query parameter replaced by
-/// `****`.
+/// `****`; a comma-separated list of URLs (Redis Cluster seeds) has each masked on its own.
 pub fn mask(url: &str) -> String {
+    split_list(url)
+        .into_iter()
+        .map(mask_one)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `url` split at each comma that starts another URL (`,scheme://`); a comma anywhere else
+/// (in a password, or between hosts of one URL) stays where it is.
+pub fn split_list(url: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in url.char_indices() {
+        if c == ',' && starts_with_scheme(&url[i + 1..]) {
+            out.push(&url[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&url[start..]);
+    out
+}
+
+fn starts_with_scheme(s: &str) -> bool {
+    let s = s.trim_start();
+    let Some((scheme, _)) = s.split_once("://") else {
+        return false;
+    };
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+fn mask_one(url: &str) -> String {
     let (before_query, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -104,6 +138,14 @@ mod tests {
             ("sqlite:./db/app.sqlite3", "sqlite:./db/app.sqlite3"),
             ("mysql:root:pw@host", "mysql:root:****@host"),
             ("not a url", "not a url"),
+            (
+                "redis://:a@h1:7000,redis://:b@h2:7001",
+                "redis://:****@h1:7000,redis://:****@h2:7001",
+            ),
+            (
+                "redis://:p,w@h1:7000,h2:7001",
+                "redis://:****@h1:7000,h2:7001",
+            ),
             ("", ""),
         ];
         for (input, want) in cases {

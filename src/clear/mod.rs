@@ -42,7 +42,7 @@ pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
         Target::Memory => Connected::Memory,
         Target::Redis { url, prefix } => Connected::Redis {
             target: redis::connect_target(url).await?,
-            masked_url: redis::mask(url),
+            masked_url: crate::url::mask(url),
             prefix: prefix.clone(),
         },
         Target::Database {

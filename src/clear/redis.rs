@@ -53,7 +53,7 @@ pub fn pattern(prefix: &str) -> String {
 pub fn seeds(url: &str) -> std::result::Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut first_userinfo = "";
-    for (i, piece) in split_urls(url).into_iter().enumerate() {
+    for (i, piece) in crate::url::split_list(url).into_iter().enumerate() {
         let piece = piece.trim();
         if piece.is_empty() {
             return Err("an empty URL in the comma-separated list".to_string());
@@ -121,40 +121,6 @@ impl<'a> UrlParts<'a> {
     }
 }
 
-/// `url` split at each comma that starts another URL (`,scheme://`).
-fn split_urls(url: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, c) in url.char_indices() {
-        if c == ',' && starts_with_scheme(&url[i + 1..]) {
-            out.push(&url[start..i]);
-            start = i + 1;
-        }
-    }
-    out.push(&url[start..]);
-    out
-}
-
-fn starts_with_scheme(s: &str) -> bool {
-    let s = s.trim_start();
-    let Some((scheme, _)) = s.split_once("://") else {
-        return false;
-    };
-    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-}
-
-/// `url` with every password masked, each URL of a comma-separated list on its own.
-pub fn mask(url: &str) -> String {
-    split_urls(url)
-        .into_iter()
-        .map(crate::url::mask)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// Where `REDIS_URL` leads: one server, or a Redis Cluster.
 pub enum RedisTarget {
     Single(MultiplexedConnection),
@@ -189,9 +155,9 @@ impl RedisTarget {
 /// Connect to the first seed in `url` that answers and find out whether it is a cluster
 /// node; for a cluster, connect to every primary. Nothing is deleted here.
 pub async fn connect_target(url: &str) -> Result<RedisTarget> {
-    let seeds = seeds(url).map_err(|reason| Error::RedisConnect {
-        url: mask(url),
-        reason: format!("not a valid REDIS_URL ({reason})"),
+    let seeds = seeds(url).map_err(|reason| Error::RedisUrlInvalid {
+        url: crate::url::mask(url),
+        reason,
     })?;
     let mut failures = Vec::new();
     let mut answered = None;
@@ -264,6 +230,8 @@ pub(crate) enum ConnectFailure {
         path: String,
         reason: String,
     },
+    /// The URL itself does not parse: no server was asked.
+    InvalidUrl(String),
     Other(String),
 }
 
@@ -273,6 +241,7 @@ impl ConnectFailure {
             ConnectFailure::Untrusted(r)
             | ConnectFailure::Refused(r)
             | ConnectFailure::Other(r)
+            | ConnectFailure::InvalidUrl(r)
             | ConnectFailure::Roots { reason: r, .. } => r,
         }
     }
@@ -296,6 +265,10 @@ impl ConnectFailure {
             ConnectFailure::Roots { var, path, reason } => {
                 Error::RedisTlsRoots { var, path, reason }
             }
+            ConnectFailure::InvalidUrl(reason) => Error::RedisUrlInvalid {
+                url: masked_url,
+                reason,
+            },
             ConnectFailure::Other(reason) => other(masked_url, reason),
         }
     }
@@ -304,8 +277,8 @@ impl ConnectFailure {
 /// A connection to the one server `url` names, within [`CONNECT_TIMEOUT`].
 pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection, ConnectFailure> {
     let url = unix_aliases(url);
-    let client = Client::open(url.as_ref())
-        .map_err(|e| ConnectFailure::Other(format!("not a valid Redis URL ({e})")))?;
+    let client =
+        Client::open(url.as_ref()).map_err(|e| ConnectFailure::InvalidUrl(e.to_string()))?;
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT));
@@ -495,7 +468,7 @@ async fn unlink(con: &MultiplexedConnection, keys: Vec<Vec<u8>>) -> redis::Redis
 
 #[cfg(test)]
 mod tests {
-    use super::{mask, pattern, seeds, unix_aliases};
+    use super::{pattern, seeds, unix_aliases};
 
     #[test]
     fn seed_lists() {
@@ -541,24 +514,19 @@ mod tests {
     }
 
     #[test]
-    fn seed_lists_are_masked_url_by_url() {
-        assert_eq!(
-            mask("redis://:one@h1:7000,redis://u:two@h2:7001"),
-            "redis://:****@h1:7000,redis://u:****@h2:7001"
-        );
-        // What the rest of the tool shows (crate::url::mask) is right for every list
-        // `seeds` accepts.
+    fn every_accepted_seed_list_is_masked_whole() {
         for accepted in [
             "redis://:one@h1:7000,h2:7001",
             "redis://u:one@h1:7000,redis://h2:7001,redis://h3:7002/0?protocol=3",
         ] {
             assert!(seeds(accepted).is_ok());
             assert!(!crate::url::mask(accepted).contains("one"), "{accepted}");
-            assert_eq!(crate::url::mask(accepted), mask(accepted));
         }
+        // A refused list is still masked URL by URL wherever it is shown.
+        assert!(seeds("redis://:one@h1:7000,redis://:two@h2:7001").is_err());
         assert_eq!(
-            mask("redis://:one@h1:7000,h2:7001"),
-            "redis://:****@h1:7000,h2:7001"
+            crate::url::mask("redis://:one@h1:7000,redis://u:two@h2:7001"),
+            "redis://:****@h1:7000,redis://u:****@h2:7001"
         );
     }
 

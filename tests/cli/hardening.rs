@@ -226,8 +226,7 @@ fn malformed_urls_of_every_scheme_get_clear_errors() {
         );
         let err = text(&out.stderr);
         assert!(
-            err.contains("error: cannot connect to Redis at `")
-                || err.contains("is not a valid Redis URL"),
+            err.contains("is not a valid Redis URL") && err.contains("use redis://"),
             "{url}: {err}"
         );
         assert!(!err.contains("pw@"), "{url}: password shown: {err}");
