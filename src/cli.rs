@@ -9,9 +9,10 @@ use crate::output::{Color, Format};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  failure, refusal or cancelled confirmation (the error says why and how to fix it)
-  2  usage error (unknown flag or backend)";
+  0    success
+  1    failure, refusal or cancelled confirmation (the error says why and how to fix it)
+  2    usage error (unknown flag or backend)
+  130  interrupted by Ctrl-C (the message says how many sessions were deleted)";
 
 /// Set up and clear session storage for Azu web applications.
 #[derive(Debug, Parser)]

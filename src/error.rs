@@ -166,6 +166,9 @@ pub enum Error {
     #[error("cannot render the man page: {0}; this is a bug, please report it")]
     ManPage(io::Error),
 
+    #[error("{}", interrupted_message(*.cleared, *.dry_run))]
+    Interrupted { cleared: u64, dry_run: bool },
+
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
 
@@ -240,8 +243,22 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (usage errors exit 2 through clap, before this).
+    /// The process exit code for this error (usage errors exit 2 through clap, before this;
+    /// an interrupt exits 130, as a shell reports a command ended by Ctrl-C).
     pub fn exit_code(&self) -> u8 {
-        1
+        match self {
+            Error::Interrupted { .. } => 130,
+            _ => 1,
+        }
+    }
+}
+
+fn interrupted_message(cleared: u64, dry_run: bool) -> String {
+    if dry_run {
+        "interrupted; nothing was deleted".to_string()
+    } else {
+        format!(
+            "interrupted after clearing {cleared} session(s); run the command again to clear the rest"
+        )
     }
 }

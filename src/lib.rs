@@ -165,7 +165,9 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
         None
     };
     let progress = out.progress(total);
-    let result = runtime.block_on(connected.clear(plan.dry_run, |n| progress.inc(n)));
+    let stop = clear::Stop::default();
+    watch_ctrl_c(&runtime, &stop, out)?;
+    let result = runtime.block_on(connected.clear(plan.dry_run, &stop, |n| progress.inc(n)));
     progress.finish_and_clear();
     let outcome = result?;
 
@@ -188,6 +190,31 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// From here on Ctrl-C asks the clear to stop after the batch in flight (so the count it
+/// reports is exact); a second Ctrl-C ends the process at once.
+fn watch_ctrl_c(
+    runtime: &tokio::runtime::Runtime,
+    stop: &clear::Stop,
+    out: &Output,
+) -> Result<(), Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _context = runtime.enter();
+    // Registered now, not when the task first runs, so no Ctrl-C falls between the two.
+    let mut interrupts = signal(SignalKind::interrupt()).map_err(Error::Runtime)?;
+    let stop = stop.clone();
+    let out = *out;
+    runtime.spawn(async move {
+        if interrupts.recv().await.is_some() {
+            stop.request();
+            out.info("stopping after the batch in flight (Ctrl-C again to quit at once)");
+        }
+        if interrupts.recv().await.is_some() {
+            std::process::exit(130);
+        }
+    });
+    Ok(())
 }
 
 const MEMORY_CANNOT_BE_CLEARED: &str =

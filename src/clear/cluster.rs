@@ -28,6 +28,7 @@ use redis::aio::MultiplexedConnection;
 use redis::cluster_routing::Slot;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
+use super::Stop;
 use super::redis::{ConnectFailure, open, pattern, scan};
 use crate::error::{Error, Result};
 
@@ -124,6 +125,7 @@ impl Cluster {
         &self,
         prefix: &str,
         dry_run: bool,
+        stop: &Stop,
         progress: impl FnMut(u64),
     ) -> Result<u64> {
         let pattern = pattern(prefix);
@@ -131,11 +133,15 @@ impl Cluster {
         let outcomes = join_all(
             self.primaries
                 .iter()
-                .map(|p| self.clear_primary(p, &pattern, dry_run, &progress))
+                .map(|p| self.clear_primary(p, &pattern, dry_run, stop, &progress))
                 .collect(),
         )
         .await;
         let cleared = outcomes.iter().map(|(n, _)| n).sum();
+        if stop.requested() {
+            // Every primary finished its batch in flight; the sum is what was deleted.
+            return Err(stop.interrupted(cleared, dry_run));
+        }
         for (primary, (_, error)) in self.primaries.iter().zip(&outcomes) {
             if let Some(reason) = error {
                 return Err(Error::Redis {
@@ -176,6 +182,7 @@ impl Cluster {
         primary: &Primary,
         pattern: &str,
         dry_run: bool,
+        stop: &Stop,
         progress: &RefCell<F>,
     ) -> Outcome {
         let con = &primary.con;
@@ -204,7 +211,7 @@ impl Cluster {
             if deleted > 0 {
                 (progress.borrow_mut())(deleted);
             }
-            if error.is_some() {
+            if error.is_some() || stop.requested() {
                 return (cleared, error);
             }
             match next {

@@ -7,8 +7,31 @@ pub mod plan;
 pub mod redis;
 pub mod sql;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::error::{Error, Result};
 pub use plan::{ClearPlan, Target, plan};
+
+/// A request to stop (Ctrl-C). The clear loops look at it after each batch, so the batch in
+/// flight finishes and the count stays exact.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The error for a run stopped after `cleared` sessions.
+    pub fn interrupted(&self, cleared: u64, dry_run: bool) -> Error {
+        Error::Interrupted { cleared, dry_run }
+    }
+}
 
 /// A connection to the store a plan names.
 pub enum Connected {
@@ -83,8 +106,14 @@ impl Connected {
         }
     }
 
-    /// Clear (or with `dry_run`, count); `progress` is told each batch's count as it lands.
-    pub async fn clear(self, dry_run: bool, progress: impl FnMut(u64)) -> Result<ClearOutcome> {
+    /// Clear (or with `dry_run`, count); `progress` is told each batch's count as it lands,
+    /// and `stop` ends the run after the batch in flight.
+    pub async fn clear(
+        self,
+        dry_run: bool,
+        stop: &Stop,
+        progress: impl FnMut(u64),
+    ) -> Result<ClearOutcome> {
         let count = match self {
             Connected::Memory => 0,
             Connected::Redis {
@@ -93,10 +122,10 @@ impl Connected {
                 prefix,
             } => {
                 target
-                    .clear(&masked_url, &prefix, dry_run, progress)
+                    .clear(&masked_url, &prefix, dry_run, stop, progress)
                     .await?
             }
-            Connected::Sql(target) => target.clear(dry_run, progress).await?,
+            Connected::Sql(target) => target.clear(dry_run, stop, progress).await?,
         };
         Ok(ClearOutcome { count })
     }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
 
+use super::Stop;
 use super::cluster::Cluster;
 use crate::error::{Error, Result};
 
@@ -143,11 +144,14 @@ impl RedisTarget {
         masked_url: &str,
         prefix: &str,
         dry_run: bool,
+        stop: &Stop,
         progress: impl FnMut(u64),
     ) -> Result<u64> {
         match self {
-            RedisTarget::Single(con) => clear(con, masked_url, prefix, dry_run, progress).await,
-            RedisTarget::Cluster(cluster) => cluster.clear(prefix, dry_run, progress).await,
+            RedisTarget::Single(con) => {
+                clear(con, masked_url, prefix, dry_run, stop, progress).await
+            }
+            RedisTarget::Cluster(cluster) => cluster.clear(prefix, dry_run, stop, progress).await,
         }
     }
 }
@@ -301,6 +305,10 @@ pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection
 /// Sort a connection error: a certificate that does not verify, certificates that cannot be
 /// loaded, or anything else.
 fn classify(e: &redis::RedisError) -> ConnectFailure {
+    // The crate's own connect timeout and ours are the same 5 s: say it one way.
+    if e.is_timeout() {
+        return ConnectFailure::Other(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()));
+    }
     let reason = e.to_string();
     if let Some(cert) = certificate_error(e) {
         return match cert {
@@ -404,6 +412,7 @@ pub async fn clear(
     masked_url: &str,
     prefix: &str,
     dry_run: bool,
+    stop: &Stop,
     mut progress: impl FnMut(u64),
 ) -> Result<u64> {
     let pattern = pattern(prefix);
@@ -434,6 +443,9 @@ pub async fn clear(
         cleared += deleted;
         if deleted > 0 {
             progress(deleted);
+        }
+        if stop.requested() {
+            return Err(stop.interrupted(cleared, dry_run));
         }
         match next {
             None => return Ok(cleared),

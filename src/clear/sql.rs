@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
+use super::Stop;
 use crate::error::{Error, Result};
 
 pub const BATCH: u64 = 10_000;
@@ -243,7 +244,12 @@ impl SqlTarget {
 
     /// Delete every row of the table (or, with `dry_run`, count them). `progress` is told
     /// each batch's count as it lands.
-    pub async fn clear(mut self, dry_run: bool, mut progress: impl FnMut(u64)) -> Result<u64> {
+    pub async fn clear(
+        mut self,
+        dry_run: bool,
+        stop: &Stop,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
         if dry_run {
             return self.count().await;
         }
@@ -258,6 +264,10 @@ impl SqlTarget {
             progress(done);
             if done < BATCH {
                 break;
+            }
+            if stop.requested() {
+                let _ = self.conn.close().await;
+                return Err(stop.interrupted(cleared, false));
             }
         }
         let _ = self.conn.close().await;

@@ -216,3 +216,299 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+// ---------------------------------------------------------------- servers that fail
+
+use std::time::{Duration, Instant};
+
+use crate::support::redis::RedisServer;
+use crate::support::run::stderr;
+use crate::support::sql::{Kind, TestDb};
+
+/// The binary started in `p` with `env`, its output captured, not waited for.
+fn spawn(p: &Project, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("azu-session"));
+    cmd.args(args).current_dir(p.root());
+    for var in ["SESSION_BACKEND", "REDIS_URL", "DATABASE_URL", "AZU_ENV"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn azu-session")
+}
+
+/// Poll `done` every few milliseconds until it holds; fail after `limit`.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Wait for the process to end (failing after `limit`) and return its output.
+fn finish(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("poll the child").is_some() {
+            return child.wait_with_output().expect("collect the output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("azu-session did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn interrupt(child: &std::process::Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -INT");
+}
+
+const PLANTED: usize = 200_000;
+
+#[test]
+fn ctrl_c_stops_after_the_batch_in_flight_and_reports_the_exact_count() {
+    let Some(server) = RedisServer::start("ctrl_c_redis") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", PLANTED);
+    server.set(0, "canary");
+    let p = Project::new();
+    let url = server.url();
+    let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
+    wait_until("the clear is under way", Duration::from_secs(30), || {
+        server.dbsize(0) < PLANTED as u64 + 1
+    });
+    // Hold every write for a moment so a batch is surely in flight when Ctrl-C lands.
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query::<()>(&mut server.con(0))
+        .expect("CLIENT PAUSE");
+    interrupt(&child);
+    let out = finish(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let remaining = server.count(0, "myapp:session:*");
+    assert!(remaining > 0, "it ran to the end instead of stopping");
+    let err = stderr(&out);
+    let expected = format!(
+        "error: interrupted after clearing {} session(s); run the command again to clear the rest",
+        PLANTED - remaining
+    );
+    assert!(err.contains(&expected), "expected {expected:?} in:\n{err}");
+    assert!(server.exists(0, "canary"));
+
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
+    assert!(text(&out.stdout).contains(&format!("Cleared {remaining} session(s)")));
+    assert!(server.exists(0, "canary"));
+}
+
+#[test]
+fn ctrl_c_during_a_database_clear_reports_the_exact_count() {
+    let Some(db) = TestDb::postgres("ctrl_c_postgres") else {
+        return;
+    };
+    db.create_sessions("sessions", 60_000);
+    db.slow_deletes("sessions", 300);
+    let p = Project::new();
+    let child = spawn(
+        &p,
+        &["clear", "-f", "-b", "database"],
+        &[("DATABASE_URL", &db.url)],
+    );
+    wait_until("the clear is under way", Duration::from_secs(30), || {
+        db.count("sessions") < 60_000
+    });
+    interrupt(&child);
+    let out = finish(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let remaining = db.count("sessions");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "interrupted after clearing {} session(s)",
+            60_000 - remaining
+        )),
+        "remaining {remaining}:\n{err}"
+    );
+}
+
+#[test]
+fn redis_killed_mid_clear_fails_at_once_and_a_second_run_clears_the_rest() {
+    // With every write on disk before it is answered, a crash loses no acknowledged UNLINK.
+    let Some(mut server) = RedisServer::start_with(
+        "redis_killed_mid_clear",
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    ) else {
+        return;
+    };
+    server.plant(0, "myapp:session:", PLANTED);
+    for canary in ["canary", "myapp:sessions", "other:session:1"] {
+        server.set(0, canary);
+    }
+    let p = Project::new();
+    let url = server.url();
+    let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
+    wait_until("the clear is under way", Duration::from_secs(30), || {
+        server.dbsize(0) < PLANTED as u64 + 3
+    });
+    server.kill();
+    let started = Instant::now();
+    let out = finish(child, Duration::from_secs(15));
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "no retry loop: it must fail at once"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let cleared: usize = err
+        .split("failed after clearing ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in: {err}"));
+    assert!(
+        err.contains("run the command again to clear the rest"),
+        "{err}"
+    );
+
+    server.restart();
+    let remaining = server.count(0, "myapp:session:*");
+    // Every deletion it reported is durable (more may be, if the last answer was lost).
+    assert!(
+        remaining <= PLANTED - cleared,
+        "reported {cleared}, but {remaining} of {PLANTED} remain"
+    );
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
+    assert!(text(&out.stdout).contains(&format!("Cleared {remaining} session(s)")));
+    assert_eq!(server.count(0, "myapp:session:*"), 0);
+    for canary in ["canary", "myapp:sessions", "other:session:1"] {
+        assert!(server.exists(0, canary), "{canary}");
+    }
+}
+
+#[test]
+fn a_frozen_redis_or_a_silent_socket_ends_the_run_within_the_timeout() {
+    let Some(server) = RedisServer::start("frozen_redis") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 10);
+    let p = Project::new();
+
+    // Accepts connections (the kernel does) but answers nothing.
+    server.signal("-STOP");
+    let started = Instant::now();
+    let out = run(
+        p.cmd().args(["clear", "-f"]).env("REDIS_URL", server.url()),
+        1,
+    );
+    server.signal("-CONT");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr(&out).contains("no answer in 5 s"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.dbsize(0), 10);
+
+    // A listening socket that never reads.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let started = Instant::now();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f"])
+            .env("REDIS_URL", format!("redis://:pw@127.0.0.1:{port}")),
+        1,
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("`redis://:****@127.0.0.1:{port}`"))
+            && err.contains("no answer in 5 s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn redis_frozen_mid_clear_ends_the_run_with_the_count_so_far() {
+    let Some(server) = RedisServer::start("redis_frozen_mid_clear") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", PLANTED);
+    let p = Project::new();
+    let url = server.url();
+    let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
+    wait_until("the clear is under way", Duration::from_secs(30), || {
+        server.dbsize(0) < PLANTED as u64
+    });
+    server.signal("-STOP");
+    let out = finish(child, Duration::from_secs(20));
+    server.signal("-CONT");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed after clearing") && err.contains("run the command again"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_database_connection_killed_mid_clear_fails_with_the_count_and_the_url_masked() {
+    let servers = [
+        TestDb::postgres("db_killed_mid_clear"),
+        TestDb::mysql("db_killed_mid_clear"),
+    ];
+    for db in servers.into_iter().flatten() {
+        db.create_sessions("sessions", 80_000);
+        db.slow_deletes("sessions", 300); // eight batches: the run is surely mid-way below
+        let p = Project::new();
+        let url = db.url.clone();
+        let child = spawn(
+            &p,
+            &["clear", "-f", "-b", "database"],
+            &[("DATABASE_URL", &url)],
+        );
+        wait_until("the clear is under way", Duration::from_secs(30), || {
+            db.count("sessions") < 80_000
+        });
+        // The server ends the tool's connection, as a restart or an administrator would.
+        match db.kind {
+            Kind::Postgres => {
+                db.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+            }
+            _ => {
+                for id in db.other_connection_ids() {
+                    let _ = db.try_exec(&format!("KILL CONNECTION {id}"));
+                }
+            }
+        }
+        let out = finish(child, Duration::from_secs(15));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{:?}: {err}", db.kind);
+        let remaining = db.count("sessions") as usize;
+        assert!(remaining > 0, "{:?}: it finished before the kill", db.kind);
+        assert!(
+            err.contains(&format!(
+                "failed after clearing {} session(s)",
+                80_000 - remaining
+            )),
+            "{:?}: remaining {remaining}:\n{err}",
+            db.kind
+        );
+        assert!(err.contains("azs:****@") && !err.contains(":azs@"), "{err}");
+    }
+}

@@ -1,6 +1,7 @@
 //! A private `redis-server` per test, on a free loopback port, killed when dropped; also
 //! over TLS (with a private CA, see [`super::tls`]) or a unix socket.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub struct RedisServer {
     /// The unix socket, when the server listens on one; the test's own connections use it.
     socket: Option<PathBuf>,
     tls: bool,
+    /// The command line it was started with, to start it again the same way.
+    args: Vec<OsString>,
 }
 
 /// How a server listens.
@@ -88,15 +91,14 @@ impl RedisServer {
                     .arg(socket)
                     .args(["--unixsocketperm", "700"]);
             }
-            let mut child = cmd
-                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(dir.path())
                 .args(extra)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn redis-server");
+                .stderr(Stdio::null());
+            let args = cmd.get_args().map(ToOwned::to_owned).collect();
+            let mut child = cmd.spawn().expect("spawn redis-server");
             let control = match &socket {
                 Some(path) => unix_url_for(path, password.as_deref(), 0),
                 None => url_for(password.as_deref(), port, 0),
@@ -109,6 +111,7 @@ impl RedisServer {
                     password,
                     socket,
                     tls: matches!(listen, Listen::Tls(_)),
+                    args,
                 });
             }
             let _ = child.kill();
@@ -207,6 +210,38 @@ impl RedisServer {
             .iter(&mut con)
             .expect("SCAN");
         iter.count()
+    }
+
+    /// Kill the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again on the same port, directory and options; what it had comes back only
+    /// from an append-only file, if it was started with one.
+    pub fn restart(&mut self) {
+        self.child = Command::new("redis-server")
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server again");
+        let control = self.control_url(0);
+        assert!(
+            wait_ready(&mut self.child, &control),
+            "redis-server did not come back"
+        );
+    }
+
+    /// Freeze (SIGSTOP) or thaw (SIGCONT) the server process: frozen, it still accepts
+    /// connections (the kernel does) but answers nothing.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} redis-server");
     }
 
     pub fn pid(&self) -> u32 {

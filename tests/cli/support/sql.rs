@@ -123,6 +123,43 @@ impl TestDb {
         block_on(execute(&self.url, sql)).unwrap_or_else(|e| panic!("{:?}: {sql}: {e}", self.kind))
     }
 
+    pub fn try_exec(&self, sql: &str) -> Result<u64, String> {
+        block_on(execute(&self.url, sql)).map_err(|e| e.to_string())
+    }
+
+    /// Make every DELETE on `table` slow (about `ms` milliseconds per 10,000-row batch), so
+    /// a test can act while a clear is surely under way.
+    pub fn slow_deletes(&self, table: &str, ms: u32) {
+        match self.kind {
+            Kind::Postgres => self.exec(&format!(
+                "CREATE FUNCTION azs_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep({}); RETURN NULL; END $$;\nCREATE TRIGGER azs_slow BEFORE DELETE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION azs_slow()",
+                f64::from(ms) / 1000.0
+            )),
+            Kind::MySql => self.exec(&format!(
+                "CREATE TRIGGER azs_slow BEFORE DELETE ON {table} FOR EACH ROW SET @azs_slept = SLEEP({})",
+                f64::from(ms) / 1000.0 / 10_000.0
+            )),
+            Kind::Sqlite => panic!("SQLite has no sleep to slow deletes with"),
+        };
+    }
+
+    /// The ids of the connections to this database other than the asking one (MySQL).
+    pub fn other_connection_ids(&self) -> Vec<i64> {
+        block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut conn = AnyConnection::connect(&self.url).await?;
+            let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = '{}' AND id <> CONNECTION_ID()",
+                self.name
+            )))
+            .fetch_all(&mut conn)
+            .await?;
+            conn.close().await?;
+            Ok::<_, sqlx::Error>(ids)
+        })
+        .unwrap_or_else(|e| panic!("list connections: {e}"))
+    }
+
     pub fn count(&self, table: &str) -> i64 {
         block_on(async {
             sqlx::any::install_default_drivers();
