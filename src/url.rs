@@ -52,42 +52,48 @@ fn starts_with_scheme(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-fn mask_one(url: &str) -> String {
-    let (before_query, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
+/// A URL split around its user info: the scheme (with `://`, or `:` for `scheme:user:pw@host`),
+/// the user info, and the rest from its `@`. The user info runs to the *last* `@`, so a
+/// password written with unencoded `/`, `?`, `#` or `@` is all inside it; where an `@` stands
+/// in a path or query instead, more is masked than needed, never less.
+fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let scheme_end = match url.find("://") {
+        Some(i) => i + 3,
+        None => url.find(':')? + 1,
     };
-    let mut out = mask_userinfo(before_query);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(&mask_query(query));
-    }
-    out
+    let rest = &url[scheme_end..];
+    let at = rest.rfind('@')?;
+    Some((&url[..scheme_end], &rest[..at], &rest[at..]))
 }
 
-fn mask_userinfo(s: &str) -> String {
-    let (scheme, rest) = match s.find("://") {
-        Some(i) => (&s[..i + 3], &s[i + 3..]),
-        None => match s.split_once(':') {
-            // `scheme:user:pass@host` and other forms without `//`
-            Some((scheme, rest)) if rest.contains('@') => (&s[..scheme.len() + 1], rest),
-            _ => return s.to_string(),
-        },
+/// The password in `url`'s user info, if it has one.
+pub fn password(url: &str) -> Option<&str> {
+    let (_, userinfo, _) = split_userinfo(url)?;
+    userinfo.split_once(':').map(|(_, password)| password)
+}
+
+fn mask_one(url: &str) -> String {
+    let (mut out, rest) = match split_userinfo(url) {
+        Some((scheme, userinfo, rest)) => {
+            let masked = match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{scheme}{user}:{MASK}"),
+                // `redis://secret@host`: Redis reads a lone user info as the password.
+                None if scheme.starts_with("redis") => format!("{scheme}{MASK}"),
+                None => format!("{scheme}{userinfo}"),
+            };
+            (masked, rest)
+        }
+        None => (String::new(), url),
     };
-    // The authority ends at the first `/`, `#` (or the end); its user info at its last `@`.
-    let auth_end = rest.find(['/', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(auth_end);
-    let Some(at) = authority.rfind('@') else {
-        return s.to_string();
-    };
-    let (userinfo, host) = authority.split_at(at);
-    let masked = match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{user}:{MASK}"),
-        // `redis://secret@host`: Redis reads a lone user info as the password.
-        None if scheme.starts_with("redis") || scheme.starts_with("rediss") => MASK.to_string(),
-        None => userinfo.to_string(),
-    };
-    format!("{scheme}{masked}{host}{path}")
+    match rest.split_once('?') {
+        Some((before, query)) => {
+            out.push_str(before);
+            out.push('?');
+            out.push_str(&mask_query(query));
+        }
+        None => out.push_str(rest),
+    }
+    out
 }
 
 fn mask_query(query: &str) -> String {
@@ -106,6 +112,13 @@ fn mask_query(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::mask;
+
+    #[test]
+    fn password_of_every_form() {
+        assert_eq!(super::password("redis://u:pa?ss@host"), Some("pa?ss"));
+        assert_eq!(super::password("mysql://root@h/db"), None);
+        assert_eq!(super::password("sqlite:./x.db"), None);
+    }
 
     #[test]
     fn masks_every_form() {
@@ -138,6 +151,18 @@ mod tests {
             ("sqlite:./db/app.sqlite3", "sqlite:./db/app.sqlite3"),
             ("mysql:root:pw@host", "mysql:root:****@host"),
             ("not a url", "not a url"),
+            // Passwords written with unencoded URL delimiters are masked whole.
+            ("redis://u:pa?ss@host:6379", "redis://u:****@host:6379"),
+            ("redis://:p/a#s@host/2", "redis://:****@host/2"),
+            (
+                "postgres://u:p?w@h/db?password=x",
+                "postgres://u:****@h/db?password=****",
+            ),
+            // Found by the url fuzz target: a `?` before the scheme hid the user info.
+            (
+                "?redis://u:p@ss*@stlh:p@ss*@stlhoost:6379@host",
+                "?redis://u:****@host",
+            ),
             (
                 "redis://:a@h1:7000,redis://:b@h2:7001",
                 "redis://:****@h1:7000,redis://:****@h2:7001",

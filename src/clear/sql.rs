@@ -302,17 +302,10 @@ fn describe(e: &sqlx::Error, url: &str) -> String {
         Some(db) => db.message().to_string(),
         None => e.to_string(),
     };
-    match password_of(url) {
-        Some(pw) if !pw.is_empty() => text.replace(&pw, "****"),
+    match crate::url::password(url) {
+        Some(pw) if !pw.is_empty() => text.replace(pw, "****"),
         _ => text,
     }
-}
-
-fn password_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    Some(userinfo.split_once(':')?.1.to_string())
 }
 
 #[cfg(test)]
