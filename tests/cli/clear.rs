@@ -2,14 +2,8 @@
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{run, stderr, stdout, under_terminal};
+use crate::support::run::{redis_lines, run, stderr, stdout, under_terminal};
 use crate::support::sql::{Kind, TestDb};
-
-fn redis_lines(url_shown: &str, pattern: &str, n: usize) -> String {
-    format!(
-        "Clearing sessions...\nBackend: redis\nRedis URL: {url_shown}\nClearing Redis sessions with pattern: {pattern}\nCleared {n} session(s)\n✓ Sessions cleared successfully\n"
-    )
-}
 
 fn database_lines(n: i64) -> String {
     format!(

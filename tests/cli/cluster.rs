@@ -2,34 +2,13 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
 use crate::support::redis_cluster::RedisCluster;
+use crate::support::run::{run, stderr, stdout};
 use crate::support::servers::free_port;
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Run and return the output, showing everything when the exit code is not `code`.
-fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
-    let out = cmd.output().expect("run azu-session");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
 
 fn cluster_lines(url_shown: &str, primaries: usize, n: usize) -> String {
     format!(

@@ -1,40 +1,10 @@
 //! `session:clear` against Redis over TLS (a certificate from a private CA) and over a unix
 //! socket.
 
-use std::process::Output;
-
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
+use crate::support::run::{redis_lines, run, stderr, stdout};
 use crate::support::tls::Certs;
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Run and return the output, showing everything when the exit code is not `code`.
-fn run(cmd: &mut assert_cmd::Command, code: i32) -> Output {
-    let out = cmd.output().expect("run azu-session");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
-    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
-    out
-}
-
-fn redis_lines(url_shown: &str, n: usize) -> String {
-    format!(
-        "Clearing sessions...\nBackend: redis\nRedis URL: {url_shown}\nClearing Redis sessions with pattern: myapp:session:*\nCleared {n} session(s)\n✓ Sessions cleared successfully\n"
-    )
-}
 
 /// The binary with the certificate-store variables of the developer's shell removed.
 fn tls_cmd(p: &Project) -> assert_cmd::Command {
@@ -73,7 +43,11 @@ fn redis_tls_with_a_private_ca_trusted_through_ssl_cert_file() {
     );
     assert_eq!(
         stdout(&out),
-        redis_lines(&format!("rediss://:****@127.0.0.1:{}", server.port), 25)
+        redis_lines(
+            &format!("rediss://:****@127.0.0.1:{}", server.port),
+            "myapp:session:*",
+            25
+        )
     );
     assert!(!stdout(&out).contains("tls-pw") && !stderr(&out).contains("tls-pw"));
     assert_eq!(server.count(0, "myapp:session:*"), 0);
@@ -176,7 +150,11 @@ fn redis_unix_socket_with_database_and_password() {
     let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
     assert_eq!(
         stdout(&out),
-        redis_lines(&format!("redis+unix://{socket}?db=2&pass=****"), 9)
+        redis_lines(
+            &format!("redis+unix://{socket}?db=2&pass=****"),
+            "myapp:session:*",
+            9
+        )
     );
     assert!(!stdout(&out).contains("sock-pw") && !stderr(&out).contains("sock-pw"));
     assert_eq!(server.count(2, "myapp:session:*"), 0);
@@ -189,7 +167,11 @@ fn redis_unix_socket_with_database_and_password() {
     let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
     assert_eq!(
         stdout(&out),
-        redis_lines(&format!("unix://{socket}?password=****&db=2"), 3)
+        redis_lines(
+            &format!("unix://{socket}?password=****&db=2"),
+            "myapp:session:*",
+            3
+        )
     );
     assert_eq!(server.dbsize(0), 4);
 

@@ -199,17 +199,7 @@ impl RedisServer {
 
     /// Keys matching a glob, counted with SCAN.
     pub fn count(&self, db: u8, pattern: &str) -> usize {
-        let mut con = self.con(db);
-        let iter: redis::Iter<'_, Vec<u8>> = redis::cmd("SCAN")
-            .cursor_arg(0)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .clone()
-            .iter(&mut con)
-            .expect("SCAN");
-        iter.count()
+        scan_match::<Vec<u8>>(&mut self.con(db), pattern).len()
     }
 
     /// Kill the server at once (SIGKILL), as a crash would.
@@ -251,6 +241,20 @@ impl RedisServer {
     pub fn socket_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+}
+
+/// Every key on the server behind `con` matching `pattern`, by SCAN.
+pub fn scan_match<T: redis::FromRedisValue>(con: &mut redis::Connection, pattern: &str) -> Vec<T> {
+    let iter: redis::Iter<'_, T> = redis::cmd("SCAN")
+        .cursor_arg(0)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(1000)
+        .clone()
+        .iter(con)
+        .expect("SCAN");
+    iter.map(|key| key.expect("a key")).collect()
 }
 
 pub fn url_for(password: Option<&str>, port: u16, db: u8) -> String {

@@ -178,17 +178,9 @@ impl RedisCluster {
 
     /// The keys node `i` holds that match `pattern` (SCAN: any node answers for its own).
     pub fn keys(&self, i: usize, pattern: &str) -> BTreeSet<String> {
-        let mut con = self.con(i);
-        let iter: redis::Iter<'_, String> = redis::cmd("SCAN")
-            .cursor_arg(0)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .clone()
-            .iter(&mut con)
-            .expect("SCAN");
-        iter.map(|key| key.expect("a key")).collect()
+        super::redis::scan_match::<String>(&mut self.con(i), pattern)
+            .into_iter()
+            .collect()
     }
 
     /// Every key on every node.

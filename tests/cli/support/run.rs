@@ -63,3 +63,10 @@ pub fn under_terminal(p: &Project, args: &str, env: &[(&str, &str)], input: &str
         .expect("run under script");
     text(&out.stdout)
 }
+
+/// What a successful single-server Redis clear prints.
+pub fn redis_lines(url_shown: &str, pattern: &str, n: usize) -> String {
+    format!(
+        "Clearing sessions...\nBackend: redis\nRedis URL: {url_shown}\nClearing Redis sessions with pattern: {pattern}\nCleared {n} session(s)\n✓ Sessions cleared successfully\n"
+    )
+}
