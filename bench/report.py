@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+# Turns the JSON written by redis_bench.py, sql_bench.py and setup_bench.py into the Markdown
+# report bench/results.md: the machine, one table per part, every figure also as a ratio to
+# its reference in the same run, and the targets marked met or not. Prints it too.
+# Usage: report.py --work DIR --out FILE --mode default|quick --binary TEXT
+#                  --load-before "a b c" --load-after "a b c"
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import median, read_json  # noqa: E402
+
+# The targets of issue 5.
+T_SERVER = 1.15      # azu-session wall / server main-thread busy time, at most
+T_SHELL = 5.0        # shell idiom wall / azu-session wall, at least
+T_PING_MS = 10.0     # worst PING latency while azu-session runs, under
+T_RSS_MB = 4.0       # peak RSS at N minus at N/10, at most (MB)
+T_SQL = 1.3          # azu-session / single DELETE, at most
+T_STATEMENT_S = 1.0  # longest single statement of azu-session, at most ("about a second")
+
+
+def s(x):
+    """Seconds, readably."""
+    if x is None:
+        return "n/a"
+    return "%.2f s" % x if x >= 1 else "%.0f ms" % (x * 1000) if x >= 0.01 else "%.1f ms" % (
+        x * 1000)
+
+
+def ms(x):
+    return "n/a" if x is None else "%.1f ms" % x
+
+
+def mb(kib):
+    return "%.1f MB" % (kib / 1024.0)
+
+
+def met(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def n(x):
+    return "{:,}".format(x)
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for ln in f:
+            if ln.startswith("model name"):
+                cpu = ln.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    distro = "unknown"
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as f:
+            for ln in f:
+                if ln.startswith("PRETTY_NAME="):
+                    distro = ln.split("=", 1)[1].strip().strip('"')
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem": "%.1f GiB" % (mem_kib / 1048576.0),
+            "kernel": platform.release(), "distro": distro}
+
+
+def redis_section(r, out, alt_desc):
+    N = r["keys"]
+    runs, lat = r["runs"], r["latency"]
+    med = {m: median([x["wall"] for x in runs[m]]) for m in runs}
+    cpu = {m: median([x["server_cpu"] for x in runs[m]]) for m in runs}
+    azu = med["azu"]
+    # The floor: per round, the server's main-thread CPU during that azu-session run.
+    ratios = [x["wall"] / x["server_cpu"] for x in runs["azu"] if x["server_cpu"] > 0]
+    floor_ratio = median(ratios)
+    rss_big = max(x["rss_kib"] for x in runs["azu"])
+    rss_small = max(r["rss_small_kib"])
+
+    def cmds(m):
+        parts = []
+        cu = runs[m][len(runs[m]) // 2]["cmd_usec"]  # the median-ish round's breakdown
+        for name, (calls, usec) in sorted(cu.items(), key=lambda kv: -kv[1][1]):
+            if name == "ping" or usec < 1000 and calls < 10:
+                continue
+            parts.append("%s %s (%s calls)" % (name.upper(), s(usec / 1e6), n(calls)))
+        return ", ".join(parts[:3]) or "—"
+
+    def ping(m):
+        x = lat.get(m, {})
+        return "%s / %s" % (ms(x.get("ping_max_ms")), ms(x.get("ping_p99_ms")))
+
+    def longest(m):
+        x = lat.get(m, {})
+        if not x.get("longest_cmd"):
+            return "< 1 ms"
+        return "%s %s" % (x["longest_cmd"], ms(x["longest_cmd_ms"]))
+
+    def sched(m):
+        k = lambda f: median([x[f] for x in runs[m]])  # noqa: E731
+        return "%s / %s / %s" % (s(k("sched_on_cpu")), s(k("sched_waiting_cpu")),
+                                 s(max(0.0, k("sched_idle"))))
+
+    rows = [
+        ("azu", "`azu-session session:clear --force`"),
+        ("alt", "the same, alternative build (%s)" % alt_desc),
+        ("shell", "`redis-cli --scan --pattern '%s*' \\| xargs -n 1000 redis-cli unlink`"
+         % r["prefix"]),
+        ("keysdel", "KEYS, then one DEL per key (the Azu CLI's algorithm; `keys_del.py`)"),
+        ("flushdb", "FLUSHDB (reference only: it deletes the %s other keys too)" % n(N)),
+    ]
+    out.append("## Redis: %s session keys among %s other keys\n" % (n(N), n(N)))
+    out.append("Median of %d rounds (order rotating), each on the same data restored from an RDB "
+               "file (%s in memory). *Server CPU*: the main thread's user+system time "
+               "(`INFO cpu`). *Server thread*: its time on a CPU / runnable but waiting for a "
+               "CPU / idle waiting for a command (`/proc/<pid>/task/<pid>/schedstat`). *In "
+               "commands*: `INFO commandstats`. *Latency*: a separate run of each method with "
+               "another client sending a PING every millisecond (%s pings while azu-session "
+               "ran; with nothing running: max %s, p99 %s), and the longest single command "
+               "in the server's slow log meanwhile.\n"
+               % (r["rounds"], r["info"]["used_memory_human"], n(lat["azu"]["pings"]),
+                  ms(lat["idle"]["ping_max_ms"]), ms(lat["idle"]["ping_p99_ms"])))
+    out.append("| method | wall (median) | × azu-session | server CPU | server thread: on CPU "
+               "/ waiting for CPU / idle | in commands | PING max / p99 | longest command |")
+    out.append("|---|---:|---:|---:|---:|---|---:|---:|")
+    rows = [(m, label) for m, label in rows if m in runs]
+    for m, label in rows:
+        out.append("| %s | %s | %.2f× | %s | %s | %s | %s | %s |" % (
+            label, s(med[m]), med[m] / azu, s(cpu[m]), sched(m), cmds(m), ping(m), longest(m)))
+    out.append("")
+    out.append("All runs (wall): " + "; ".join(
+        "%s %s" % (m, ", ".join(s(x["wall"]) for x in runs[m])) for m, _ in rows) + ".\n")
+    out.append("azu-session peak RSS (GNU time `%%M`): %s at %s keys, %s at %s keys.\n"
+               % (mb(rss_small), n(r["small_keys"]), mb(rss_big), n(N)))
+    if "alt" in runs:
+        alt_ratio = median([x["wall"] / x["server_cpu"] for x in runs["alt"]])
+        out.append("Alternative build: %.3f× the server's busy time, %.1f× faster than the "
+                   "shell idiom, worst PING %s, peak RSS %s.\n"
+                   % (alt_ratio, med["shell"] / med["alt"], ms(lat["alt"]["ping_max_ms"]),
+                      mb(max(x["rss_kib"] for x in runs["alt"]))))
+    targets = [
+        ("azu-session within %.2f× of the server's busy time" % T_SERVER,
+         "%.3f× (wall / server main-thread CPU, median of rounds)" % floor_ratio,
+         floor_ratio <= T_SERVER),
+        ("at least %.0f× faster than the shell idiom" % T_SHELL,
+         "%.1f×" % (med["shell"] / azu), med["shell"] / azu >= T_SHELL),
+        ("worst PING latency under %.0f ms while azu-session runs" % T_PING_MS,
+         ms(lat["azu"]["ping_max_ms"]), (lat["azu"]["ping_max_ms"] or 1e9) < T_PING_MS),
+        ("peak memory the same at %s and %s keys (within %.0f MB)"
+         % (n(r["small_keys"]), n(N), T_RSS_MB),
+         "%s vs %s" % (mb(rss_small), mb(rss_big)), (rss_big - rss_small) / 1024 <= T_RSS_MB),
+    ]
+    return targets
+
+
+def sql_section(q, out, alt_desc):
+    out.append("## SQL: %s rows in the sessions table\n" % n(q["rows"]))
+    out.append("Median of %d rounds (order alternating), each on a freshly built table with its "
+               "indexes. *App's worst wait*: a separate run of each method with a probe doing "
+               "INSERT, UPDATE of a random existing row, DELETE every 50 ms; *longest "
+               "statement*: the longest-running DELETE seen in `pg_stat_activity` / "
+               "`PROCESSLIST` (sampled every 10 ms).\n" % q["rounds"])
+    out.append("| database | azu-session | one `DELETE FROM sessions` | ratio "
+               "| azu-session's longest statement | app's worst wait: azu-session / DELETE |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    targets = []
+    order = [d for d in ("postgres", "mysql", "sqlite") if d in q["dialects"]]
+    for d in order:
+        x = q["dialects"][d]
+        med = x["median"]
+        ratio = med["azu"] / med["delete"]
+        pa, pd = x["probe"]["azu"], x["probe"]["delete"]
+        longest = pa.get("longest_statement_s")
+        out.append("| %s %s | %s | %s | %.2f× | %s | %s / %s |" % (
+            x["title"], x["version"].split()[0].split("-")[0], s(med["azu"]), s(med["delete"]),
+            ratio, s(longest) if longest is not None else "n/a (no server)",
+            s(pa["probe_max_s"]), s(pd["probe_max_s"])))
+        if "alt" in med:
+            pl = x["probe"]["alt"].get("longest_statement_s")
+            out.append("| %s, alternative build | %s | | %.2f× | %s | %s / |" % (
+                x["title"], s(med["alt"]), med["alt"] / med["delete"],
+                s(pl) if pl is not None else "n/a (no server)",
+                s(x["probe"]["alt"]["probe_max_s"])))
+        targets.append(("%s: within %.1f× of one DELETE" % (x["title"], T_SQL),
+                        "%.3f×" % ratio, ratio <= T_SQL))
+        held = longest if longest is not None else pa["probe_max_s"]
+        what = "longest statement" if longest is not None else "app's worst wait"
+        targets.append(("%s: no statement holds the table over ~%.0f s" % (x["title"],
+                                                                        T_STATEMENT_S),
+                        "%s %s" % (what, s(held)), held is not None and held <= T_STATEMENT_S))
+    out.append("")
+    notes = []
+    for d in order:
+        x = q["dialects"][d]
+        runs = x["runs"]
+        notes.append("%s: %s" % (x["title"], "; ".join(
+            "%s %s" % ({"azu": "azu-session", "alt": "alternative build",
+                        "delete": "DELETE"}[m], ", ".join(s(r["wall"]) for r in runs[m]))
+            for m in ("azu", "alt", "delete") if m in runs)))
+        if d == "mysql":
+            up = {m: [r.get("until_purged") for r in runs[m]] for m in runs}
+            if all(v is not None for vs in up.values() for v in vs):
+                notes.append("MariaDB until InnoDB's purge of the deleted rows was done (its "
+                             "history list empty), medians: " + ", ".join(
+                                 "%s %s" % ({"azu": "azu-session", "alt": "alternative build",
+                                             "delete": "DELETE"}[m], s(median(up[m])))
+                                 for m in ("azu", "alt", "delete") if m in up))
+        for m in [m for m in ("azu", "alt", "delete") if m in x["probe"]]:
+            p = x["probe"][m]
+            if p.get("rows_left"):
+                notes.append("**%s %s left %d rows** with the probe writing concurrently"
+                             % (x["title"], m, p["rows_left"]))
+            if p.get("app_errors"):
+                notes.append("the application got %d error(s) from the server during %s's "
+                             "run, e.g. `%s`" % (len(p["app_errors"]),
+                                                 {"azu": "azu-session", "alt": "the alternative "
+                                                  "build", "delete": "the DELETE"}[m],
+                                                 p["app_errors"][0][:120]))
+            if p.get("probe_errors"):
+                notes.append("%s %s probe errors: %s" % (x["title"], m,
+                                                         "; ".join(p["probe_errors"])[:300]))
+    out.append("All runs (wall): " + ". ".join(notes) + ".\n")
+    return targets
+
+
+def setup_section(st, out):
+    su, ve = st["setup"]["median"], st["version"]["median"]
+    out.append("## session:setup\n")
+    out.append("%d runs each, alternating, each setup on a fresh copy of `examples/blog`.\n"
+               % st["runs"])
+    out.append("| command | median | p90 | × floor |")
+    out.append("|---|---:|---:|---:|")
+    out.append("| `azu-session session:setup --force` | %s | %s | %.1f× |"
+               % (s(su), s(st["setup"]["p90"]), su / ve))
+    out.append("| `azu-session --version` (the floor: starting the binary) | %s | %s | 1.0× |"
+               % (s(ve), s(st["version"]["p90"])))
+    out.append("")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--mode", default="default")
+    ap.add_argument("--binary", default="")
+    ap.add_argument("--alt-binary", default="")
+    ap.add_argument("--niceness", default="0")
+    ap.add_argument("--load-before", default="")
+    ap.add_argument("--load-after", default="")
+    ap.add_argument("--started", default="")
+    a = ap.parse_args()
+
+    m = machine()
+    path = lambda f: os.path.join(a.work, f)  # noqa: E731
+    r = read_json(path("redis.json")) if os.path.exists(path("redis.json")) else None
+    q = read_json(path("sql.json")) if os.path.exists(path("sql.json")) else None
+    st = read_json(path("setup.json")) if os.path.exists(path("setup.json")) else None
+
+    versions = []
+    if r:
+        versions.append("Redis %s" % r["info"]["redis_version"])
+    if q:
+        for d in ("postgres", "mysql", "sqlite"):
+            if d in q["dialects"]:
+                x = q["dialects"][d]
+                versions.append("%s %s" % (x["title"], x["version"].split()[0]))
+
+    out = ["# azu-session benchmark results\n"]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out.append("- Run: %s, `bench/run%s` (%s)" % (
+        a.started or now, " --quick" if a.mode == "quick" else "",
+        "quick sizes" if a.mode == "quick" else "default sizes"))
+    out.append("- Machine: %d CPUs (%s), %s RAM, Linux %s, %s" % (
+        m["nproc"], m["cpu"], m["mem"], m["kernel"], m["distro"]))
+    out.append("- Servers: %s" % ", ".join(versions))
+    out.append("- Binary: %s" % a.binary)
+    if a.alt_binary:
+        out.append("- Alternative build, measured side by side: %s" % a.alt_binary)
+    out.append("- Load average (1, 5, 15 min) before: %s; after: %s; the bench ran at nice %s"
+               % (a.load_before, a.load_after, a.niceness))
+    out.append("")
+    targets = []
+    if r:
+        targets += redis_section(r, out, a.alt_binary)
+    if q:
+        targets += sql_section(q, out, a.alt_binary)
+    if st:
+        setup_section(st, out)
+    if targets:
+        out.append("## Targets\n")
+        out.append("| target | measured | |")
+        out.append("|---|---|---|")
+        for name, value, ok in targets:
+            out.append("| %s | %s | %s |" % (name, value, met(ok)))
+        out.append("")
+    text = "\n".join(out)
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
