@@ -52,18 +52,23 @@ fn starts_with_scheme(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// A URL split around its user info: the scheme (with `://`, or `:` for `scheme:user:pw@host`),
-/// the user info, and the rest from its `@`. The user info runs to the *last* `@`, so a
-/// password written with unencoded `/`, `?`, `#` or `@` is all inside it; where an `@` stands
-/// in a path or query instead, more is masked than needed, never less.
+/// Where a URL's scheme ends: after its first `://`, or after its first `:` for
+/// `scheme:user:pw@host` forms.
+fn scheme_end(url: &str) -> Option<usize> {
+    url.find("://")
+        .map(|i| i + 3)
+        .or_else(|| url.find(':').map(|i| i + 1))
+}
+
+/// A URL split around its user info: the scheme, the user info, and the rest from its `@`.
+/// The user info runs to the *last* `@`, so a password written with unencoded `/`, `?`, `#`
+/// or `@` is all inside it; where an `@` stands in a path or query instead, more is masked
+/// than needed, never less.
 fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
-    let scheme_end = match url.find("://") {
-        Some(i) => i + 3,
-        None => url.find(':')? + 1,
-    };
-    let rest = &url[scheme_end..];
+    let end = scheme_end(url)?;
+    let rest = &url[end..];
     let at = rest.rfind('@')?;
-    Some((&url[..scheme_end], &rest[..at], &rest[at..]))
+    Some((&url[..end], &rest[..at], &rest[at..]))
 }
 
 /// The password in `url`'s user info, if it has one.
@@ -83,7 +88,12 @@ fn mask_one(url: &str) -> String {
             };
             (masked, rest)
         }
-        None => (String::new(), url),
+        None => {
+            // Only what follows the scheme can be a query: masking never reaches the text
+            // that tells where the scheme ends, so masking twice changes nothing.
+            let (scheme, rest) = url.split_at(scheme_end(url).unwrap_or(0));
+            (scheme.to_string(), rest)
+        }
     };
     match rest.split_once('?') {
         Some((before, query)) => {
@@ -112,6 +122,20 @@ fn mask_query(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::mask;
+
+    #[test]
+    fn masking_twice_changes_nothing() {
+        // Found by the url fuzz target: the only `://` deep in the text, after a query.
+        let found = "\u{2}\0,J.st:/,&pass=dick?JJJis\0/////redis:sock?,\0=/\0\0\0\0\0@st:/,&pass=dick?JJJis\0/////redis://:*";
+        for url in [
+            found,
+            "redis://u:pa?ss@h?password=x",
+            "sqlite:./db?pass=x",
+            "a?b://c@d",
+        ] {
+            assert_eq!(mask(&mask(url)), mask(url), "{url:?}");
+        }
+    }
 
     #[test]
     fn password_of_every_form() {
