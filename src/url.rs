@@ -182,6 +182,12 @@ mod tests {
                 "postgres://u:p?w@h/db?password=x",
                 "postgres://u:****@h/db?password=****",
             ),
+            // From the url fuzz target: everything up to the last `@` after the scheme is
+            // user info, even when it looks like masks and hosts.
+            (
+                "x//r)+?dis://u:****@:****@1;1ost//r)+?dis://u:**db\0t@g,\0,s:/**@:****>1;11s",
+                "x//r)+?dis://u:****@:****>1;11s",
+            ),
             // Found by the url fuzz target: a `?` before the scheme hid the user info.
             (
                 "?redis://u:p@ss*@stlh:p@ss*@stlhoost:6379@host",

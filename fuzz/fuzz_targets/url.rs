@@ -19,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
             && let Some((_, password)) = userinfo.split_once(':')
             && password.len() >= 8
             && url.matches(password).count() == 1
+            // A password made of mask-like text (`****@:****`) can reappear in a correct
+            // output, built from the mask and the untouched text after the host.
+            && !password.contains('*')
         {
             assert!(!masked.contains(password), "{url} -> {masked}");
         }
