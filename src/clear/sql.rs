@@ -16,6 +16,8 @@ use super::Stop;
 use crate::error::{Error, Result};
 
 pub const BATCH: u64 = 10_000;
+/// Short PostgreSQL batches (rows moved by application updates) retried before giving up.
+const MAX_SHORT_BATCHES: u32 = 50;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +134,9 @@ fn delete_batch_sql(dialect: Dialect, table: &str, expired: bool) -> String {
         String::new()
     };
     match dialect {
-        // A TID scan: the subquery picks physical row addresses, the delete goes straight to them.
+        // A TID scan: the subquery picks physical row addresses, the delete goes straight to
+        // them. A row an application UPDATE moves between the pick and the delete is missed,
+        // so on PostgreSQL a short batch is not the end (see `SqlTarget::clear`).
         Dialect::Postgres => format!(
             "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{filter} LIMIT {BATCH}))"
         ),
@@ -212,6 +216,23 @@ impl SqlTarget {
         })
     }
 
+    /// Whether any row the clear is for is still there.
+    async fn any_left(&mut self) -> Result<bool> {
+        let filter = if self.expired {
+            format!(" WHERE {}", expired_condition(self.dialect))
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM {}{filter})",
+            self.table.quoted(self.dialect)
+        );
+        let any: std::result::Result<bool, _> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&mut self.conn)
+            .await;
+        any.map_err(|e| self.fail(e, 0))
+    }
+
     /// How many rows the clear would delete.
     pub async fn count(&mut self) -> Result<u64> {
         let sql = count_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
@@ -255,6 +276,7 @@ impl SqlTarget {
         }
         let sql = delete_batch_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
         let mut cleared = 0u64;
+        let mut short = 0u32;
         loop {
             let result = sqlx::query(AssertSqlSafe(sql.clone()))
                 .execute(&mut self.conn)
@@ -263,7 +285,16 @@ impl SqlTarget {
             cleared += done;
             progress(done);
             if done < BATCH {
-                break;
+                // On PostgreSQL a batch comes up short also when the application updated
+                // picked rows meanwhile; go on while any is left (a bounded number of times,
+                // so an application that keeps writing cannot keep the clear going forever).
+                if self.dialect != Dialect::Postgres
+                    || short >= MAX_SHORT_BATCHES
+                    || !self.any_left().await?
+                {
+                    break;
+                }
+                short += 1;
             }
             if stop.requested() {
                 let _ = self.conn.close().await;

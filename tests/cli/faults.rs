@@ -512,3 +512,36 @@ fn a_database_connection_killed_mid_clear_fails_with_the_count_and_the_url_maske
         assert!(err.contains("azs:****@") && !err.contains(":azs@"), "{err}");
     }
 }
+
+#[test]
+fn sessions_updated_during_a_postgres_clear_are_all_cleared() {
+    let Some(db) = TestDb::postgres("updates_during_clear") else {
+        return;
+    };
+    db.create_sessions("sessions", 60_000);
+    db.slow_deletes("sessions", 100);
+    // The application keeps writing its sessions, one at a time, while the clear runs: an
+    // UPDATE moves a row to a new ctid, which a batch that picked it before then misses.
+    let updater = {
+        let url = db.url.clone();
+        std::thread::spawn(move || {
+            TestDb::attach(&url).try_exec(
+                "DO $$ BEGIN FOR i IN 1..40000 LOOP UPDATE sessions SET data = data || 'x' WHERE id = (i * 7919) % 60000 + 1; COMMIT; END LOOP; END $$",
+            )
+        })
+    };
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f", "-b", "database"])
+            .env("DATABASE_URL", &db.url),
+        0,
+    );
+    let _ = updater.join().expect("the updater thread");
+    assert_eq!(db.count("sessions"), 0, "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Cleared 60000 session(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -106,6 +106,24 @@ impl TestDb {
         dbs
     }
 
+    /// Another handle on an existing test database (for a second thread); it drops nothing.
+    pub fn attach(url: &str) -> Self {
+        let kind = if url.starts_with("postgres") {
+            Kind::Postgres
+        } else if url.starts_with("mysql") || url.starts_with("mariadb") {
+            Kind::MySql
+        } else {
+            Kind::Sqlite
+        };
+        TestDb {
+            kind,
+            url: url.to_string(),
+            admin_url: None,
+            name: String::new(),
+            _dir: None,
+        }
+    }
+
     fn server(kind: Kind, admin: String) -> Self {
         let name = unique_name();
         block_on(execute(&admin, &format!("CREATE DATABASE {name}")))
