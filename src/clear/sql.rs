@@ -126,13 +126,18 @@ fn utc_session_sql(dialect: Dialect) -> Option<&'static str> {
     }
 }
 
-/// The statement that deletes one batch, in the dialect's own form.
-fn delete_batch_sql(dialect: Dialect, table: &str, expired: bool) -> String {
-    let filter = if expired {
+/// The `WHERE` clause choosing the rows a clear is for (all of them, or the expired ones).
+fn filter(dialect: Dialect, expired: bool) -> String {
+    if expired {
         format!(" WHERE {}", expired_condition(dialect))
     } else {
         String::new()
-    };
+    }
+}
+
+/// The statement that deletes one batch, in the dialect's own form.
+fn delete_batch_sql(dialect: Dialect, table: &str, expired: bool) -> String {
+    let filter = filter(dialect, expired);
     match dialect {
         // A TID scan: the subquery picks physical row addresses, the delete goes straight to
         // them. A row an application UPDATE moves between the pick and the delete is missed,
@@ -149,14 +154,7 @@ fn delete_batch_sql(dialect: Dialect, table: &str, expired: bool) -> String {
 
 /// The statement that counts what a clear would delete.
 fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String {
-    if expired {
-        format!(
-            "SELECT COUNT(*) FROM {table} WHERE {}",
-            expired_condition(dialect)
-        )
-    } else {
-        format!("SELECT COUNT(*) FROM {table}")
-    }
+    format!("SELECT COUNT(*) FROM {table}{}", filter(dialect, expired))
 }
 
 /// sqlx's `Any` driver knows `sqlite:` but not `sqlite3:`.
@@ -216,21 +214,18 @@ impl SqlTarget {
         })
     }
 
-    /// Whether any row the clear is for is still there.
-    async fn any_left(&mut self) -> Result<bool> {
-        let filter = if self.expired {
-            format!(" WHERE {}", expired_condition(self.dialect))
-        } else {
-            String::new()
-        };
+    /// Whether any row the clear is for is still there, asked after `cleared` were deleted
+    /// (the count an error reports).
+    async fn any_left(&mut self, cleared: u64) -> Result<bool> {
         let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM {}{filter})",
-            self.table.quoted(self.dialect)
+            "SELECT EXISTS (SELECT 1 FROM {}{})",
+            self.table.quoted(self.dialect),
+            filter(self.dialect, self.expired)
         );
         let any: std::result::Result<bool, _> = sqlx::query_scalar(AssertSqlSafe(sql))
             .fetch_one(&mut self.conn)
             .await;
-        any.map_err(|e| self.fail(e, 0))
+        any.map_err(|e| self.fail(e, cleared))
     }
 
     /// How many rows the clear would delete.
@@ -290,7 +285,7 @@ impl SqlTarget {
                 // so an application that keeps writing cannot keep the clear going forever).
                 if self.dialect != Dialect::Postgres
                     || short >= MAX_SHORT_BATCHES
-                    || !self.any_left().await?
+                    || !self.any_left(cleared).await?
                 {
                     break;
                 }
