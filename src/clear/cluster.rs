@@ -140,7 +140,7 @@ impl Cluster {
         let cleared = outcomes.iter().map(|(n, _)| n).sum();
         if stop.requested() {
             // Every primary finished its batch in flight; the sum is what was deleted.
-            return Err(stop.interrupted(cleared, dry_run));
+            return Err(Error::Interrupted { cleared, dry_run });
         }
         for (primary, (_, error)) in self.primaries.iter().zip(&outcomes) {
             if let Some(reason) = error {

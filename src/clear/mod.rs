@@ -26,11 +26,6 @@ impl Stop {
     pub fn requested(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
-
-    /// The error for a run stopped after `cleared` sessions.
-    pub fn interrupted(&self, cleared: u64, dry_run: bool) -> Error {
-        Error::Interrupted { cleared, dry_run }
-    }
 }
 
 /// A connection to the store a plan names.

@@ -445,7 +445,7 @@ pub async fn clear(
             progress(deleted);
         }
         if stop.requested() {
-            return Err(stop.interrupted(cleared, dry_run));
+            return Err(Error::Interrupted { cleared, dry_run });
         }
         match next {
             None => return Ok(cleared),

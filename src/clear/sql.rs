@@ -293,7 +293,10 @@ impl SqlTarget {
             }
             if stop.requested() {
                 let _ = self.conn.close().await;
-                return Err(stop.interrupted(cleared, false));
+                return Err(Error::Interrupted {
+                    cleared,
+                    dry_run: false,
+                });
             }
         }
         let _ = self.conn.close().await;
