@@ -2,9 +2,10 @@
 //!
 //! Never KEYS (it walks the whole keyspace in one command and stalls every client) and never
 //! FLUSHDB (it would take keys outside the prefix). SCAN walks the keyspace in small steps;
-//! UNLINK frees each batch's memory on a background thread. The next SCAN is sent while the
-//! previous batch is being unlinked, on the same multiplexed connection, so the server always
-//! has the next command waiting and the client holds one batch of keys at a time.
+//! UNLINK frees each batch's memory on a background thread. Each batch's UNLINK goes out
+//! together with the next SCAN, and its answer is awaited only after the following batch's
+//! commands are sent, all on one multiplexed connection: the server always has the next
+//! command waiting, and the client holds at most two batches of keys.
 //!
 //! `REDIS_URL` may name one server or several seed nodes of a Redis Cluster ([`seeds`]); the
 //! first seed that answers is asked whether it is a cluster node (`INFO cluster`), and a
@@ -424,34 +425,85 @@ pub async fn clear(
     };
 
     let (mut cursor, mut keys) = scan(con, 0, &pattern).await.map_err(|e| fail(e, 0))?;
+    if dry_run {
+        loop {
+            cleared += keys.len() as u64;
+            if stop.requested() {
+                return Err(Error::Interrupted { cleared, dry_run });
+            }
+            if cursor == 0 {
+                return Ok(cleared);
+            }
+            (cursor, keys) = scan(con, cursor, &pattern)
+                .await
+                .map_err(|e| fail(e, cleared))?;
+        }
+    }
+    // The UNLINK sent last time, whose answer is not awaited before the next commands go
+    // out: while the server works on it, this side reads the next SCAN's keys.
+    let mut in_flight: Option<Unlinking> = None;
     loop {
-        let (next, deleted) = if dry_run {
-            let n = keys.len() as u64;
-            let next = if cursor == 0 {
-                None
-            } else {
-                Some(scan(con, cursor, &pattern).await)
-            };
-            (next, Ok(n))
-        } else if cursor == 0 {
-            (None, unlink(con, keys).await)
-        } else {
-            let (next, deleted) = tokio::join!(scan(con, cursor, &pattern), unlink(con, keys));
-            (Some(next), deleted)
+        // This batch's next SCAN and its UNLINK go out at once, the SCAN first (the tasks
+        // run in the order they are spawned), so its keys come back while the UNLINK runs.
+        let next = (cursor != 0).then(|| {
+            let (con, pattern) = (con.clone(), pattern.clone());
+            tokio::spawn(async move { scan(&con, cursor, &pattern).await })
+        });
+        let sent = in_flight.replace(tokio::spawn(unlink(con.clone(), keys)));
+        // The previous batch's UNLINK, sent before that SCAN, answers first.
+        let deleted = match answer(sent).await {
+            Ok(n) => n,
+            Err(e) => {
+                // The UNLINK sent after it may still have deleted keys: count them too.
+                cleared += answer(in_flight.take()).await.unwrap_or(0);
+                return Err(fail(e, cleared));
+            }
         };
-        let deleted = deleted.map_err(|e| fail(e, cleared))?;
         cleared += deleted;
         if deleted > 0 {
             progress(deleted);
         }
-        if stop.requested() {
-            return Err(Error::Interrupted { cleared, dry_run });
+        let scanned = match next {
+            Some(task) if !stop.requested() => Some(answer(Some(task)).await),
+            _ => None,
+        };
+        // Stopping, done or failed: the last UNLINK lands before anything is reported, so
+        // the count is exact.
+        if !matches!(scanned, Some(Ok(_))) {
+            let deleted = answer(in_flight.take())
+                .await
+                .map_err(|e| fail(e, cleared))?;
+            cleared += deleted;
+            if deleted > 0 {
+                progress(deleted);
+            }
         }
-        match next {
+        match scanned {
+            Some(Ok(found)) => (cursor, keys) = found,
+            Some(Err(e)) => return Err(fail(e, cleared)),
+            None if stop.requested() => return Err(Error::Interrupted { cleared, dry_run }),
             None => return Ok(cleared),
-            Some(result) => (cursor, keys) = result.map_err(|e| fail(e, cleared))?,
         }
     }
+}
+
+/// An UNLINK sent and not yet answered.
+type Unlinking = tokio::task::JoinHandle<redis::RedisResult<u64>>;
+
+/// The answer of a command sent in its own task (nothing when nothing was sent).
+async fn answer<T: Default>(
+    task: Option<tokio::task::JoinHandle<redis::RedisResult<T>>>,
+) -> redis::RedisResult<T> {
+    let Some(task) = task else {
+        return Ok(T::default());
+    };
+    task.await.unwrap_or_else(|e| {
+        Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "a command's task failed",
+            e.to_string(),
+        )))
+    })
 }
 
 pub(crate) async fn scan(
@@ -470,11 +522,10 @@ pub(crate) async fn scan(
         .await
 }
 
-async fn unlink(con: &MultiplexedConnection, keys: Vec<Vec<u8>>) -> redis::RedisResult<u64> {
+async fn unlink(mut con: MultiplexedConnection, keys: Vec<Vec<u8>>) -> redis::RedisResult<u64> {
     if keys.is_empty() {
         return Ok(0);
     }
-    let mut con = con.clone();
     redis::cmd("UNLINK").arg(keys).query_async(&mut con).await
 }
 
