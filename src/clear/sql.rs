@@ -1,12 +1,17 @@
-//! Clearing the sessions table of PostgreSQL, MySQL/MariaDB or SQLite, in batches.
+//! Clearing the sessions table of PostgreSQL, MySQL/MariaDB or SQLite.
 //!
 //! One `DELETE` of a big table holds its locks (and, in PostgreSQL, builds its undo) for as
-//! long as it runs, stalling the application's own session writes. Deleting about 10,000 rows
-//! per statement, each its own transaction, keeps every statement short; the counts of the
-//! statements add up to what was cleared, even if a later statement fails.
+//! long as it runs, stalling the application's own session writes. On the servers, every
+//! statement deletes at most about 10,000 rows, each its own transaction, so none runs long;
+//! their counts add up to what was cleared, even if a later statement fails. A full clear
+//! walks the table in its own order, so that each statement starts where the last ended
+//! instead of stepping again over the rows earlier ones deleted: PostgreSQL 14+ by ranges of
+//! heap pages, MySQL/MariaDB by an integer primary key; other tables get plain batches.
+//! SQLite, with one writer and no queue for the lock, gets one `DELETE` unless a trigger
+//! makes it go row by row.
 //!
 //! Clearing only expired sessions compares `expires_at` with the database server's own clock,
-//! in UTC (the session shard writes UTC times), through the `expires_at` index.
+//! in UTC (the session shard writes UTC times), through the `expires_at` index, in batches.
 
 use std::time::Duration;
 
@@ -269,38 +274,405 @@ impl SqlTarget {
         if dry_run {
             return self.count().await;
         }
+        let mut run = Run {
+            cleared: 0,
+            stop,
+            progress: &mut progress,
+        };
+        let result = self.delete(&mut run).await;
+        let _ = self.conn.close().await;
+        result.map(|()| run.cleared)
+    }
+
+    /// The whole clear: a walk in the table's own order where the dialect has a cheap one
+    /// (see each), then batches until nothing is left.
+    async fn delete(&mut self, run: &mut Run<'_>) -> Result<()> {
+        if !self.expired {
+            // Expired rows are found through the `expires_at` index instead: walking the
+            // whole table for them would read every row to delete a few.
+            match self.dialect {
+                Dialect::Postgres => self.delete_by_pages(run).await?,
+                Dialect::MySql => {
+                    if self.delete_by_key(run).await? {
+                        return Ok(());
+                    }
+                }
+                Dialect::Sqlite => {
+                    if self.delete_at_once(run).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        self.delete_in_batches(run).await
+    }
+
+    /// Batches of the dialect's own form until one comes up short. Where the walks cannot be
+    /// used this is the whole clear; after the PostgreSQL walk it is the sweep that picks up
+    /// rows the application moved or added behind it.
+    async fn delete_in_batches(&mut self, run: &mut Run<'_>) -> Result<()> {
         let sql = delete_batch_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
-        let mut cleared = 0u64;
         let mut short = 0u32;
         loop {
             let result = sqlx::query(AssertSqlSafe(sql.clone()))
                 .execute(&mut self.conn)
                 .await;
-            let done = result.map_err(|e| self.fail(e, cleared))?.rows_affected();
-            cleared += done;
-            progress(done);
+            let done = self.landed(result, run)?;
             if done < BATCH {
                 // On PostgreSQL a batch comes up short also when the application updated
                 // picked rows meanwhile; go on while any is left (a bounded number of times,
                 // so an application that keeps writing cannot keep the clear going forever).
                 if self.dialect != Dialect::Postgres
                     || short >= MAX_SHORT_BATCHES
-                    || !self.any_left(cleared).await?
+                    || !self.any_left(run.cleared).await?
                 {
-                    break;
+                    return Ok(());
                 }
                 short += 1;
             }
-            if stop.requested() {
-                let _ = self.conn.close().await;
-                return Err(Error::Interrupted {
-                    cleared,
-                    dry_run: false,
-                });
+            run.check_stop()?;
+        }
+    }
+
+    /// Count a statement's deleted rows into the run (or turn its error into ours).
+    fn landed(
+        &self,
+        result: std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error>,
+        run: &mut Run<'_>,
+    ) -> Result<u64> {
+        let done = result
+            .map_err(|e| self.fail(e, run.cleared))?
+            .rows_affected();
+        run.add(done);
+        Ok(done)
+    }
+
+    /// PostgreSQL 14 and later: walk the table's heap in page ranges, each statement a TID
+    /// range scan of the next pages that deletes at most [`BATCH`] rows. The batch statement
+    /// alone would scan the table from its first page every time, over the dead rows of every
+    /// earlier batch, so its cost grows with what was cleared; the walk reads each page once.
+    /// Rows the application updates meanwhile may move behind the walk; the batches that
+    /// follow pick them up. Older servers go straight to the batches.
+    async fn delete_by_pages(&mut self, run: &mut Run<'_>) -> Result<()> {
+        let Some(layout) = self.heap_layout(run.cleared).await? else {
+            return Ok(());
+        };
+        let table = self.table.quoted(self.dialect);
+        let sql = format!(
+            "WITH d AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY(\
+             SELECT ctid FROM {table} WHERE ctid > $1::tid AND ctid < $2::tid LIMIT {BATCH})) \
+             RETURNING ctid) SELECT COUNT(*), MAX(ctid)::text FROM d"
+        );
+        let mut pages = layout.pages;
+        let mut walk = PageWalk::new(layout.step);
+        let mut regrown = 0u32;
+        loop {
+            if walk.page >= pages {
+                // The table may have grown while the walk went; follow it a few times.
+                let now = self.heap_layout(run.cleared).await?.map_or(0, |l| l.pages);
+                if now <= walk.page || regrown >= MAX_REGROWN {
+                    return Ok(());
+                }
+                pages = now;
+                regrown += 1;
+            }
+            let (from, to) = walk.range();
+            let row: std::result::Result<(i64, Option<String>), _> =
+                sqlx::query_as(AssertSqlSafe(sql.clone()))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_one(&mut self.conn)
+                    .await;
+            let (done, last) = row.map_err(|e| self.fail(e, run.cleared))?;
+            let done = u64::try_from(done).unwrap_or(0);
+            run.add(done);
+            walk.advance(done, last.as_deref().and_then(parse_tid));
+            run.check_stop()?;
+        }
+    }
+
+    /// The server's version and the table's size in pages, with a first guess of how many
+    /// pages hold [`BATCH`] rows (from the planner's statistics); `None` before PostgreSQL 14,
+    /// which cannot scan a range of row addresses.
+    async fn heap_layout(&mut self, cleared: u64) -> Result<Option<HeapLayout>> {
+        let row: std::result::Result<(i32, i64, i64, f64), _> = sqlx::query_as(AssertSqlSafe(
+            "SELECT current_setting('server_version_num')::int4, \
+             (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8, \
+             c.relpages::int8, c.reltuples::float8 \
+             FROM pg_class c WHERE c.oid = $1::regclass",
+        ))
+        .bind(self.table.quoted(self.dialect))
+        .fetch_one(&mut self.conn)
+        .await;
+        let (version, pages, stat_pages, stat_rows) = row.map_err(|e| self.fail(e, cleared))?;
+        if version < 140_000 {
+            return Ok(None);
+        }
+        Ok(Some(HeapLayout {
+            pages: u64::try_from(pages).unwrap_or(0),
+            step: first_step(stat_pages, stat_rows),
+        }))
+    }
+
+    /// MySQL/MariaDB with an integer primary key: walk the key in order, each statement
+    /// deleting the next [`BATCH`] keys by range. `DELETE ... LIMIT` alone starts from the
+    /// first key every time and steps over the rows of earlier batches that InnoDB has not
+    /// purged yet, so its cost grows as the clear goes. Returns whether the walk ran (false
+    /// when the table has no such key, and the batches do the clear).
+    async fn delete_by_key(&mut self, run: &mut Run<'_>) -> Result<bool> {
+        let Some(key) = self.integer_key(run.cleared).await? else {
+            return Ok(false);
+        };
+        let table = self.table.quoted(self.dialect);
+        let (k, ty) = (key.quoted(), key.cast_type());
+        // The key [`BATCH`] rows on: each batch deletes up to it; when there is none, the
+        // rest is less than a batch and goes in one last statement.
+        let offset = BATCH - 1;
+        let first =
+            format!("SELECT CAST({k} AS CHAR) FROM {table} ORDER BY {k} LIMIT 1 OFFSET {offset}");
+        let next = format!(
+            "SELECT CAST({k} AS CHAR) FROM {table} WHERE {k} > CAST(? AS {ty}) \
+             ORDER BY {k} LIMIT 1 OFFSET {offset}"
+        );
+        let mut last: Option<String> = None;
+        loop {
+            let bound: std::result::Result<Option<String>, _> = match &last {
+                None => sqlx::query_scalar(AssertSqlSafe(first.clone())),
+                Some(l) => sqlx::query_scalar(AssertSqlSafe(next.clone())).bind(l.clone()),
+            }
+            .fetch_optional(&mut self.conn)
+            .await;
+            let bound = bound.map_err(|e| self.fail(e, run.cleared))?;
+            if let (Some(l), Some(b)) = (&last, &bound)
+                && !ascending(l, b)
+            {
+                // The walk would not move on (it cannot, with an integer key the server
+                // compares as such): leave the rest to the batches rather than loop.
+                return Ok(false);
+            }
+            let (after, upto) = (
+                format!("{k} > CAST(? AS {ty})"),
+                format!("{k} <= CAST(? AS {ty})"),
+            );
+            let delete = match (&last, &bound) {
+                (None, None) => sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))),
+                (None, Some(b)) => {
+                    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {upto}")))
+                        .bind(b.clone())
+                }
+                (Some(l), None) => {
+                    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {after}")))
+                        .bind(l.clone())
+                }
+                (Some(l), Some(b)) => sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE {after} AND {upto}"
+                )))
+                .bind(l.clone())
+                .bind(b.clone()),
+            };
+            let result = delete.execute(&mut self.conn).await;
+            self.landed(result, run)?;
+            let Some(bound) = bound else {
+                // Rows that existed when the clear started are all behind the walk now, and
+                // rows added since got keys above them.
+                return Ok(true);
+            };
+            last = Some(bound);
+            run.check_stop()?;
+        }
+    }
+
+    /// The table's primary key if it is one integer column (as `session:setup` creates it).
+    async fn integer_key(&mut self, cleared: u64) -> Result<Option<IntegerKey>> {
+        let rows: std::result::Result<Vec<(String, String, String)>, _> =
+            sqlx::query_as(AssertSqlSafe(
+                "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
+                 AND COLUMN_KEY = 'PRI'",
+            ))
+            .bind(self.table.schema.clone())
+            .bind(self.table.name.clone())
+            .fetch_all(&mut self.conn)
+            .await;
+        let rows = rows.map_err(|e| self.fail(e, cleared))?;
+        let [(name, data_type, column_type)] = rows.as_slice() else {
+            return Ok(None);
+        };
+        let integer = ["tinyint", "smallint", "mediumint", "int", "bigint"]
+            .iter()
+            .any(|t| data_type.eq_ignore_ascii_case(t));
+        Ok(integer.then(|| IntegerKey {
+            name: name.clone(),
+            unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
+        }))
+    }
+
+    /// SQLite without triggers on the table: one `DELETE` with no `WHERE`, which SQLite runs
+    /// by dropping the table's pages (its truncate optimization) in a fraction of the time
+    /// batches take. Batches would not help the application either: SQLite has one writer
+    /// and no queue, so a writer that finds the database busy sleeps and retries, and a
+    /// clear that takes the lock again at once keeps it waiting for the whole run. With a
+    /// trigger, SQLite deletes row by row, and the batches keep the clear interruptible.
+    /// Returns whether the single statement ran.
+    async fn delete_at_once(&mut self, run: &mut Run<'_>) -> Result<bool> {
+        let schema = match &self.table.schema {
+            Some(s) => format!("\"{s}\"."),
+            None => String::new(),
+        };
+        let triggers: std::result::Result<i64, _> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {schema}sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
+        )))
+        .bind(self.table.name.clone())
+        .fetch_one(&mut self.conn)
+        .await;
+        if triggers.map_err(|e| self.fail(e, run.cleared))? > 0 {
+            return Ok(false);
+        }
+        let sql = format!("DELETE FROM {}", self.table.quoted(self.dialect));
+        let result = sqlx::query(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await;
+        self.landed(result, run)?;
+        Ok(true)
+    }
+}
+
+/// What a clear has done so far, and whom to tell.
+struct Run<'a> {
+    cleared: u64,
+    stop: &'a Stop,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl Run<'_> {
+    fn add(&mut self, n: u64) {
+        self.cleared += n;
+        (self.progress)(n);
+    }
+
+    /// After a statement: stop here if asked to (the statement has landed).
+    fn check_stop(&self) -> Result<()> {
+        if self.stop.requested() {
+            return Err(Error::Interrupted {
+                cleared: self.cleared,
+                dry_run: false,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// How many times the page walk follows a table that grew while it went.
+const MAX_REGROWN: u32 = 3;
+/// Pages per statement when the statistics say nothing (a page holds at most 291 rows, so
+/// this is never far above [`BATCH`]).
+const FIRST_PAGES: u64 = 32;
+/// The most pages one statement reads (32 MiB of 8 KiB pages): empty pages cost little, but
+/// not nothing.
+const MAX_PAGES: u64 = 4096;
+
+struct HeapLayout {
+    pages: u64,
+    step: u64,
+}
+
+/// The first page step: the pages [`BATCH`] rows fill on average, by the statistics.
+fn first_step(stat_pages: i64, stat_rows: f64) -> u64 {
+    if stat_pages <= 0 || stat_rows.is_nan() || stat_rows < 1.0 {
+        return FIRST_PAGES;
+    }
+    let pages = (stat_pages as f64) * (BATCH as f64) / stat_rows;
+    (pages as u64).clamp(1, MAX_PAGES)
+}
+
+/// A row address (`(page,item)`, as PostgreSQL writes a `tid`).
+fn parse_tid(text: &str) -> Option<(u64, u64)> {
+    let inner = text.strip_prefix('(')?.strip_suffix(')')?;
+    let (page, item) = inner.split_once(',')?;
+    Some((page.parse().ok()?, item.parse().ok()?))
+}
+
+/// The position of the page walk: after row `(page, item)`, reading `step` pages at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PageWalk {
+    page: u64,
+    item: u64,
+    /// The walk's end for the current range (exclusive page).
+    end: u64,
+    step: u64,
+}
+
+/// The largest page number a `tid` holds.
+const LAST_PAGE: u64 = u32::MAX as u64;
+
+impl PageWalk {
+    fn new(step: u64) -> Self {
+        PageWalk {
+            page: 0,
+            item: 0,
+            end: step.min(LAST_PAGE),
+            step,
+        }
+    }
+
+    /// The statement's bounds: rows after `(page,item)` and before page `end`.
+    fn range(&self) -> (String, String) {
+        (
+            format!("({},{})", self.page, self.item),
+            format!("({},0)", self.end),
+        )
+    }
+
+    /// Move on after a statement deleted `done` rows, the last of them at `last`. A full
+    /// batch stopped inside the range: go on from its last row. A short one finished the
+    /// range: the next starts at its end, its size scaled to what this one held (at most
+    /// doubling, so a run of empty pages cannot make the next full one too big).
+    fn advance(&mut self, done: u64, last: Option<(u64, u64)>) {
+        let start = self.page;
+        match last {
+            Some((page, item)) if done >= BATCH => {
+                // A batch's worth in these pages: the step to use from here on.
+                self.step = (page.saturating_sub(start) + 1).clamp(1, MAX_PAGES);
+                (self.page, self.item) = (page, item);
+                self.end = self.end.max(page + 1);
+            }
+            _ => {
+                let covered = self.end.saturating_sub(start);
+                let most = covered.saturating_mul(2).max(1);
+                // No rows at all scales without bound, and so doubles.
+                let scaled = covered
+                    .saturating_mul(BATCH)
+                    .checked_div(done)
+                    .unwrap_or(most);
+                self.step = scaled.clamp(1, most).min(MAX_PAGES);
+                (self.page, self.item) = (self.end, 0);
+                self.end = self.end.saturating_add(self.step).min(LAST_PAGE);
             }
         }
-        let _ = self.conn.close().await;
-        Ok(cleared)
+    }
+}
+
+/// Whether integer key `b` (as the server wrote it) comes after `a`.
+fn ascending(a: &str, b: &str) -> bool {
+    match (a.parse::<i128>(), b.parse::<i128>()) {
+        (Ok(a), Ok(b)) => b > a,
+        _ => false,
+    }
+}
+
+/// A one-column integer primary key, quoted for MySQL.
+struct IntegerKey {
+    name: String,
+    unsigned: bool,
+}
+
+impl IntegerKey {
+    fn quoted(&self) -> String {
+        format!("`{}`", self.name.replace('`', "``"))
+    }
+
+    fn cast_type(&self) -> &'static str {
+        if self.unsigned { "UNSIGNED" } else { "SIGNED" }
     }
 }
 
@@ -340,6 +712,75 @@ fn describe(e: &sqlx::Error, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_keys_ascend() {
+        assert!(ascending("-5", "3"));
+        assert!(ascending("18446744073709551614", "18446744073709551615"));
+        assert!(!ascending("7", "7"));
+        assert!(!ascending("8", "7"));
+        assert!(!ascending("7", "x"));
+    }
+
+    #[test]
+    fn tids() {
+        assert_eq!(parse_tid("(0,1)"), Some((0, 1)));
+        assert_eq!(parse_tid("(4294967295,291)"), Some((4_294_967_295, 291)));
+        for bad in ["", "(1)", "1,2", "(a,1)", "(1,-2)", "(1,2"] {
+            assert_eq!(parse_tid(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_step_from_statistics() {
+        // No statistics yet (never analyzed: reltuples -1), or an empty table.
+        assert_eq!(first_step(0, -1.0), FIRST_PAGES);
+        assert_eq!(first_step(100, 0.0), FIRST_PAGES);
+        assert_eq!(first_step(100, f64::NAN), FIRST_PAGES);
+        // 25,000 pages of 40 rows: 250 pages make a batch.
+        assert_eq!(first_step(25_000, 1_000_000.0), 250);
+        // Very dense or very sparse tables stay within bounds.
+        assert_eq!(first_step(1, 1_000_000.0), 1);
+        assert_eq!(first_step(10_000_000, 10.0), MAX_PAGES);
+    }
+
+    #[test]
+    fn page_walk_moves_on_and_scales_its_step() {
+        let mut walk = PageWalk::new(100);
+        assert_eq!(walk.range(), ("(0,0)".to_string(), "(100,0)".to_string()));
+        // Half a batch in 100 pages: the range is done, the next one twice as long.
+        walk.advance(5_000, Some((99, 7)));
+        assert_eq!(
+            (walk.page, walk.item, walk.end, walk.step),
+            (100, 0, 300, 200)
+        );
+        // A full batch ending on page 149: go on after its last row, in the same range,
+        // with a step fitted to 50 pages a batch.
+        walk.advance(BATCH, Some((149, 12)));
+        assert_eq!(
+            (walk.page, walk.item, walk.end, walk.step),
+            (149, 12, 300, 50)
+        );
+        assert_eq!(
+            walk.range(),
+            ("(149,12)".to_string(), "(300,0)".to_string())
+        );
+        // The rest of the range, 151 pages for 2,000 rows: the step may at most double.
+        walk.advance(2_000, Some((299, 1)));
+        assert_eq!(
+            (walk.page, walk.item, walk.end, walk.step),
+            (300, 0, 602, 302)
+        );
+        // Empty ranges double the step up to the cap, and never past the last page.
+        for _ in 0..20 {
+            walk.advance(0, None);
+        }
+        assert_eq!(walk.step, MAX_PAGES);
+        let mut end = PageWalk::new(10);
+        end.end = LAST_PAGE;
+        end.advance(0, None);
+        assert_eq!((end.page, end.end), (LAST_PAGE, LAST_PAGE));
+    }
 
     #[test]
     fn table_names() {

@@ -11,3 +11,4 @@ mod hardening;
 mod output;
 mod redis_transport;
 mod setup;
+mod walks;

@@ -20,7 +20,8 @@ pub struct TestDb {
     /// The URL the tool is given.
     pub url: String,
     admin_url: Option<String>,
-    name: String,
+    /// The database made for the test (servers only).
+    pub name: String,
     _dir: Option<TempDir>,
 }
 
@@ -161,21 +162,69 @@ impl TestDb {
         };
     }
 
-    /// The ids of the connections to this database other than the asking one (MySQL).
-    pub fn other_connection_ids(&self) -> Vec<i64> {
+    /// The first column of every row `sql` selects.
+    fn column<T>(&self, sql: String) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
+    {
         block_on(async {
             sqlx::any::install_default_drivers();
             let mut conn = AnyConnection::connect(&self.url).await?;
-            let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = '{}' AND id <> CONNECTION_ID()",
-                self.name
-            )))
-            .fetch_all(&mut conn)
-            .await?;
+            let values: Vec<T> = sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_all(&mut conn)
+                .await?;
             conn.close().await?;
-            Ok::<_, sqlx::Error>(ids)
+            Ok::<_, sqlx::Error>(values)
         })
-        .unwrap_or_else(|e| panic!("list connections: {e}"))
+        .unwrap_or_else(|e| panic!("{:?}: {sql}: {e}", self.kind))
+    }
+
+    /// The ids of the connections to this database other than the asking one (MySQL).
+    pub fn other_connection_ids(&self) -> Vec<i64> {
+        self.column(format!(
+            "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = '{}' AND id <> CONNECTION_ID()",
+            self.name
+        ))
+    }
+
+    /// The statements this database's other connections are running now (MySQL).
+    pub fn running_statements(&self) -> Vec<String> {
+        self.column(format!(
+            "SELECT CAST(INFO AS CHAR) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID() AND INFO IS NOT NULL",
+            self.name
+        ))
+    }
+
+    /// Lock the row of `table` with the smallest `id` in another connection's transaction
+    /// (MySQL), so that a clear's first DELETE waits where others can see it. The lock is
+    /// held once this returns, and let go when `release` is told (or dropped).
+    pub fn hold_first_row(&self, table: &str) -> std::sync::mpsc::Sender<()> {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (held_tx, held) = std::sync::mpsc::channel();
+        let (url, table) = (self.url.clone(), table.to_string());
+        std::thread::spawn(move || {
+            block_on(async {
+                sqlx::any::install_default_drivers();
+                let mut conn = AnyConnection::connect(&url).await?;
+                sqlx::raw_sql(AssertSqlSafe("BEGIN"))
+                    .execute(&mut conn)
+                    .await?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "SELECT 1 FROM {table} ORDER BY id LIMIT 1 FOR UPDATE"
+                )))
+                .execute(&mut conn)
+                .await?;
+                let _ = held_tx.send(());
+                let _ = released.recv();
+                sqlx::raw_sql(AssertSqlSafe("ROLLBACK"))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })
+            .unwrap_or_else(|e| panic!("hold a row of {table}: {e}"));
+        });
+        held.recv().expect("the row lock");
+        release
     }
 
     pub fn count(&self, table: &str) -> i64 {
@@ -189,6 +238,13 @@ impl TestDb {
             Ok::<i64, sqlx::Error>(n)
         })
         .unwrap_or_else(|e| panic!("{:?}: count {table}: {e}", self.kind))
+    }
+
+    /// The one integer `sql` selects.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        let values: Vec<i64> = self.column(sql.to_string());
+        assert_eq!(values.len(), 1, "{:?}: {sql}: {values:?}", self.kind);
+        values[0]
     }
 
     /// A sessions table as the generated migration makes it, with `rows` sessions.
