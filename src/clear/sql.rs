@@ -1,14 +1,14 @@
 //! Clearing the sessions table of PostgreSQL, MySQL/MariaDB or SQLite.
 //!
 //! One `DELETE` of a big table holds its locks (and, in PostgreSQL, builds its undo) for as
-//! long as it runs, stalling the application's own session writes. On the servers, every
-//! statement deletes at most about 10,000 rows, each its own transaction, so none runs long;
-//! their counts add up to what was cleared, even if a later statement fails. A full clear
-//! walks the table in its own order, so that each statement starts where the last ended
-//! instead of stepping again over the rows earlier ones deleted: PostgreSQL 14+ by ranges of
-//! heap pages, MySQL/MariaDB by an integer primary key; other tables get plain batches.
-//! SQLite, with one writer and no queue for the lock, gets one `DELETE` unless a trigger
-//! makes it go row by row.
+//! long as it runs, stalling the application's own session writes. On the servers, a clear
+//! is many short statements, each its own transaction, whose counts add up to what was
+//! cleared even if a later one fails. A full clear walks the table in its own order, each
+//! statement starting where the last ended instead of stepping again over the rows earlier
+//! ones deleted: PostgreSQL 14+ by ranges of heap pages holding about 10,000 rows (never more
+//! than 8 MiB of table), MySQL/MariaDB by ranges of 10,000 keys of an integer primary key;
+//! other tables get batches of 10,000 rows. SQLite, with one writer and no queue for the
+//! lock, gets one `DELETE` unless a trigger makes it go row by row.
 //!
 //! Clearing only expired sessions compares `expires_at` with the database server's own clock,
 //! in UTC (the session shard writes UTC times), through the `expires_at` index, in batches.
@@ -291,10 +291,16 @@ impl SqlTarget {
             // Expired rows are found through the `expires_at` index instead: walking the
             // whole table for them would read every row to delete a few.
             match self.dialect {
+                // Then the batches: rows the application updated during the walk may have
+                // moved behind it.
                 Dialect::Postgres => self.delete_by_pages(run).await?,
                 Dialect::MySql => {
-                    if self.delete_by_key(run).await? {
-                        return Ok(());
+                    if let Some(walk) = self.integer_key_walk(run.cleared).await? {
+                        // Rows that existed when the clear started are all behind the
+                        // walk once it ends, and rows added since got keys above them.
+                        if self.walk(&walk, run).await? {
+                            return Ok(());
+                        }
                     }
                 }
                 Dialect::Sqlite => {
@@ -347,21 +353,78 @@ impl SqlTarget {
         Ok(done)
     }
 
-    /// PostgreSQL 14 and later: walk the table's heap in page ranges, each statement a TID
-    /// range scan of the next pages that deletes at most [`BATCH`] rows. The batch statement
-    /// alone would scan the table from its first page every time, over the dead rows of every
-    /// earlier batch, so its cost grows with what was cleared; the walk reads each page once.
-    /// Rows the application updates meanwhile may move behind the walk; the batches that
-    /// follow pick them up. Older servers go straight to the batches.
+    /// Walk the table in the order of `walk`'s key, each statement deleting the rows up to
+    /// the key [`BATCH`] rows on. `DELETE ... LIMIT` starts from the table's beginning every
+    /// time and steps again over the rows earlier ones deleted that InnoDB has not purged
+    /// yet, so each costs more than the last; the walk starts each where the last ended. Returns whether it reached the end
+    /// (false if the key did not advance, which leaves the rest to the batches).
+    async fn walk(&mut self, walk: &Walk, run: &mut Run<'_>) -> Result<bool> {
+        let mut last: Option<String> = None;
+        loop {
+            let bound: std::result::Result<Option<String>, _> = match &last {
+                None => sqlx::query_scalar(AssertSqlSafe(walk.first.clone())),
+                Some(l) => sqlx::query_scalar(AssertSqlSafe(walk.next.clone())).bind(l.clone()),
+            }
+            .fetch_optional(&mut self.conn)
+            .await;
+            let bound = bound.map_err(|e| self.fail(e, run.cleared))?;
+            if let (Some(l), Some(b)) = (&last, &bound)
+                && !walk.ascending(l, b)
+            {
+                return Ok(false);
+            }
+            // Up to the bound; without one, fewer than a batch are left: all of them.
+            let delete = match (&last, &bound) {
+                (None, None) => sqlx::query(AssertSqlSafe(walk.all.clone())),
+                (None, Some(b)) => sqlx::query(AssertSqlSafe(walk.upto.clone())).bind(b.clone()),
+                (Some(l), None) => sqlx::query(AssertSqlSafe(walk.after.clone())).bind(l.clone()),
+                (Some(l), Some(b)) => sqlx::query(AssertSqlSafe(walk.between.clone()))
+                    .bind(l.clone())
+                    .bind(b.clone()),
+            };
+            let result = delete.execute(&mut self.conn).await;
+            self.landed(result, run)?;
+            let Some(bound) = bound else {
+                return Ok(true);
+            };
+            last = Some(bound);
+            run.check_stop()?;
+        }
+    }
+
+    /// PostgreSQL 14 and later: walk the table's heap in ranges of pages, each statement a
+    /// TID range scan that deletes as it reads, as cheap per row as one `DELETE`. Each range
+    /// spans the pages that held about [`BATCH`] rows at the density of the range before
+    /// (at most twice as many pages as that one, and never more than [`MAX_PAGES`], so a
+    /// statement's length is bounded by the table's size on disk, not by its row count).
+    /// Commits during the walk do not wait for the WAL flush; the walk ends with one that
+    /// does, which makes every earlier one durable too. Older servers cannot scan a range of
+    /// row addresses, and go straight to the batches.
     async fn delete_by_pages(&mut self, run: &mut Run<'_>) -> Result<()> {
         let Some(layout) = self.heap_layout(run.cleared).await? else {
             return Ok(());
         };
-        let table = self.table.quoted(self.dialect);
+        let set = "SET synchronous_commit = off";
+        let result = sqlx::raw_sql(AssertSqlSafe(set))
+            .execute(&mut self.conn)
+            .await;
+        result.map_err(|e| self.fail(e, run.cleared))?;
+        let walked = self.walk_pages(layout, run).await;
+        // Also after a failure or Ctrl-C: what was reported deleted is made durable (unless
+        // the connection itself is gone, and the error says so).
+        let durable = "RESET synchronous_commit; SELECT pg_current_xact_id()::text";
+        let flushed = sqlx::raw_sql(AssertSqlSafe(durable))
+            .execute(&mut self.conn)
+            .await;
+        walked?;
+        flushed.map_err(|e| self.fail(e, run.cleared))?;
+        Ok(())
+    }
+
+    async fn walk_pages(&mut self, layout: HeapLayout, run: &mut Run<'_>) -> Result<()> {
         let sql = format!(
-            "WITH d AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY(\
-             SELECT ctid FROM {table} WHERE ctid > $1::tid AND ctid < $2::tid LIMIT {BATCH})) \
-             RETURNING ctid) SELECT COUNT(*), MAX(ctid)::text FROM d"
+            "DELETE FROM {} WHERE ctid >= $1::tid AND ctid < $2::tid",
+            self.table.quoted(self.dialect)
         );
         let mut pages = layout.pages;
         let mut walk = PageWalk::new(layout.step);
@@ -377,16 +440,13 @@ impl SqlTarget {
                 regrown += 1;
             }
             let (from, to) = walk.range();
-            let row: std::result::Result<(i64, Option<String>), _> =
-                sqlx::query_as(AssertSqlSafe(sql.clone()))
-                    .bind(from)
-                    .bind(to)
-                    .fetch_one(&mut self.conn)
-                    .await;
-            let (done, last) = row.map_err(|e| self.fail(e, run.cleared))?;
-            let done = u64::try_from(done).unwrap_or(0);
-            run.add(done);
-            walk.advance(done, last.as_deref().and_then(parse_tid));
+            let result = sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(from)
+                .bind(to)
+                .execute(&mut self.conn)
+                .await;
+            let done = self.landed(result, run)?;
+            walk.advance(done);
             run.check_stop()?;
         }
     }
@@ -414,76 +474,9 @@ impl SqlTarget {
         }))
     }
 
-    /// MySQL/MariaDB with an integer primary key: walk the key in order, each statement
-    /// deleting the next [`BATCH`] keys by range. `DELETE ... LIMIT` alone starts from the
-    /// first key every time and steps over the rows of earlier batches that InnoDB has not
-    /// purged yet, so its cost grows as the clear goes. Returns whether the walk ran (false
-    /// when the table has no such key, and the batches do the clear).
-    async fn delete_by_key(&mut self, run: &mut Run<'_>) -> Result<bool> {
-        let Some(key) = self.integer_key(run.cleared).await? else {
-            return Ok(false);
-        };
-        let table = self.table.quoted(self.dialect);
-        let (k, ty) = (key.quoted(), key.cast_type());
-        // The key [`BATCH`] rows on: each batch deletes up to it; when there is none, the
-        // rest is less than a batch and goes in one last statement.
-        let offset = BATCH - 1;
-        let first =
-            format!("SELECT CAST({k} AS CHAR) FROM {table} ORDER BY {k} LIMIT 1 OFFSET {offset}");
-        let next = format!(
-            "SELECT CAST({k} AS CHAR) FROM {table} WHERE {k} > CAST(? AS {ty}) \
-             ORDER BY {k} LIMIT 1 OFFSET {offset}"
-        );
-        let mut last: Option<String> = None;
-        loop {
-            let bound: std::result::Result<Option<String>, _> = match &last {
-                None => sqlx::query_scalar(AssertSqlSafe(first.clone())),
-                Some(l) => sqlx::query_scalar(AssertSqlSafe(next.clone())).bind(l.clone()),
-            }
-            .fetch_optional(&mut self.conn)
-            .await;
-            let bound = bound.map_err(|e| self.fail(e, run.cleared))?;
-            if let (Some(l), Some(b)) = (&last, &bound)
-                && !ascending(l, b)
-            {
-                // The walk would not move on (it cannot, with an integer key the server
-                // compares as such): leave the rest to the batches rather than loop.
-                return Ok(false);
-            }
-            let (after, upto) = (
-                format!("{k} > CAST(? AS {ty})"),
-                format!("{k} <= CAST(? AS {ty})"),
-            );
-            let delete = match (&last, &bound) {
-                (None, None) => sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))),
-                (None, Some(b)) => {
-                    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {upto}")))
-                        .bind(b.clone())
-                }
-                (Some(l), None) => {
-                    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {after}")))
-                        .bind(l.clone())
-                }
-                (Some(l), Some(b)) => sqlx::query(AssertSqlSafe(format!(
-                    "DELETE FROM {table} WHERE {after} AND {upto}"
-                )))
-                .bind(l.clone())
-                .bind(b.clone()),
-            };
-            let result = delete.execute(&mut self.conn).await;
-            self.landed(result, run)?;
-            let Some(bound) = bound else {
-                // Rows that existed when the clear started are all behind the walk now, and
-                // rows added since got keys above them.
-                return Ok(true);
-            };
-            last = Some(bound);
-            run.check_stop()?;
-        }
-    }
-
-    /// The table's primary key if it is one integer column (as `session:setup` creates it).
-    async fn integer_key(&mut self, cleared: u64) -> Result<Option<IntegerKey>> {
+    /// MySQL/MariaDB: a walk by the table's primary key, if it is one integer column (as the
+    /// generated migration makes it), through its index.
+    async fn integer_key_walk(&mut self, cleared: u64) -> Result<Option<Walk>> {
         let rows: std::result::Result<Vec<(String, String, String)>, _> =
             sqlx::query_as(AssertSqlSafe(
                 "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
@@ -501,10 +494,19 @@ impl SqlTarget {
         let integer = ["tinyint", "smallint", "mediumint", "int", "bigint"]
             .iter()
             .any(|t| data_type.eq_ignore_ascii_case(t));
-        Ok(integer.then(|| IntegerKey {
-            name: name.clone(),
-            unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
-        }))
+        if !integer {
+            return Ok(None);
+        }
+        let cast = if column_type.to_ascii_lowercase().contains("unsigned") {
+            "CAST(? AS UNSIGNED)"
+        } else {
+            "CAST(? AS SIGNED)"
+        };
+        Ok(Some(Walk::new(
+            &self.table.quoted(self.dialect),
+            &format!("`{}`", name.replace('`', "``")),
+            cast,
+        )))
     }
 
     /// SQLite without triggers on the table: one `DELETE` with no `WHERE`, which SQLite runs
@@ -564,19 +566,22 @@ impl Run<'_> {
 
 /// How many times the page walk follows a table that grew while it went.
 const MAX_REGROWN: u32 = 3;
-/// Pages per statement when the statistics say nothing (a page holds at most 291 rows, so
-/// this is never far above [`BATCH`]).
+/// Pages per statement when the statistics say nothing: few enough to hold at most a batch
+/// whatever is in them (an 8 KiB page holds at most 291 rows).
 const FIRST_PAGES: u64 = 32;
-/// The most pages one statement reads (32 MiB of 8 KiB pages): empty pages cost little, but
-/// not nothing.
-const MAX_PAGES: u64 = 4096;
+const _: () = assert!(FIRST_PAGES * 291 <= BATCH);
+/// The most pages one statement of the page walk spans: 8 MiB of 8 KiB pages, which a
+/// statement reads (and, full of the smallest rows, deletes) in well under a second.
+const MAX_PAGES: u64 = 1024;
 
 struct HeapLayout {
     pages: u64,
+    /// The pages the first range spans.
     step: u64,
 }
 
-/// The first page step: the pages [`BATCH`] rows fill on average, by the statistics.
+/// The first page step: the pages [`BATCH`] rows fill on average, by the statistics (or
+/// [`FIRST_PAGES`] without them).
 fn first_step(stat_pages: i64, stat_rows: f64) -> u64 {
     if stat_pages <= 0 || stat_rows.is_nan() || stat_rows < 1.0 {
         return FIRST_PAGES;
@@ -585,21 +590,11 @@ fn first_step(stat_pages: i64, stat_rows: f64) -> u64 {
     (pages as u64).clamp(1, MAX_PAGES)
 }
 
-/// A row address (`(page,item)`, as PostgreSQL writes a `tid`).
-fn parse_tid(text: &str) -> Option<(u64, u64)> {
-    let inner = text.strip_prefix('(')?.strip_suffix(')')?;
-    let (page, item) = inner.split_once(',')?;
-    Some((page.parse().ok()?, item.parse().ok()?))
-}
-
-/// The position of the page walk: after row `(page, item)`, reading `step` pages at a time.
+/// The page walk's next range: from page `page` up to (not including) page `end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PageWalk {
     page: u64,
-    item: u64,
-    /// The walk's end for the current range (exclusive page).
     end: u64,
-    step: u64,
 }
 
 /// The largest page number a `tid` holds.
@@ -609,70 +604,67 @@ impl PageWalk {
     fn new(step: u64) -> Self {
         PageWalk {
             page: 0,
-            item: 0,
-            end: step.min(LAST_PAGE),
-            step,
+            end: step.clamp(1, LAST_PAGE),
         }
     }
 
-    /// The statement's bounds: rows after `(page,item)` and before page `end`.
+    /// The statement's bounds, as `tid`s.
     fn range(&self) -> (String, String) {
-        (
-            format!("({},{})", self.page, self.item),
-            format!("({},0)", self.end),
-        )
+        (format!("({},0)", self.page), format!("({},0)", self.end))
     }
 
-    /// Move on after a statement deleted `done` rows, the last of them at `last`. A full
-    /// batch stopped inside the range: go on from its last row. A short one finished the
-    /// range: the next starts at its end, its size scaled to what this one held (at most
-    /// doubling, so a run of empty pages cannot make the next full one too big).
-    fn advance(&mut self, done: u64, last: Option<(u64, u64)>) {
-        let start = self.page;
-        match last {
-            Some((page, item)) if done >= BATCH => {
-                // A batch's worth in these pages: the step to use from here on.
-                self.step = (page.saturating_sub(start) + 1).clamp(1, MAX_PAGES);
-                (self.page, self.item) = (page, item);
-                self.end = self.end.max(page + 1);
-            }
-            _ => {
-                let covered = self.end.saturating_sub(start);
-                let most = covered.saturating_mul(2).max(1);
-                // No rows at all scales without bound, and so doubles.
-                let scaled = covered
-                    .saturating_mul(BATCH)
-                    .checked_div(done)
-                    .unwrap_or(most);
-                self.step = scaled.clamp(1, most).min(MAX_PAGES);
-                (self.page, self.item) = (self.end, 0);
-                self.end = self.end.saturating_add(self.step).min(LAST_PAGE);
-            }
+    /// Move on after the range's statement deleted `done` rows: the next range starts at
+    /// its end, its size scaled to what this one held (at most doubling: empty pages say
+    /// little of the ones after them).
+    fn advance(&mut self, done: u64) {
+        let covered = self.end.saturating_sub(self.page).max(1);
+        let most = covered.saturating_mul(2);
+        let scaled = covered
+            .saturating_mul(BATCH)
+            .checked_div(done)
+            .unwrap_or(most);
+        let step = scaled.clamp(1, most).min(MAX_PAGES);
+        self.page = self.end;
+        self.end = self.end.saturating_add(step).min(LAST_PAGE);
+    }
+}
+
+/// The statements of a walk in key order (see [`SqlTarget::walk`]); bounds are passed as
+/// the text the server wrote them in, and cast back to the key's type.
+struct Walk {
+    /// The key [`BATCH`] rows from the start, and after a bound.
+    first: String,
+    next: String,
+    /// Deletes: everything, up to a bound, after one, and between two.
+    all: String,
+    upto: String,
+    after: String,
+    between: String,
+}
+
+impl Walk {
+    /// A walk of MySQL `table` by integer `key`, bounds read back with `cast` (a `CAST(? AS
+    /// ...)`).
+    fn new(table: &str, key: &str, cast: &str) -> Self {
+        let offset = BATCH - 1;
+        Walk {
+            first: format!(
+                "SELECT CAST({key} AS CHAR) FROM {table} ORDER BY {key} LIMIT 1 OFFSET {offset}"
+            ),
+            next: format!(
+                "SELECT CAST({key} AS CHAR) FROM {table} WHERE {key} > {cast} \
+                 ORDER BY {key} LIMIT 1 OFFSET {offset}"
+            ),
+            all: format!("DELETE FROM {table}"),
+            upto: format!("DELETE FROM {table} WHERE {key} <= {cast}"),
+            after: format!("DELETE FROM {table} WHERE {key} > {cast}"),
+            between: format!("DELETE FROM {table} WHERE {key} > {cast} AND {key} <= {cast}"),
         }
     }
-}
 
-/// Whether integer key `b` (as the server wrote it) comes after `a`.
-fn ascending(a: &str, b: &str) -> bool {
-    match (a.parse::<i128>(), b.parse::<i128>()) {
-        (Ok(a), Ok(b)) => b > a,
-        _ => false,
-    }
-}
-
-/// A one-column integer primary key, quoted for MySQL.
-struct IntegerKey {
-    name: String,
-    unsigned: bool,
-}
-
-impl IntegerKey {
-    fn quoted(&self) -> String {
-        format!("`{}`", self.name.replace('`', "``"))
-    }
-
-    fn cast_type(&self) -> &'static str {
-        if self.unsigned { "UNSIGNED" } else { "SIGNED" }
+    /// Whether integer key `b` (as the server wrote it) comes after `a`.
+    fn ascending(&self, a: &str, b: &str) -> bool {
+        matches!((a.parse::<i128>(), b.parse::<i128>()), (Ok(a), Ok(b)) if b > a)
     }
 }
 
@@ -714,21 +706,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn integer_keys_ascend() {
-        assert!(ascending("-5", "3"));
-        assert!(ascending("18446744073709551614", "18446744073709551615"));
-        assert!(!ascending("7", "7"));
-        assert!(!ascending("8", "7"));
-        assert!(!ascending("7", "x"));
-    }
-
-    #[test]
-    fn tids() {
-        assert_eq!(parse_tid("(0,1)"), Some((0, 1)));
-        assert_eq!(parse_tid("(4294967295,291)"), Some((4_294_967_295, 291)));
-        for bad in ["", "(1)", "1,2", "(a,1)", "(1,-2)", "(1,2"] {
-            assert_eq!(parse_tid(bad), None, "{bad}");
-        }
+    fn key_walk() {
+        let c = "CAST(? AS UNSIGNED)";
+        let walk = Walk::new("`s`", "`id`", c);
+        assert!(walk.ascending("-5", "3"));
+        assert!(walk.ascending("18446744073709551614", "18446744073709551615"));
+        assert!(!walk.ascending("7", "7"));
+        assert!(!walk.ascending("8", "7"));
+        assert!(!walk.ascending("7", "x"));
+        assert_eq!(
+            walk.first,
+            "SELECT CAST(`id` AS CHAR) FROM `s` ORDER BY `id` LIMIT 1 OFFSET 9999"
+        );
+        assert_eq!(
+            walk.between,
+            format!("DELETE FROM `s` WHERE `id` > {c} AND `id` <= {c}")
+        );
     }
 
     #[test]
@@ -745,40 +738,27 @@ mod tests {
     }
 
     #[test]
-    fn page_walk_moves_on_and_scales_its_step() {
+    fn page_walk_scales_its_ranges() {
         let mut walk = PageWalk::new(100);
         assert_eq!(walk.range(), ("(0,0)".to_string(), "(100,0)".to_string()));
-        // Half a batch in 100 pages: the range is done, the next one twice as long.
-        walk.advance(5_000, Some((99, 7)));
-        assert_eq!(
-            (walk.page, walk.item, walk.end, walk.step),
-            (100, 0, 300, 200)
-        );
-        // A full batch ending on page 149: go on after its last row, in the same range,
-        // with a step fitted to 50 pages a batch.
-        walk.advance(BATCH, Some((149, 12)));
-        assert_eq!(
-            (walk.page, walk.item, walk.end, walk.step),
-            (149, 12, 300, 50)
-        );
-        assert_eq!(
-            walk.range(),
-            ("(149,12)".to_string(), "(300,0)".to_string())
-        );
-        // The rest of the range, 151 pages for 2,000 rows: the step may at most double.
-        walk.advance(2_000, Some((299, 1)));
-        assert_eq!(
-            (walk.page, walk.item, walk.end, walk.step),
-            (300, 0, 602, 302)
-        );
-        // Empty ranges double the step up to the cap, and never past the last page.
+        // Half a batch in 100 pages: the next range twice as long.
+        walk.advance(5_000);
+        assert_eq!((walk.page, walk.end), (100, 300));
+        // 20,000 rows in 200 pages: half as long.
+        walk.advance(20_000);
+        assert_eq!((walk.page, walk.end), (300, 400));
+        // A batch: the same.
+        walk.advance(BATCH);
+        assert_eq!((walk.page, walk.end), (400, 500));
+        // Empty ranges double it, up to the cap.
         for _ in 0..20 {
-            walk.advance(0, None);
+            walk.advance(0);
         }
-        assert_eq!(walk.step, MAX_PAGES);
+        assert_eq!(walk.end - walk.page, MAX_PAGES);
+        // Never past the last page a tid can name.
         let mut end = PageWalk::new(10);
         end.end = LAST_PAGE;
-        end.advance(0, None);
+        end.advance(0);
         assert_eq!((end.page, end.end), (LAST_PAGE, LAST_PAGE));
     }
 
