@@ -12,10 +12,11 @@
 # runnable but waiting for one / idle (from /proc/<pid>/task/<pid>/schedstat: idle is what
 # the client left it waiting for a command), and the time inside commands (INFO commandstats,
 # after CONFIG RESETSTAT); for azu also its peak RSS (GNU time). Every run is checked: all
-# session keys gone, every other key still there. Then one more run per method with
-# pinger.py sending a PING every millisecond (latency) and the slow log recording every
-# command over 1 ms (the longest single command), and azu's peak RSS on a data set 10x
-# smaller. Writes everything to --out as JSON.
+# session keys gone, every other key still there. Each round also measures azu's peak RSS on
+# a data set 10x smaller, the pinger alone (the machine's latency floor), and azu (and alt)
+# once more with pinger.py sending a PING every millisecond and the slow log recording every
+# command over 1 ms (the longest single command); the other methods get one such run at the
+# end. Writes everything to --out as JSON.
 
 import argparse
 import array
@@ -31,6 +32,7 @@ from benchlib import (LOOPBACK, Resp, commandstats, env_with, log, main_thread_c
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 METHODS = ["azu", "shell", "keysdel", "flushdb"]
+ROUND_LATENCY = ["azu", "alt"]  # measured with the pinger in every round, not once
 
 
 class Bench:
@@ -200,6 +202,13 @@ class Bench:
         return self.latency(samples, t0, t1)
 
 
+def pinged(b, m):
+    out = b.run(m, pinger=True)
+    log("redis latency %-8s %7.2f s  ping max %.2f ms p99 %.2f ms (%d pings)"
+        % (m, out["wall"], out["ping_max_ms"] or -1, out["ping_p99_ms"] or -1, out["pings"]))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -220,7 +229,8 @@ def main():
 
     res = {"keys": a.keys, "others": a.keys, "small_keys": small, "rounds": a.rounds,
            "prefix": a.prefix, "runs": {m: [] for m in methods}, "latency": {},
-           "rss_small_kib": []}
+           "rss_small_kib": [], "latency_rounds": {m: [] for m in ["idle"] + ROUND_LATENCY
+                                                    if m == "idle" or m in methods}}
     for rnd in range(a.rounds):
         order = methods[rnd % len(methods):] + methods[:rnd % len(methods)]
         for m in order:
@@ -233,13 +243,22 @@ def main():
         res["rss_small_kib"].append(out["rss_kib"])
         log("redis round %d/%d azu small (%d keys): %.2f s, rss %d KiB"
             % (rnd + 1, a.rounds, small, out["wall"], out["rss_kib"]))
+        # The latency target is about azu-session, and one run's worst PING is the noisiest
+        # figure of all on a shared VM: measure it every round, with the machine's idle floor
+        # at that moment beside it.
+        res["latency_rounds"]["idle"].append(b.idle_latency())
+        for m in ROUND_LATENCY:
+            if m in methods:
+                res["latency_rounds"][m].append(pinged(b, m))
 
-    res["latency"]["idle"] = b.idle_latency()
+    # The other methods: one run each with the pinger.
     for m in methods:
-        out = b.run(m, pinger=True)
-        res["latency"][m] = out
-        log("redis latency %-8s %7.2f s  ping max %.2f ms p99 %.2f ms (%d pings)"
-            % (m, out["wall"], out["ping_max_ms"] or -1, out["ping_p99_ms"] or -1, out["pings"]))
+        if m not in ROUND_LATENCY:
+            res["latency"][m] = pinged(b, m)
+    for m, outs in res["latency_rounds"].items():
+        if outs:
+            # The round with the median worst PING stands for the method in the table.
+            res["latency"][m] = sorted(outs, key=lambda x: x["ping_max_ms"] or 0)[len(outs) // 2]
     b.restore("big")
     res["info"] = {"used_memory_human": b.r.info("memory")["used_memory_human"],
                    "redis_version": b.r.info("server")["redis_version"]}
