@@ -199,9 +199,17 @@ impl TestDb {
     /// (MySQL), so that a clear's first DELETE waits where others can see it. The lock is
     /// held once this returns, and let go when `release` is told (or dropped).
     pub fn hold_first_row(&self, table: &str) -> std::sync::mpsc::Sender<()> {
+        self.hold_transaction(&format!(
+            "SELECT 1 FROM {table} ORDER BY id LIMIT 1 FOR UPDATE"
+        ))
+    }
+
+    /// Run `sql` in a transaction of another connection and keep it open: it is in progress
+    /// once this returns, and rolled back when the returned sender is told (or dropped).
+    pub fn hold_transaction(&self, sql: &str) -> std::sync::mpsc::Sender<()> {
         let (release, released) = std::sync::mpsc::channel::<()>();
         let (held_tx, held) = std::sync::mpsc::channel();
-        let (url, table) = (self.url.clone(), table.to_string());
+        let (url, sql) = (self.url.clone(), sql.to_string());
         std::thread::spawn(move || {
             block_on(async {
                 sqlx::any::install_default_drivers();
@@ -209,11 +217,9 @@ impl TestDb {
                 sqlx::raw_sql(AssertSqlSafe("BEGIN"))
                     .execute(&mut conn)
                     .await?;
-                sqlx::raw_sql(AssertSqlSafe(format!(
-                    "SELECT 1 FROM {table} ORDER BY id LIMIT 1 FOR UPDATE"
-                )))
-                .execute(&mut conn)
-                .await?;
+                sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                    .execute(&mut conn)
+                    .await?;
                 let _ = held_tx.send(());
                 let _ = released.recv();
                 sqlx::raw_sql(AssertSqlSafe("ROLLBACK"))
@@ -221,9 +227,9 @@ impl TestDb {
                     .await?;
                 conn.close().await
             })
-            .unwrap_or_else(|e| panic!("hold a row of {table}: {e}"));
+            .unwrap_or_else(|e| panic!("hold a transaction ({sql}): {e}"));
         });
-        held.recv().expect("the row lock");
+        held.recv().expect("the open transaction");
         release
     }
 
