@@ -2,7 +2,7 @@
 # Turns the JSON written by redis_bench.py, sql_bench.py and setup_bench.py into the Markdown
 # report bench/results.md: the machine, one table per part, every figure also as a ratio to
 # its reference in the same run, and the targets marked met or not. Prints it too.
-# Usage: report.py --work DIR --out FILE --mode default|quick --binary TEXT
+# Usage: report.py --work DIR --out FILE --mode default|quick|smoke --binary TEXT
 #                  --load-before "a b c" --load-after "a b c"
 
 import argparse
@@ -290,8 +290,8 @@ def main():
     out = ["# azu-session benchmark results\n"]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out.append("- Run: %s, `bench/run%s` (%s)" % (
-        a.started or now, " --quick" if a.mode == "quick" else "",
-        "quick sizes" if a.mode == "quick" else "default sizes"))
+        a.started or now, "" if a.mode == "default" else " --" + a.mode,
+        "%s sizes" % a.mode))
     out.append("- Machine: %d CPUs (%s), %s RAM, Linux %s, %s" % (
         m["nproc"], m["cpu"], m["mem"], m["kernel"], m["distro"]))
     out.append("- Servers: %s" % ", ".join(versions))

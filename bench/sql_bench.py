@@ -30,6 +30,9 @@ from sql_probe import mysql_argv  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 METHODS = ["azu", "delete"]
+# The database the MariaDB admin connection starts in: one every user may open, so that a user
+# granted only the benchmark's databases (as scripts/services makes `azs`) can run it.
+ADMIN_DB = "information_schema"
 
 
 def loopback_only(url):
@@ -121,10 +124,10 @@ class MariaDB:
 
     def create(self):
         self.sql("DROP DATABASE IF EXISTS `%s`; CREATE DATABASE `%s`;" % (self.db, self.db),
-                 db="mysql")
+                 db=ADMIN_DB)
 
     def drop(self):
-        self.sql("DROP DATABASE IF EXISTS `%s`;" % self.db, db="mysql")
+        self.sql("DROP DATABASE IF EXISTS `%s`;" % self.db, db=ADMIN_DB)
 
     def history(self):
         out = self.sql("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length';")
@@ -171,7 +174,7 @@ ANALYZE TABLE sessions;
         return ["--target", self.admin, "--db", self.db]
 
     def version(self):
-        return self.sql("SELECT VERSION();", db="mysql")
+        return self.sql("SELECT VERSION();", db=ADMIN_DB)
 
 
 class Sqlite:
@@ -308,7 +311,7 @@ def main():
 
     if a.ping_mysql:
         loopback_only(a.mysql_url)
-        p = subprocess.run(mysql_argv(a.mysql_url, "mysql") + ["-e", "SELECT 1"],
+        p = subprocess.run(mysql_argv(a.mysql_url, ADMIN_DB) + ["-e", "SELECT 1"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sys.exit(p.returncode)
     if a.drop_only:
