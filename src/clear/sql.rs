@@ -441,8 +441,9 @@ impl SqlTarget {
         }
     }
 
-    /// Walk the pages; returns how many of its statements deleted rows (each of those, and
-    /// only those, took a transaction id).
+    /// Walk the pages; returns how many of its statements deleted rows, each of which took
+    /// one transaction id. (One that deleted nothing can have taken one too, trying a row
+    /// another transaction changed: that only makes the walk look accompanied.)
     async fn walk_pages(&mut self, layout: HeapLayout, run: &mut Run<'_>) -> Result<u64> {
         let sql = format!(
             "DELETE FROM {} WHERE ctid >= $1::tid AND ctid < $2::tid",
