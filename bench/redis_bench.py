@@ -222,6 +222,7 @@ def main():
     a = ap.parse_args()
 
     methods = METHODS[:1] + (["alt"] if a.alt_bin else []) + METHODS[1:]
+    round_latency = [m for m in ROUND_LATENCY if m in methods]
     b = Bench(a)
     small = max(1000, a.keys // 10)
     b.build("big", a.keys)
@@ -229,8 +230,7 @@ def main():
 
     res = {"keys": a.keys, "others": a.keys, "small_keys": small, "rounds": a.rounds,
            "prefix": a.prefix, "runs": {m: [] for m in methods}, "latency": {},
-           "rss_small_kib": [], "latency_rounds": {m: [] for m in ["idle"] + ROUND_LATENCY
-                                                    if m == "idle" or m in methods}}
+           "rss_small_kib": [], "latency_rounds": {m: [] for m in ["idle"] + round_latency}}
     for rnd in range(a.rounds):
         order = methods[rnd % len(methods):] + methods[:rnd % len(methods)]
         for m in order:
@@ -247,13 +247,12 @@ def main():
         # figure of all on a shared VM: measure it every round, with the machine's idle floor
         # at that moment beside it.
         res["latency_rounds"]["idle"].append(b.idle_latency())
-        for m in ROUND_LATENCY:
-            if m in methods:
-                res["latency_rounds"][m].append(pinged(b, m))
+        for m in round_latency:
+            res["latency_rounds"][m].append(pinged(b, m))
 
     # The other methods: one run each with the pinger.
     for m in methods:
-        if m not in ROUND_LATENCY:
+        if m not in round_latency:
             res["latency"][m] = pinged(b, m)
     for m, outs in res["latency_rounds"].items():
         if outs:

@@ -422,23 +422,22 @@ impl SqlTarget {
             .execute(&mut self.conn)
             .await;
         result.map_err(|e| self.fail(e, run.cleared))?;
-        let walked = self.walk_pages(layout, run).await;
-        let after = match walked {
-            Ok(_) => Some(self.snapshot(run.cleared).await),
-            Err(_) => None,
-        };
+        // The counter is read again before the durable commit below, which takes an id.
+        let walked = async {
+            let ours = self.walk_pages(layout, run).await?;
+            let after = self.snapshot(run.cleared).await?;
+            Ok::<_, Error>(Company::between(&before, &after, ours))
+        }
+        .await;
         // Also after a failure or Ctrl-C: what was reported deleted is made durable (unless
         // the connection itself is gone, and the error says so).
         let durable = "RESET synchronous_commit; SELECT pg_current_xact_id()::text";
         let flushed = sqlx::raw_sql(AssertSqlSafe(durable))
             .execute(&mut self.conn)
             .await;
-        let ours = walked?;
+        let company = walked?;
         flushed.map_err(|e| self.fail(e, run.cleared))?;
-        match after {
-            Some(after) => Ok(Company::between(&before, &after?, ours)),
-            None => Ok(Company::Possible),
-        }
+        Ok(company)
     }
 
     /// Walk the pages; returns how many of its statements deleted rows, each of which took
@@ -479,18 +478,14 @@ impl SqlTarget {
     /// The server's transaction counter and how many transactions are in progress now
     /// (PostgreSQL; the connection is between transactions, so not its own).
     async fn snapshot(&mut self, cleared: u64) -> Result<XidSnapshot> {
-        let row: std::result::Result<(String, i64), _> = sqlx::query_as(AssertSqlSafe(
-            "SELECT pg_snapshot_xmax(s)::text, (SELECT count(*) FROM pg_snapshot_xip(s))::int8 \
-             FROM pg_current_snapshot() s",
+        let row: std::result::Result<(i64, i64), _> = sqlx::query_as(AssertSqlSafe(
+            "SELECT pg_snapshot_xmax(s)::text::int8, \
+             (SELECT count(*) FROM pg_snapshot_xip(s))::int8 FROM pg_current_snapshot() s",
         ))
         .fetch_one(&mut self.conn)
         .await;
         let (xmax, in_progress) = row.map_err(|e| self.fail(e, cleared))?;
-        Ok(XidSnapshot {
-            // An unreadable counter proves nothing: the sweep runs.
-            xmax: xmax.parse().ok(),
-            in_progress,
-        })
+        Ok(XidSnapshot { xmax, in_progress })
     }
 
     /// The server's version and the table's size in pages, with a first guess of how many
@@ -610,7 +605,7 @@ impl Run<'_> {
 /// transactions in progress below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct XidSnapshot {
-    xmax: Option<u64>,
+    xmax: i64,
     in_progress: i64,
 }
 
@@ -633,11 +628,11 @@ enum Company {
 
 impl Company {
     fn between(before: &XidSnapshot, after: &XidSnapshot, ours: u64) -> Self {
-        match (before.xmax, after.xmax) {
-            (Some(b), Some(a)) if before.in_progress == 0 && a.checked_sub(b) == Some(ours) => {
-                Company::None
-            }
-            _ => Company::Possible,
+        let crossed = after.xmax.checked_sub(before.xmax);
+        if before.in_progress == 0 && crossed.is_some() && crossed == i64::try_from(ours).ok() {
+            Company::None
+        } else {
+            Company::Possible
         }
     }
 }
@@ -804,44 +799,27 @@ mod tests {
 
     #[test]
     fn company_during_a_walk() {
-        let snap = |xmax, in_progress| XidSnapshot {
-            xmax: Some(xmax),
-            in_progress,
-        };
-        // 100 statements that deleted rows, and the counter moved by 100: alone.
-        assert_eq!(
-            Company::between(&snap(1000, 0), &snap(1100, 0), 100),
-            Company::None
-        );
-        // One id more: another transaction wrote something meanwhile.
-        assert_eq!(
-            Company::between(&snap(1000, 0), &snap(1101, 0), 100),
-            Company::Possible
-        );
-        // A transaction in progress at the start may have updated a row ahead of the walk.
-        assert_eq!(
-            Company::between(&snap(1000, 1), &snap(1100, 0), 100),
-            Company::Possible
-        );
-        // Transactions in progress at the end are no matter: they had to end before the
-        // walk could pass a row they held.
-        assert_eq!(
-            Company::between(&snap(1000, 0), &snap(1100, 3), 100),
-            Company::None
-        );
-        // A counter that went back, or could not be read, proves nothing.
-        assert_eq!(
-            Company::between(&snap(1000, 0), &snap(900, 0), 100),
-            Company::Possible
-        );
-        let unread = XidSnapshot {
-            xmax: None,
-            in_progress: 0,
-        };
-        assert_eq!(
-            Company::between(&unread, &snap(1100, 0), 100),
-            Company::Possible
-        );
+        let snap = |xmax, in_progress| XidSnapshot { xmax, in_progress };
+        let cases = [
+            // 100 statements that deleted rows, and the counter moved by 100: alone.
+            (snap(1000, 0), snap(1100, 0), Company::None),
+            // One id more: another transaction wrote something meanwhile.
+            (snap(1000, 0), snap(1101, 0), Company::Possible),
+            // A transaction in progress at the start may have updated a row ahead of the walk.
+            (snap(1000, 1), snap(1100, 0), Company::Possible),
+            // Transactions in progress at the end are no matter: they had to end before the
+            // walk could pass a row they held.
+            (snap(1000, 0), snap(1100, 3), Company::None),
+            // A counter that went back proves nothing.
+            (snap(1000, 0), snap(900, 0), Company::Possible),
+        ];
+        for (before, after, company) in cases {
+            assert_eq!(
+                Company::between(&before, &after, 100),
+                company,
+                "{before:?} {after:?}"
+            );
+        }
     }
 
     #[test]
