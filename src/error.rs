@@ -105,6 +105,21 @@ pub enum Error {
     UnsupportedDatabaseUrl(String),
 
     #[error(
+        "`{url}` is not a database URL this tool can read ({reason}); write it as postgres://user:password@host:port/database (percent-encode `@`, `/`, `?`, `#` and `:` in the password), mysql:///path/to/mysqld.sock?database=name, or sqlite3://./path/to/app.db"
+    )]
+    DatabaseUrlInvalid { url: String, reason: String },
+
+    #[error(
+        "the SQLite database `{}` {problem} (DATABASE_URL `{url}`; a relative path is read from the project root, as the app reads it); check DATABASE_URL, or create the database with the app's migrations (`azu db:migrate`)",
+        .path.display()
+    )]
+    SqliteFile {
+        path: PathBuf,
+        url: String,
+        problem: &'static str,
+    },
+
+    #[error(
         "`{0}` names no SQLite database file; use sqlite:path/to/app.sqlite3 (an in-memory database has no sessions to clear)"
     )]
     SqliteNoFile(String),

@@ -9,6 +9,7 @@ pub mod clear;
 pub mod cli;
 pub mod completions;
 pub mod confirm;
+pub mod database_url;
 pub mod error;
 pub mod fsutil;
 pub mod initializer;
@@ -233,7 +234,7 @@ fn target_lines(plan: &ClearPlan) -> Vec<String> {
             ),
         ],
         Target::Database { url, table, .. } => vec![
-            format!("Database URL: {}", url::mask(url)),
+            format!("Database URL: {}", url.shown),
             format!("Table: {table}"),
         ],
         Target::Memory => Vec::new(),
@@ -258,7 +259,7 @@ fn clear_json(plan: &ClearPlan) -> serde_json::Value {
             report["pattern"] = json!(clear::redis::pattern(prefix));
         }
         Target::Database { url, table, .. } => {
-            report["url"] = json!(url::mask(url));
+            report["url"] = json!(url.shown);
             report["table"] = json!(table.plain());
         }
         Target::Memory => {}
@@ -286,9 +287,19 @@ fn next_steps(report: &SetupReport) -> Vec<Step> {
             format!("REDIS_URL is in .env ({url}); export REDIS_URL to use another server")
         }
         (Backend::Redis, None) => "export REDIS_URL=\"redis://localhost:6379\"".to_string(),
-        (Backend::Database, _) => {
-            "export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"".to_string()
-        }
+        (Backend::Database, _) => match &report.database_url {
+            Some(url) if url.in_dotenv => format!(
+                "DATABASE_URL is in .env ({}); export DATABASE_URL to use another database",
+                url.masked
+            ),
+            Some(url) => format!(
+                "DATABASE_URL is set in the environment ({}); the app must see the same value",
+                url.masked
+            ),
+            None => {
+                "export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"".to_string()
+            }
+        },
         (Backend::Memory, _) => "nothing else: memory sessions need no server".to_string(),
     };
     steps.push(step(

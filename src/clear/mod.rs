@@ -63,13 +63,9 @@ pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
             masked_url: crate::url::mask(url),
             prefix: prefix.clone(),
         },
-        Target::Database {
-            url,
-            dialect,
-            table,
-        } => Connected::Sql(
-            sql::SqlTarget::connect(url, *dialect, table.clone(), plan.expired).await?,
-        ),
+        Target::Database { url, table } => {
+            Connected::Sql(sql::SqlTarget::connect(url, table.clone(), plan.expired).await?)
+        }
     })
 }
 

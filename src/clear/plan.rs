@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use crate::backend::{self, Backend, Source};
-use crate::clear::sql::{Dialect, Table};
+use crate::clear::sql::Table;
 use crate::cli::ClearArgs;
+use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::initializer::{Alt, Initializer, Part, Selection, Store, StoreKind};
 use crate::project::{self, Env, INITIALIZER};
@@ -22,8 +23,8 @@ pub enum Target {
         prefix: String,
     },
     Database {
-        url: String,
-        dialect: Dialect,
+        /// Resolved once: the file a relative SQLite path names, the parameters read.
+        url: DatabaseUrl,
         table: Table,
     },
     Memory,
@@ -138,12 +139,9 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
             Target::Redis { url, prefix }
         }
         Backend::Database => {
-            let url = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
-            let dialect = Dialect::from_url(&url)
-                .ok_or_else(|| Error::UnsupportedDatabaseUrl(crate::url::mask(&url)))?;
-            if dialect == Dialect::Sqlite && !crate::clear::sql::names_a_file(&url) {
-                return Err(Error::SqliteNoFile(crate::url::mask(&url)));
-            }
+            let raw = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
+            let url = DatabaseUrl::parse(&raw, root)?;
+            notes.extend(url.notes.iter().cloned());
             let name = match (
                 &args.table,
                 store.and_then(|s| s.arg(&["table", "table_name"])),
@@ -155,11 +153,7 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
                 (None, None) => DEFAULT_TABLE.to_string(),
             };
             let table = Table::parse(&name).ok_or(Error::InvalidTable(name))?;
-            Target::Database {
-                url,
-                dialect,
-                table,
-            }
+            Target::Database { url, table }
         }
     };
 

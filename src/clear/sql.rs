@@ -20,40 +20,14 @@ use std::time::Duration;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 use super::Stop;
+use crate::database_url::DatabaseUrl;
+pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
 
 pub const BATCH: u64 = 10_000;
 /// Short PostgreSQL batches (rows moved by application updates) retried before giving up.
 const MAX_SHORT_BATCHES: u32 = 50;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Postgres,
-    MySql,
-    Sqlite,
-}
-
-impl Dialect {
-    pub fn from_url(url: &str) -> Option<Self> {
-        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
-        match scheme.as_str() {
-            "postgres" | "postgresql" => Some(Dialect::Postgres),
-            "mysql" | "mariadb" => Some(Dialect::MySql),
-            "sqlite" | "sqlite3" => Some(Dialect::Sqlite),
-            _ => None,
-        }
-    }
-}
-
-/// Whether an `sqlite:` URL names a database file (not nothing, and not `:memory:`, where
-/// there are no sessions to clear and a table would be reported missing).
-pub fn names_a_file(url: &str) -> bool {
-    let rest = url.split_once(':').map_or("", |(_, r)| r);
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or("");
-    !path.is_empty() && path != ":memory:" && !rest.contains("mode=memory")
-}
 
 /// A table name checked to be an identifier, optionally schema-qualified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +88,7 @@ impl std::fmt::Display for Table {
 }
 
 /// The condition for an expired session, in the dialect's own terms. The session is set to
-/// UTC first (see [`utc_session_sql`]), so `timestamp` and `timestamptz`/`TIMESTAMP` columns
+/// UTC first (see [`session_setup_sql`]), so `timestamp` and `timestamptz`/`TIMESTAMP` columns
 /// compare alike; SQLite compares the text the sqlite3 shard writes (`YYYY-MM-DD HH:MM:SS`).
 fn expired_condition(dialect: Dialect) -> &'static str {
     match dialect {
@@ -124,12 +98,25 @@ fn expired_condition(dialect: Dialect) -> &'static str {
     }
 }
 
-/// The statement that makes the connection's clock speak UTC, if the dialect needs one.
-fn utc_session_sql(dialect: Dialect) -> Option<&'static str> {
-    match dialect {
-        Dialect::Postgres => Some("SET TIME ZONE 'UTC'"),
-        Dialect::MySql => Some("SET time_zone = '+00:00'"),
-        Dialect::Sqlite => None,
+/// What a new connection runs before the clear: the clock in UTC, so `timestamp` and
+/// `timestamptz`/`TIMESTAMP` columns compare alike; on SQLite the URL's lock wait and
+/// foreign-key enforcement, as the app's connections have them (sqlx turns foreign keys on
+/// by default, crystal-sqlite3 leaves them off).
+fn session_setup_sql(url: &DatabaseUrl) -> Vec<String> {
+    match (url.dialect, &url.sqlite) {
+        (Dialect::Postgres, _) => vec!["SET TIME ZONE 'UTC'".to_string()],
+        (Dialect::MySql, _) => vec!["SET time_zone = '+00:00'".to_string()],
+        (Dialect::Sqlite, settings) => {
+            let mut sql = Vec::new();
+            if let Some(settings) = settings {
+                if let Some(wait) = settings.busy_timeout {
+                    sql.push(format!("PRAGMA busy_timeout = {}", wait.as_millis()));
+                }
+                let on = if settings.foreign_keys { "ON" } else { "OFF" };
+                sql.push(format!("PRAGMA foreign_keys = {on}"));
+            }
+            sql
+        }
     }
 }
 
@@ -164,19 +151,10 @@ fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String {
     format!("SELECT COUNT(*) FROM {table}{}", filter(dialect, expired))
 }
 
-/// sqlx's `Any` driver knows `sqlite:` but not `sqlite3:`.
-fn driver_url(url: &str) -> String {
-    match url.split_once(':') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("sqlite3") => format!("sqlite:{rest}"),
-        _ => url.to_string(),
-    }
-}
-
 /// A connection to the database holding the sessions table.
 pub struct SqlTarget {
     conn: AnyConnection,
-    url: String,
-    masked: String,
+    url: DatabaseUrl,
     dialect: Dialect,
     table: Table,
     expired: bool,
@@ -184,38 +162,32 @@ pub struct SqlTarget {
 
 impl SqlTarget {
     /// Connect; with `expired`, the clear deletes only rows past their `expires_at`.
-    pub async fn connect(url: &str, dialect: Dialect, table: Table, expired: bool) -> Result<Self> {
-        let masked = crate::url::mask(url);
+    pub async fn connect(url: &DatabaseUrl, table: Table, expired: bool) -> Result<Self> {
+        let connect_error = |reason: String| Error::DatabaseConnect {
+            url: url.shown.clone(),
+            reason,
+        };
         sqlx::any::install_default_drivers();
-        let connect = AnyConnection::connect(&driver_url(url));
+        let connect = AnyConnection::connect(url.connect_url());
         let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                return Err(Error::DatabaseConnect {
-                    url: masked,
-                    reason: describe(&e, url),
-                });
-            }
+            Ok(Err(e)) => return Err(connect_error(describe(&e, url))),
             Err(_) => {
-                return Err(Error::DatabaseConnect {
-                    url: masked,
-                    reason: format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()),
-                });
+                return Err(connect_error(format!(
+                    "no answer in {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
             }
         };
-        if let Some(sql) = utc_session_sql(dialect)
-            && let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await
-        {
-            return Err(Error::DatabaseConnect {
-                reason: describe(&e, url),
-                url: masked,
-            });
+        for sql in session_setup_sql(url) {
+            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
+                return Err(connect_error(describe(&e, url)));
+            }
         }
         Ok(SqlTarget {
             conn,
-            url: url.to_string(),
-            masked,
-            dialect,
+            url: url.clone(),
+            dialect: url.dialect,
             table,
             expired,
         })
@@ -249,16 +221,16 @@ impl SqlTarget {
         if is_missing_table(&e) {
             Error::TableMissing {
                 table: self.table.to_string(),
-                url: self.masked.clone(),
+                url: self.url.shown.clone(),
             }
         } else if self.expired && is_missing_column(&e) {
             Error::NoExpiresAt {
                 table: self.table.to_string(),
-                url: self.masked.clone(),
+                url: self.url.shown.clone(),
             }
         } else {
             Error::Database {
-                url: self.masked.clone(),
+                url: self.url.shown.clone(),
                 cleared,
                 reason: describe(&e, &self.url),
             }
@@ -761,17 +733,14 @@ fn is_missing_table(e: &sqlx::Error) -> bool {
 }
 
 /// An error's text without the URL's password, in case a driver quotes it.
-fn describe(e: &sqlx::Error, url: &str) -> String {
+fn describe(e: &sqlx::Error, url: &DatabaseUrl) -> String {
     // A server's own message reads better than the driver's wrapping of it (which, for
     // PostgreSQL, ends with a line number inside the server's source).
     let text = match e.as_database_error() {
         Some(db) => db.message().to_string(),
         None => e.to_string(),
     };
-    match crate::url::password(url) {
-        Some(pw) if !pw.is_empty() => text.replace(pw, "****"),
-        _ => text,
-    }
+    url.scrub(&text)
 }
 
 #[cfg(test)]
@@ -901,17 +870,5 @@ mod tests {
         );
         assert_eq!(Dialect::from_url("mongodb://x"), None);
         assert_eq!(Dialect::from_url("nonsense"), None);
-        assert_eq!(driver_url("sqlite3:./db"), "sqlite:./db");
-        assert!(names_a_file("sqlite:./db.sqlite3"));
-        assert!(names_a_file("sqlite:///var/db/app.db?mode=ro"));
-        for no_file in [
-            "sqlite:",
-            "sqlite://",
-            "sqlite::memory:",
-            "sqlite://?mode=rwc",
-            "sqlite:x?mode=memory",
-        ] {
-            assert!(!names_a_file(no_file), "{no_file}");
-        }
     }
 }

@@ -54,6 +54,17 @@ pub struct SetupReport {
     pub main_file: Option<String>,
     /// For redis, the REDIS_URL that `.env` now holds (password masked).
     pub redis_url: Option<String>,
+    /// For the database backend, the DATABASE_URL in use, if any (password masked).
+    pub database_url: Option<UrlInUse>,
+}
+
+/// A URL setup found already set, and where.
+#[derive(Debug, Clone)]
+pub struct UrlInUse {
+    /// Password masked.
+    pub masked: String,
+    /// From `.env` (else from the process environment).
+    pub in_dotenv: bool,
 }
 
 pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
@@ -111,15 +122,13 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
     // A .env the app's loader would refuse is refused here too, before anything is written.
     crate::project::Env::load(&project.root)?;
     let dotenv_text = project::read_text_opt(&project.path(DOTENV))?;
-    let database_url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| {
-            dotenv_text
-                .as_deref()
-                .and_then(|t| dotenv::lookup(t, "DATABASE_URL"))
-                .map(str::to_string)
-        });
+    let database_url_in_process = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
+    let database_url = database_url_in_process.clone().or_else(|| {
+        dotenv_text
+            .as_deref()
+            .and_then(|t| dotenv::lookup(t, "DATABASE_URL"))
+            .map(str::to_string)
+    });
     let wanted = shard::required(backend, database_url.as_deref());
     let edited = shard::add_dependencies(&project.path(SHARD_YML), &project.shard_yml, &wanted)?;
     let action = if edited.is_some() {
@@ -177,6 +186,12 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         files,
         main_file,
         redis_url,
+        database_url: database_url
+            .filter(|_| backend == Backend::Database)
+            .map(|url| UrlInUse {
+                masked: crate::url::mask(&url),
+                in_dotenv: database_url_in_process.is_none(),
+            }),
     })
 }
 

@@ -235,13 +235,19 @@ fn malformed_urls_of_every_scheme_get_clear_errors() {
         ("postgres://", "cannot connect to the database"),
         (
             "postgres://u:pw@127.0.0.1:notaport/db",
-            "cannot connect to the database",
+            "is not a database URL this tool can read (invalid port number)",
         ),
-        ("mysql://u:pw@:3306", "cannot connect to the database"),
-        ("mariadb://u:pw@[::1/db", "cannot connect to the database"),
+        (
+            "mysql://u:pw@:3306",
+            "is not a database URL this tool can read (empty host)",
+        ),
+        (
+            "mariadb://u:pw@[::1/db",
+            "is not a database URL this tool can read (invalid IPv6 address)",
+        ),
         (
             "sqlite:/nonexistent/dir/x.db",
-            "cannot connect to the database",
+            "the SQLite database `/nonexistent/dir/x.db` does not exist",
         ),
         ("sqlite://", "names no SQLite database file"),
         ("sqlite::memory:", "names no SQLite database file"),

@@ -5,6 +5,7 @@ mod support;
 mod clear;
 mod cluster;
 mod completions;
+mod database_url;
 mod expired;
 mod faults;
 mod hardening;

@@ -99,6 +99,27 @@ impl TestDb {
         db
     }
 
+    /// An SQLite database in the file `path` (made, with its directory), which the caller's
+    /// directory owns.
+    pub fn sqlite_at(path: &std::path::Path) -> Self {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("a directory for the SQLite file");
+        }
+        let url = format!("sqlite://{}", path.display());
+        block_on(execute(
+            &format!("{url}?mode=rwc"),
+            "CREATE TABLE azs_probe (x INTEGER);\nDROP TABLE azs_probe",
+        ))
+        .expect("create the SQLite file");
+        TestDb {
+            kind: Kind::Sqlite,
+            url,
+            admin_url: None,
+            name: String::new(),
+            _dir: None,
+        }
+    }
+
     /// All three kinds the environment offers (SQLite always).
     pub fn all(test: &str) -> Vec<Self> {
         let mut dbs = vec![Self::sqlite()];
@@ -244,6 +265,11 @@ impl TestDb {
             Ok::<i64, sqlx::Error>(n)
         })
         .unwrap_or_else(|e| panic!("{:?}: count {table}: {e}", self.kind))
+    }
+
+    /// The first column of every row `sql` selects, as text.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        self.column(sql.to_string())
     }
 
     /// The one integer `sql` selects.
