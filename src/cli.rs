@@ -104,6 +104,23 @@ pub struct ClearArgs {
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
 
+    /// How long to wait for a table lock another connection holds before giving up
+    /// (SQL backends; default 5, or SQLite's busy_timeout from DATABASE_URL)
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub lock_timeout: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub project: ProjectArgs,
+}
+
+/// A number of seconds, whole or not, from 0 to a day.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&seconds) {
+        return Err(format!("`{s}` is not between 0 and 86400 seconds"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }

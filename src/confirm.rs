@@ -13,11 +13,19 @@ use crate::error::{Error, Result};
 pub const PROMPT: &str =
     "Are you sure you want to clear all sessions? This will log out all users. [y/N]";
 
+/// Whether a question can be asked at all: refused at once without a terminal, before any
+/// work is done towards it.
+pub fn can_ask() -> Result<()> {
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        Ok(())
+    } else {
+        Err(Error::NotATerminal)
+    }
+}
+
 /// Show `summary` on stderr and ask; `Ok` only for a yes.
 pub fn confirm(summary: &[String]) -> Result<()> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(Error::NotATerminal);
-    }
+    can_ask()?;
     for line in summary {
         eprintln!("{line}");
     }

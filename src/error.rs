@@ -170,12 +170,57 @@ pub enum Error {
     NoExpiresAt { table: String, url: String },
 
     #[error(
-        "the database at `{url}` failed after clearing {cleared} session(s): {reason}; run the command again to clear the rest"
+        "the database at `{url}` failed {}: {reason}; {}",
+        progress(*.cleared, *.dry_run),
+        .fix.as_deref().unwrap_or(if *.dry_run { "run the command again" } else { "run the command again to clear the rest" })
     )]
     Database {
         url: String,
         cleared: u64,
+        dry_run: bool,
         reason: String,
+        /// How to fix a failure that running again would not fix.
+        fix: Option<String>,
+    },
+
+    #[error(
+        "table {table} in `{url}` stayed locked by another connection for {seconds} s{} ({}); {}",
+        if .holder.is_empty() { String::new() } else { format!(": {}", .holder) },
+        if *.dry_run { "nothing was counted".to_string() } else if *.cleared == 0 { "nothing was deleted".to_string() } else { format!("{} session(s) were cleared before it", .cleared) },
+        "run the command again once the lock is released, or wait longer with --lock-timeout SECONDS"
+    )]
+    LockTimeout {
+        table: String,
+        url: String,
+        seconds: f64,
+        /// What the server says holds the lock (empty when it cannot tell).
+        holder: String,
+        cleared: u64,
+        dry_run: bool,
+    },
+
+    #[error(
+        "{table} in `{url}` is {kind}, not a table, so its rows cannot be cleared safely; pass --table with the name of the table that holds the sessions"
+    )]
+    NotATable {
+        table: String,
+        url: String,
+        kind: &'static str,
+    },
+
+    #[error(
+        "table {table} has a partition or child that is a foreign table (`{partition}`), whose rows live on another server; clear that table there, and pass --table for each local one"
+    )]
+    ForeignPartition { table: String, partition: String },
+
+    #[error(
+        "row-level security on {table} in `{url}` hides rows from the role `{role}`: {cleared} session(s) it could see were cleared, and rows it cannot see remain; clear as the table's owner or a role with BYPASSRLS"
+    )]
+    RowsHidden {
+        table: String,
+        url: String,
+        role: String,
+        cleared: u64,
     },
 
     #[error("cannot render the man page: {0}; this is a bug, please report it")]
@@ -258,6 +303,18 @@ impl Error {
         }
     }
 
+    /// Set how many sessions were cleared before this error, where it reports that (an
+    /// engine that cannot roll back tells it only by counting again).
+    pub fn set_cleared(&mut self, n: u64) {
+        match self {
+            Error::Database { cleared, .. }
+            | Error::LockTimeout { cleared, .. }
+            | Error::Interrupted { cleared, .. }
+            | Error::RowsHidden { cleared, .. } => *cleared = n,
+            _ => {}
+        }
+    }
+
     /// The process exit code for this error (usage errors exit 2 through clap, before this;
     /// an interrupt exits 130, as a shell reports a command ended by Ctrl-C).
     pub fn exit_code(&self) -> u8 {
@@ -265,6 +322,15 @@ impl Error {
             Error::Interrupted { .. } => 130,
             _ => 1,
         }
+    }
+}
+
+/// How far a failed clear had come, for its message.
+fn progress(cleared: u64, dry_run: bool) -> String {
+    if dry_run {
+        "while counting sessions (dry run: nothing was deleted)".to_string()
+    } else {
+        format!("after clearing {cleared} session(s)")
     }
 }
 

@@ -95,9 +95,46 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
     let target_lines = target_lines(plan);
     // --expired touches no live session, so it needs no yes.
     let deletes = !matches!(plan.target, Target::Memory) && !plan.dry_run && !plan.expired;
-    if deletes && !force {
+    let asks = deletes && !force;
+    if asks {
+        confirm::can_ask()?;
+    }
+    let stop = clear::Stop::default();
+    let needs_server = match plan.target {
+        Target::Memory => false,
+        Target::Redis { .. } => !plan.expired,
+        Target::Database { .. } => true,
+    };
+    let runtime = if needs_server {
+        Some(clear::runtime()?)
+    } else {
+        None
+    };
+    // Ctrl-C stops the clear once it is sure to go ahead; while a question is open it
+    // ends the process as usual (nothing was deleted yet).
+    if !asks && let Some(runtime) = &runtime {
+        watch_ctrl_c(runtime, &stop, out)?;
+    }
+    // A database is read before the question, so it can say what else the clear deletes
+    // (rows that foreign keys cascade to).
+    let mut early = match (&runtime, &plan.target) {
+        (Some(runtime), Target::Database { .. }) => {
+            Some(runtime.block_on(clear::connect(plan, &stop))?)
+        }
+        _ => None,
+    };
+    let cascades: Vec<clear::sql::Cascade> = early
+        .as_ref()
+        .map(|c| c.cascades().to_vec())
+        .unwrap_or_default();
+    if asks {
         let mut summary = vec![format!("This will delete sessions from {}:", plan.backend)];
         summary.extend(target_lines.iter().map(|l| format!("  {l}")));
+        summary.extend(
+            cascades
+                .iter()
+                .map(|c| format!("  It will also {}", c.describe())),
+        );
         confirm::confirm(&summary)?;
     }
 
@@ -128,15 +165,18 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
         out.json(&report);
         return Ok(ExitCode::SUCCESS);
     }
-    if plan.expired && matches!(plan.target, Target::Redis { .. }) {
+    let Some(runtime) = runtime else {
+        // Redis with --expired: nothing to do.
         out.lines(&[REDIS_EXPIRES_ITSELF]);
         report["message"] = json!(REDIS_EXPIRES_ITSELF);
         out.json(&report);
         return Ok(ExitCode::SUCCESS);
-    }
+    };
 
-    let runtime = clear::runtime()?;
-    let mut connected = runtime.block_on(clear::connect(plan))?;
+    let mut connected = match early.take() {
+        Some(connected) => connected,
+        None => runtime.block_on(clear::connect(plan, &stop))?,
+    };
     match &plan.target {
         Target::Redis { .. } => {
             // After `Redis URL:`, what the server turned out to be.
@@ -153,6 +193,26 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
             for line in &target_lines {
                 out.info(format!("({line})"));
             }
+            let verb = if plan.dry_run { "would" } else { "will" };
+            for cascade in &cascades {
+                out.info(format!(
+                    "{} clearing these sessions {verb} also {}",
+                    paint(output::WARNING, "note:"),
+                    cascade.describe()
+                ));
+            }
+            if let Some(role) = connected.hidden_from() {
+                out.info(format!(
+                    "{} row-level security hides rows of this table from the role `{role}`: only the rows it can see are counted and cleared",
+                    paint(output::WARNING, "note:")
+                ));
+            }
+            report["cascades"] = json!(
+                cascades
+                    .iter()
+                    .map(|c| json!({ "table": c.table, "on_delete": c.action, "rows": c.rows }))
+                    .collect::<Vec<_>>()
+            );
             out.lines(&[format!("Clearing {which}database sessions...")]);
         }
         Target::Memory => {}
@@ -166,8 +226,9 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
         None
     };
     let progress = out.progress(total);
-    let stop = clear::Stop::default();
-    watch_ctrl_c(&runtime, &stop, out)?;
+    if asks {
+        watch_ctrl_c(&runtime, &stop, out)?;
+    }
     let result = runtime.block_on(connected.clear(plan.dry_run, &stop, |n| progress.inc(n)));
     progress.finish_and_clear();
     let outcome = result?;
@@ -175,10 +236,14 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
     report["cleared"] = json!(outcome.count);
     out.json(&report);
     if plan.dry_run {
-        out.lines(&[
-            format!("Would clear {} {which}session(s)", outcome.count),
-            "Dry run: no sessions were cleared".to_string(),
-        ]);
+        let mut lines = vec![format!("Would clear {} {which}session(s)", outcome.count)];
+        lines.extend(
+            cascades
+                .iter()
+                .map(|c| format!("Would also {}", c.describe())),
+        );
+        lines.push("Dry run: no sessions were cleared".to_string());
+        out.lines(&lines);
     } else {
         out.lines(&[format!("Cleared {} {which}session(s)", outcome.count)]);
         out.styled(

@@ -17,8 +17,13 @@ const SECRET_PARAMS: &[&str] = &[
 ];
 
 /// `url` with the password of its user info and any secret query parameter replaced by
-/// `****`; a comma-separated list of URLs (Redis Cluster seeds) has each masked on its own.
+/// `****`; a comma-separated list of Redis URLs (Redis Cluster seeds) has each masked on its
+/// own. Only a Redis URL can be a list: in any other, a `,scheme://` is part of the password
+/// and masked with it.
 pub fn mask(url: &str) -> String {
+    if !url.trim_start().to_ascii_lowercase().starts_with("redis") {
+        return mask_one(url);
+    }
     split_list(url)
         .into_iter()
         .map(mask_one)
@@ -189,6 +194,9 @@ mod tests {
                 "redis://:****@h1:7000,h2:7001",
             ),
             ("", ""),
+            // A database URL is never a list: its password holds the comma.
+            ("postgres://u:p,postgres://x@h/db", "postgres://u:****@h/db"),
+            ("mysql://u:a,redis://b@h/db?x=1", "mysql://u:****@h/db?x=1"),
         ];
         for (input, want) in cases {
             assert_eq!(mask(input), want, "{input}");

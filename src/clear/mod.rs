@@ -36,7 +36,7 @@ pub enum Connected {
         masked_url: String,
         prefix: String,
     },
-    Sql(sql::SqlTarget),
+    Sql(Box<sql::SqlTarget>),
     Memory,
 }
 
@@ -55,7 +55,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(Error::Runtime)
 }
 
-pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
+/// Connect to the store `plan` names; `stop` is what Ctrl-C sets once the clear is under
+/// way (a SQL statement waiting for a lock looks at it too).
+pub async fn connect(plan: &ClearPlan, stop: &Stop) -> Result<Connected> {
     Ok(match &plan.target {
         Target::Memory => Connected::Memory,
         Target::Redis { url, prefix } => Connected::Redis {
@@ -63,9 +65,16 @@ pub async fn connect(plan: &ClearPlan) -> Result<Connected> {
             masked_url: crate::url::mask(url),
             prefix: prefix.clone(),
         },
-        Target::Database { url, table } => {
-            Connected::Sql(sql::SqlTarget::connect(url, table.clone(), plan.expired).await?)
-        }
+        Target::Database { url, table } => Connected::Sql(Box::new(
+            sql::SqlTarget::connect(
+                url,
+                table.clone(),
+                (plan.expired, plan.dry_run),
+                plan.lock_timeout,
+                stop,
+            )
+            .await?,
+        )),
     })
 }
 
@@ -86,6 +95,22 @@ impl Connected {
                 if n == 1 { "primary" } else { "primaries" }
             )
         })
+    }
+
+    /// Rows of other tables a SQL clear changes through foreign keys.
+    pub fn cascades(&self) -> &[sql::Cascade] {
+        match self {
+            Connected::Sql(target) => target.cascades(),
+            _ => &[],
+        }
+    }
+
+    /// The role row-level security hides rows of the sessions table from, if it does.
+    pub fn hidden_from(&self) -> Option<&str> {
+        match self {
+            Connected::Sql(target) => target.hidden_from(),
+            _ => None,
+        }
     }
 
     /// How many sessions the clear will delete, when that can be known cheaply in advance
@@ -116,7 +141,7 @@ impl Connected {
                     .clear(&masked_url, &prefix, dry_run, stop, progress)
                     .await?
             }
-            Connected::Sql(target) => target.clear(dry_run, stop, progress).await?,
+            Connected::Sql(target) => target.clear(progress).await?,
         };
         Ok(ClearOutcome { count })
     }

@@ -2,6 +2,7 @@
 //! where it came from, and the URL, key prefix or table.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::backend::{self, Backend, Source};
 use crate::clear::sql::Table;
@@ -40,6 +41,8 @@ pub struct ClearPlan {
     pub dry_run: bool,
     /// Only sessions past their expiry.
     pub expired: bool,
+    /// How long a SQL statement may wait for another connection's lock.
+    pub lock_timeout: Duration,
 }
 
 pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
@@ -157,6 +160,16 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         }
     };
 
+    // The flag, else the wait the app's own SQLite URL sets, else the default.
+    let url_wait = match &target {
+        Target::Database { url, .. } => url.sqlite.as_ref().and_then(|s| s.busy_timeout),
+        _ => None,
+    };
+    let lock_timeout = args
+        .lock_timeout
+        .or(url_wait)
+        .unwrap_or(crate::clear::sql::DEFAULT_LOCK_TIMEOUT);
+
     Ok(ClearPlan {
         backend,
         source,
@@ -164,6 +177,7 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         target,
         dry_run: args.dry_run,
         expired: args.expired,
+        lock_timeout,
     })
 }
 

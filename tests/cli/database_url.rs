@@ -217,7 +217,7 @@ fn sqlite_busy_timeout_is_how_long_a_clear_waits_for_the_apps_write_lock() {
         1,
     );
     assert!(
-        stderr(&out).contains("database is locked"),
+        stderr(&out).contains("stayed locked by another connection for 0 s: another connection is writing to the database file (nothing was deleted)"),
         "{}",
         stderr(&out)
     );

@@ -222,55 +222,8 @@ fn walk(dir: &Path) -> Vec<String> {
 use std::time::{Duration, Instant};
 
 use crate::support::redis::RedisServer;
-use crate::support::run::stderr;
+use crate::support::run::{finish, interrupt, spawn, stderr, wait_until};
 use crate::support::sql::{Kind, TestDb};
-
-/// The binary started in `p` with `env`, its output captured, not waited for.
-fn spawn(p: &Project, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("azu-session"));
-    cmd.args(args).current_dir(p.root());
-    for var in ["SESSION_BACKEND", "REDIS_URL", "DATABASE_URL", "AZU_ENV"] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn azu-session")
-}
-
-/// Poll `done` every few milliseconds until it holds; fail after `limit`.
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Wait for the process to end (failing after `limit`) and return its output.
-fn finish(mut child: std::process::Child, limit: Duration) -> std::process::Output {
-    let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().expect("poll the child").is_some() {
-            return child.wait_with_output().expect("collect the output");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("azu-session did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn interrupt(child: &std::process::Child) {
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kill -INT");
-}
 
 const PLANTED: usize = 200_000;
 

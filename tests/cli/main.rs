@@ -11,5 +11,6 @@ mod faults;
 mod hardening;
 mod output;
 mod redis_transport;
+mod schemas;
 mod setup;
 mod walks;

@@ -1,5 +1,8 @@
 //! The SQL each dialect speaks: table names, the statements of a clear, and how errors read.
 
+use std::time::Duration;
+
+use super::relation::Part;
 use super::{BATCH, Dialect};
 use crate::database_url::DatabaseUrl;
 
@@ -73,23 +76,35 @@ pub(super) fn expired_condition(dialect: Dialect) -> &'static str {
 }
 
 /// What a new connection runs before the clear: the clock in UTC, so `timestamp` and
-/// `timestamptz`/`TIMESTAMP` columns compare alike; on SQLite the URL's lock wait and
-/// foreign-key enforcement, as the app's connections have them (sqlx turns foreign keys on
-/// by default, crystal-sqlite3 leaves them off).
-pub(super) fn session_setup_sql(url: &DatabaseUrl) -> Vec<String> {
-    match (url.dialect, &url.sqlite) {
-        (Dialect::Postgres, _) => vec!["SET TIME ZONE 'UTC'".to_string()],
-        (Dialect::MySql, _) => vec!["SET time_zone = '+00:00'".to_string()],
-        (Dialect::Sqlite, settings) => {
-            let mut sql = Vec::new();
-            if let Some(settings) = settings {
-                if let Some(wait) = settings.busy_timeout {
-                    sql.push(format!("PRAGMA busy_timeout = {}", wait.as_millis()));
-                }
-                let on = if settings.foreign_keys { "ON" } else { "OFF" };
-                sql.push(format!("PRAGMA foreign_keys = {on}"));
-            }
-            sql
+/// `timestamptz`/`TIMESTAMP` columns compare alike; the longest one statement waits for a
+/// lock (`slice`); on SQLite the foreign-key enforcement the app's connections have (sqlx
+/// turns foreign keys on by default, crystal-sqlite3 leaves them off).
+pub(super) fn session_setup_sql(url: &DatabaseUrl, slice: Duration) -> Vec<String> {
+    match url.dialect {
+        // 0 would mean no limit at all.
+        Dialect::Postgres => vec![
+            "SET TIME ZONE 'UTC'".to_string(),
+            format!("SET lock_timeout = '{}ms'", slice.as_millis().max(1)),
+        ],
+        // Whole seconds, at least one.
+        Dialect::MySql => {
+            let seconds = slice.as_secs_f64().ceil().max(1.0);
+            vec![
+                "SET time_zone = '+00:00'".to_string(),
+                format!(
+                    "SET SESSION innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
+                ),
+            ]
+        }
+        Dialect::Sqlite => {
+            let foreign_keys = url.sqlite.as_ref().is_some_and(|s| s.foreign_keys);
+            vec![
+                format!("PRAGMA busy_timeout = {}", slice.as_millis()),
+                format!(
+                    "PRAGMA foreign_keys = {}",
+                    if foreign_keys { "ON" } else { "OFF" }
+                ),
+            ]
         }
     }
 }
@@ -103,20 +118,36 @@ pub(super) fn filter(dialect: Dialect, expired: bool) -> String {
     }
 }
 
-/// The statement that deletes one batch, in the dialect's own form.
-pub(super) fn delete_batch_sql(dialect: Dialect, table: &str, expired: bool) -> String {
+/// The statement that deletes one batch of `part`, in the dialect's own form. `key` is the
+/// primary key of an SQLite `WITHOUT ROWID` table, which has no `rowid`.
+pub(super) fn delete_batch_sql(
+    dialect: Dialect,
+    part: &Part,
+    expired: bool,
+    key: Option<&[String]>,
+) -> String {
     let filter = filter(dialect, expired);
+    let table = part.from();
     match dialect {
         // A TID scan: the subquery picks physical row addresses, the delete goes straight to
         // them. A row an application UPDATE moves between the pick and the delete is missed,
-        // so on PostgreSQL a short batch is not the end (see `SqlTarget::clear`).
+        // so on PostgreSQL a short batch is not the end (see `SqlTarget::delete_in_batches`).
+        // The addresses are of one physical table: `part` is named with `ONLY`.
         Dialect::Postgres => format!(
             "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{filter} LIMIT {BATCH}))"
         ),
         Dialect::MySql => format!("DELETE FROM {table}{filter} LIMIT {BATCH}"),
-        Dialect::Sqlite => format!(
-            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}{filter} LIMIT {BATCH})"
-        ),
+        Dialect::Sqlite => {
+            let key = match key {
+                Some([one]) => one.clone(),
+                Some(columns) if !columns.is_empty() => format!("({})", columns.join(", ")),
+                _ => "rowid".to_string(),
+            };
+            let select = key.trim_start_matches('(').trim_end_matches(')');
+            format!(
+                "DELETE FROM {table} WHERE {key} IN (SELECT {select} FROM {table}{filter} LIMIT {BATCH})"
+            )
+        }
     }
 }
 
@@ -125,21 +156,77 @@ pub(super) fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String 
     format!("SELECT COUNT(*) FROM {table}{}", filter(dialect, expired))
 }
 
-pub(super) fn is_missing_column(e: &sqlx::Error) -> bool {
+/// The code that tells what went wrong: the SQLSTATE for PostgreSQL, the error number for
+/// MySQL/MariaDB (whose SQLSTATEs are shared by many errors: `HY000`), SQLite's result code.
+fn error_code(db: &dyn sqlx::error::DatabaseError) -> String {
+    match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        Some(mysql) => mysql.number().to_string(),
+        None => db.code().map(|c| c.into_owned()).unwrap_or_default(),
+    }
+}
+
+/// Whether `e` says `column` does not exist (and not some other column, such as the
+/// `rowid` a `WITHOUT ROWID` table lacks).
+pub(super) fn is_missing_column(e: &sqlx::Error, column: &str) -> bool {
     let Some(db) = e.as_database_error() else {
         return false;
     };
-    matches!(db.code().as_deref(), Some("42703" | "42S22" | "1054"))
-        || db.message().contains("no such column")
+    (matches!(error_code(db).as_str(), "42703" | "1054")
+        || db.message().contains("no such column"))
+        && db.message().contains(column)
+}
+
+/// Whether `e` is a statement that gave up waiting for another's lock (and so did nothing).
+pub(crate) fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    let msg = db.message();
+    matches!(error_code(db).as_str(), "55P03" | "1205")
+        || msg.contains("database is locked")
+        || msg.contains("database table is locked")
+}
+
+/// How to fix a failure that running the command again would not fix; `None` where it
+/// would (a lost connection, a deadlock).
+pub(super) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
+    let db = e.as_database_error()?;
+    let msg = db.message();
+    let code = error_code(db);
+    let code = code.as_str();
+    if matches!(code, "23503" | "1451") || msg.contains("FOREIGN KEY constraint failed") {
+        Some(
+            "rows of another table reference these sessions through a foreign key that forbids deleting them (ON DELETE RESTRICT or NO ACTION); delete or re-point those rows first, or make that key ON DELETE CASCADE"
+                .to_string(),
+        )
+    } else if matches!(code, "42501" | "1142" | "1227" | "1044") {
+        Some(format!(
+            "the database user may not do this to {table}; grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
+        ))
+    } else if matches!(code, "25006" | "1290" | "1792" | "1836")
+        || msg.contains("readonly database")
+        || msg.contains("read-only")
+    {
+        Some(
+            "the database only reads here (a read-only server, replica or transaction); point DATABASE_URL at the primary"
+                .to_string(),
+        )
+    } else if matches!(code, "57014" | "3024" | "1969") {
+        Some(
+            "a statement ran past the server's statement timeout; raise it for this user (PostgreSQL statement_timeout, MySQL max_execution_time, MariaDB max_statement_time)"
+                .to_string(),
+        )
+    } else {
+        None
+    }
 }
 
 pub(super) fn is_missing_table(e: &sqlx::Error) -> bool {
     let Some(db) = e.as_database_error() else {
         return false;
     };
-    let code = db.code();
     let msg = db.message();
-    matches!(code.as_deref(), Some("42P01" | "42S02" | "1146"))
+    matches!(error_code(db).as_str(), "42P01" | "1146")
         || msg.contains("no such table")
         || msg.contains("doesn't exist")
 }

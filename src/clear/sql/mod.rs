@@ -14,10 +14,40 @@
 //!
 //! Clearing only expired sessions compares `expires_at` with the database server's own clock,
 //! in UTC (the session shard writes UTC times), through the `expires_at` index, in batches.
+//!
+//! Every statement waits for a lock at most [`LOCK_SLICE`] at a time (PostgreSQL
+//! `lock_timeout`, MySQL `innodb_lock_wait_timeout` and `lock_wait_timeout`, SQLite's busy
+//! timeout) and is sent again while the clear's whole lock timeout lasts, so a lock held by
+//! the app ends the clear with an error that says what holds it, and Ctrl-C while waiting
+//! stops within a second with an exact count.
+
+/// Run a statement (an expression ending in `.await`, giving a `Result` of sqlx) again while
+/// it only timed out waiting for a lock, the clear's lock timeout has not run out, and no
+/// stop was asked for. A statement that timed out waiting did nothing, so sending it again
+/// is safe.
+macro_rules! waiting {
+    ($target:ident, $statement:expr) => {{
+        let started = std::time::Instant::now();
+        loop {
+            let result = $statement;
+            match &result {
+                Err(e)
+                    if $crate::clear::sql::dialect::is_lock_timeout(e)
+                        && !$target.stop.requested()
+                        && started.elapsed() < $target.lock_timeout =>
+                {
+                    continue;
+                }
+                _ => break result,
+            }
+        }
+    }};
+}
 
 mod dialect;
 mod mysql;
 mod postgres;
+mod relation;
 mod sqlite;
 
 use std::time::Duration;
@@ -33,6 +63,8 @@ use dialect::{
     count_sql, delete_batch_sql, filter, is_missing_column, is_missing_table, session_setup_sql,
 };
 use postgres::Company;
+pub use relation::Cascade;
+use relation::{Part, Relation};
 
 pub const BATCH: u64 = 10_000;
 
@@ -41,6 +73,13 @@ const MAX_SHORT_BATCHES: u32 = 50;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a clear waits for a lock held by someone else, unless told otherwise.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest one statement waits for a lock before it is sent again: how long a Ctrl-C
+/// can go unanswered while the clear waits.
+const LOCK_SLICE: Duration = Duration::from_secs(1);
+
 /// A connection to the database holding the sessions table.
 pub struct SqlTarget {
     conn: AnyConnection,
@@ -48,11 +87,23 @@ pub struct SqlTarget {
     dialect: Dialect,
     table: Table,
     expired: bool,
+    /// Asked for by Ctrl-C: looked at after every statement, and while waiting for a lock.
+    stop: Stop,
+    lock_timeout: Duration,
+    dry_run: bool,
+    relation: Relation,
 }
 
 impl SqlTarget {
-    /// Connect; with `expired`, the clear deletes only rows past their `expires_at`.
-    pub async fn connect(url: &DatabaseUrl, table: Table, expired: bool) -> Result<Self> {
+    /// Connect and read the catalog; with `expired`, the clear deletes only rows past their
+    /// `expires_at`, and with `dry_run` it only counts. `lock_timeout` is how long any statement may wait for another's lock.
+    pub async fn connect(
+        url: &DatabaseUrl,
+        table: Table,
+        (expired, dry_run): (bool, bool),
+        lock_timeout: Duration,
+        stop: &Stop,
+    ) -> Result<Self> {
         let connect_error = |reason: String| Error::DatabaseConnect {
             url: url.shown.clone(),
             reason,
@@ -69,51 +120,94 @@ impl SqlTarget {
                 )));
             }
         };
-        for sql in session_setup_sql(url) {
+        let slice = lock_timeout.min(LOCK_SLICE);
+        for sql in session_setup_sql(url, slice) {
             if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
                 return Err(connect_error(describe(&e, url)));
             }
         }
-        Ok(SqlTarget {
+        let mut target = SqlTarget {
             conn,
             url: url.clone(),
             dialect: url.dialect,
             table,
             expired,
-        })
+            stop: stop.clone(),
+            lock_timeout,
+            dry_run,
+            relation: Relation::default(),
+        };
+        target.relation = match target.inspect().await {
+            Ok(relation) => relation,
+            Err(e) => return Err(target.explained(e).await),
+        };
+        Ok(target)
     }
 
-    /// Whether any row the clear is for is still there, asked after `cleared` were deleted
-    /// (the count an error reports).
-    async fn any_left(&mut self, cleared: u64) -> Result<bool> {
+    /// Rows of other tables the clear changes through foreign keys.
+    pub fn cascades(&self) -> &[Cascade] {
+        &self.relation.cascades
+    }
+
+    /// The role row-level security hides rows of the table from, if it does.
+    pub fn hidden_from(&self) -> Option<&str> {
+        self.relation.hidden_from.as_deref()
+    }
+
+    /// Whether any row the clear is for is still in `part`, asked after `cleared` were
+    /// deleted (the count an error reports).
+    async fn any_left(&mut self, part: &Part, cleared: u64) -> Result<bool> {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM {}{})",
-            self.table.quoted(self.dialect),
+            part.from(),
             filter(self.dialect, self.expired)
         );
-        let any: std::result::Result<bool, _> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&mut self.conn)
-            .await;
+        let any: std::result::Result<bool, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        );
         any.map_err(|e| self.fail(e, cleared))
     }
 
-    /// How many rows the clear would delete.
+    /// How many rows the clear would delete (of every part: the table names them all).
     pub async fn count(&mut self) -> Result<u64> {
         let sql = count_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
-        let n: std::result::Result<i64, _> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&mut self.conn)
-            .await;
+        let n: std::result::Result<i64, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        );
         let n = n.map_err(|e| self.fail(e, 0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Our error for a failed statement, after `cleared` sessions were deleted.
     fn fail(&self, e: sqlx::Error, cleared: u64) -> Error {
+        if dialect::is_lock_timeout(&e) {
+            if self.stop.requested() {
+                return Error::Interrupted {
+                    cleared,
+                    dry_run: self.dry_run,
+                };
+            }
+            return Error::LockTimeout {
+                table: self.table.to_string(),
+                url: self.url.shown.clone(),
+                seconds: self.lock_timeout.as_secs_f64(),
+                holder: String::new(),
+                cleared,
+                dry_run: self.dry_run,
+            };
+        }
         if is_missing_table(&e) {
             Error::TableMissing {
                 table: self.table.to_string(),
                 url: self.url.shown.clone(),
             }
-        } else if self.expired && is_missing_column(&e) {
+        } else if self.expired && is_missing_column(&e, "expires_at") {
             Error::NoExpiresAt {
                 table: self.table.to_string(),
                 url: self.url.shown.clone(),
@@ -122,35 +216,74 @@ impl SqlTarget {
             Error::Database {
                 url: self.url.shown.clone(),
                 cleared,
+                dry_run: self.dry_run,
                 reason: describe(&e, &self.url),
+                fix: dialect::fix_for(&e, &self.table.to_string()),
             }
         }
     }
 
-    /// Delete every row of the table (or, with `dry_run`, count them). `progress` is told
-    /// each batch's count as it lands.
-    pub async fn clear(
-        mut self,
-        dry_run: bool,
-        stop: &Stop,
-        mut progress: impl FnMut(u64),
-    ) -> Result<u64> {
-        if dry_run {
-            return self.count().await;
+    /// `e` with what the server can tell of the lock it timed out on.
+    async fn explained(&mut self, mut e: Error) -> Error {
+        if let Error::LockTimeout { holder, .. } = &mut e {
+            *holder = self.lock_holder().await;
         }
-        let mut run = Run {
-            cleared: 0,
-            stop,
-            progress: &mut progress,
-        };
-        let result = self.delete(&mut run).await;
-        let _ = self.conn.close().await;
-        result.map(|()| run.cleared)
+        e
     }
 
-    /// The whole clear: a walk in the table's own order where the dialect has a cheap one
-    /// (see each), then batches until nothing is left.
+    /// Delete every row of the table (or, in a dry run, count them). `progress` is told
+    /// each batch's count as it lands.
+    pub async fn clear(mut self, mut progress: impl FnMut(u64)) -> Result<u64> {
+        let result = if self.dry_run {
+            self.count().await
+        } else {
+            self.delete_all(&mut progress).await
+        };
+        let result = match result {
+            Err(e) => Err(self.explained(e).await),
+            ok => ok,
+        };
+        let _ = self.conn.close().await;
+        result
+    }
+
+    /// The clear proper, and what can only be said once it is done.
+    async fn delete_all(&mut self, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+        // An engine that cannot roll a statement back may have deleted rows before a
+        // statement failed: the count before and after says how many.
+        let before = if self.relation.transactional {
+            None
+        } else {
+            Some(self.count().await?)
+        };
+        let stop = self.stop.clone();
+        let mut run = Run {
+            cleared: 0,
+            stop: &stop,
+            progress,
+        };
+        let mut result = self.delete(&mut run).await;
+        if let (Some(before), Err(e)) = (before, &mut result)
+            && let Ok(left) = self.count().await
+        {
+            e.set_cleared(before.saturating_sub(left));
+        }
+        let cleared = result.map(|()| run.cleared)?;
+        if let Some(role) = self.relation.hidden_from.clone() {
+            return Err(Error::RowsHidden {
+                table: self.table.to_string(),
+                url: self.url.shown.clone(),
+                role,
+                cleared,
+            });
+        }
+        Ok(cleared)
+    }
+
+    /// The whole clear, one physical table at a time: a walk in the table's own order where
+    /// the dialect has a cheap one (see each), then batches until nothing is left.
     async fn delete(&mut self, run: &mut Run<'_>) -> Result<()> {
+        let parts = self.relation.parts.clone();
         if !self.expired {
             // Expired rows are found through the `expires_at` index instead: walking the
             // whole table for them would read every row to delete a few.
@@ -158,9 +291,12 @@ impl SqlTarget {
                 // Then the batches, unless the walk had the server to itself: rows another
                 // transaction updated during the walk may have moved behind it.
                 Dialect::Postgres => {
-                    if self.delete_by_pages(run).await? == Company::None {
-                        return Ok(());
+                    for part in &parts {
+                        if self.delete_by_pages(part, run).await? == Company::Possible {
+                            self.delete_in_batches(part, run).await?;
+                        }
                     }
+                    return Ok(());
                 }
                 Dialect::MySql => {
                     if let Some(walk) = self.integer_key_walk(run.cleared).await? {
@@ -178,19 +314,30 @@ impl SqlTarget {
                 }
             }
         }
-        self.delete_in_batches(run).await
+        for part in &parts {
+            self.delete_in_batches(part, run).await?;
+        }
+        Ok(())
     }
 
     /// Batches of the dialect's own form until one comes up short. Where the walks cannot be
     /// used this is the whole clear; after the PostgreSQL walk it is the sweep that picks up
     /// rows the application moved or added behind it.
-    async fn delete_in_batches(&mut self, run: &mut Run<'_>) -> Result<()> {
-        let sql = delete_batch_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
+    async fn delete_in_batches(&mut self, part: &Part, run: &mut Run<'_>) -> Result<()> {
+        let sql = delete_batch_sql(
+            self.dialect,
+            part,
+            self.expired,
+            self.relation.key.as_deref(),
+        );
         let mut short = 0u32;
         loop {
-            let result = sqlx::query(AssertSqlSafe(sql.clone()))
-                .execute(&mut self.conn)
-                .await;
+            let result = waiting!(
+                self,
+                sqlx::query(AssertSqlSafe(sql.clone()))
+                    .execute(&mut self.conn)
+                    .await
+            );
             let done = self.landed(result, run)?;
             if done < BATCH {
                 // On PostgreSQL a batch comes up short also when the application updated
@@ -198,7 +345,7 @@ impl SqlTarget {
                 // so an application that keeps writing cannot keep the clear going forever).
                 if self.dialect != Dialect::Postgres
                     || short >= MAX_SHORT_BATCHES
-                    || !self.any_left(run.cleared).await?
+                    || !self.any_left(part, run.cleared).await?
                 {
                     return Ok(());
                 }

@@ -9,17 +9,22 @@ impl SqlTarget {
     /// Walk the table in the order of `walk`'s key, each statement deleting the rows up to
     /// the key [`BATCH`] rows on. `DELETE ... LIMIT` starts from the table's beginning every
     /// time and steps again over the rows earlier ones deleted that InnoDB has not purged
-    /// yet, so each costs more than the last; the walk starts each where the last ended. Returns whether it reached the end
-    /// (false if the key did not advance, which leaves the rest to the batches).
+    /// yet, so each costs more than the last; the walk starts each where the last ended. Returns
+    /// whether it reached the end (false if the key did not advance, which leaves the rest to the batches).
     pub(super) async fn walk(&mut self, walk: &Walk, run: &mut Run<'_>) -> Result<bool> {
         let mut last: Option<String> = None;
         loop {
-            let bound: std::result::Result<Option<String>, _> = match &last {
-                None => sqlx::query_scalar(AssertSqlSafe(walk.first.clone())),
-                Some(l) => sqlx::query_scalar(AssertSqlSafe(walk.next.clone())).bind(l.clone()),
-            }
-            .fetch_optional(&mut self.conn)
-            .await;
+            let bound: std::result::Result<Option<String>, _> = waiting!(
+                self,
+                match &last {
+                    None => sqlx::query_scalar(AssertSqlSafe(walk.first.clone())),
+                    Some(l) => {
+                        sqlx::query_scalar(AssertSqlSafe(walk.next.clone())).bind(l.clone())
+                    }
+                }
+                .fetch_optional(&mut self.conn)
+                .await
+            );
             let bound = bound.map_err(|e| self.fail(e, run.cleared))?;
             if let (Some(l), Some(b)) = (&last, &bound)
                 && !walk.ascending(l, b)
@@ -27,15 +32,23 @@ impl SqlTarget {
                 return Ok(false);
             }
             // Up to the bound; without one, fewer than a batch are left: all of them.
-            let delete = match (&last, &bound) {
-                (None, None) => sqlx::query(AssertSqlSafe(walk.all.clone())),
-                (None, Some(b)) => sqlx::query(AssertSqlSafe(walk.upto.clone())).bind(b.clone()),
-                (Some(l), None) => sqlx::query(AssertSqlSafe(walk.after.clone())).bind(l.clone()),
-                (Some(l), Some(b)) => sqlx::query(AssertSqlSafe(walk.between.clone()))
-                    .bind(l.clone())
-                    .bind(b.clone()),
-            };
-            let result = delete.execute(&mut self.conn).await;
+            let result = waiting!(
+                self,
+                match (&last, &bound) {
+                    (None, None) => sqlx::query(AssertSqlSafe(walk.all.clone())),
+                    (None, Some(b)) => {
+                        sqlx::query(AssertSqlSafe(walk.upto.clone())).bind(b.clone())
+                    }
+                    (Some(l), None) => {
+                        sqlx::query(AssertSqlSafe(walk.after.clone())).bind(l.clone())
+                    }
+                    (Some(l), Some(b)) => sqlx::query(AssertSqlSafe(walk.between.clone()))
+                        .bind(l.clone())
+                        .bind(b.clone()),
+                }
+                .execute(&mut self.conn)
+                .await
+            );
             self.landed(result, run)?;
             let Some(bound) = bound else {
                 return Ok(true);
@@ -48,7 +61,8 @@ impl SqlTarget {
     /// MySQL/MariaDB: a walk by the table's primary key, if it is one integer column (as the
     /// generated migration makes it), through its index.
     pub(super) async fn integer_key_walk(&mut self, cleared: u64) -> Result<Option<Walk>> {
-        let rows: std::result::Result<Vec<(String, String, String)>, _> =
+        let rows: std::result::Result<Vec<(String, String, String)>, _> = waiting!(
+            self,
             sqlx::query_as(AssertSqlSafe(
                 "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
@@ -57,7 +71,8 @@ impl SqlTarget {
             .bind(self.table.schema.clone())
             .bind(self.table.name.clone())
             .fetch_all(&mut self.conn)
-            .await;
+            .await
+        );
         let rows = rows.map_err(|e| self.fail(e, cleared))?;
         let [(name, data_type, column_type)] = rows.as_slice() else {
             return Ok(None);

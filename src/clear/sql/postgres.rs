@@ -3,6 +3,7 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::relation::Part;
 use super::{BATCH, Run, SqlTarget};
 use crate::error::{Error, Result};
 
@@ -19,21 +20,28 @@ impl SqlTarget {
     /// Returns whether any other transaction can have written during the walk (see
     /// [`Company`]): the sweep after it costs a read of the whole heap of dead rows (about
     /// 0.2 s per million), a quarter of a clear that had the server to itself.
-    pub(super) async fn delete_by_pages(&mut self, run: &mut Run<'_>) -> Result<Company> {
-        let Some(layout) = self.heap_layout(run.cleared).await? else {
+    pub(super) async fn delete_by_pages(
+        &mut self,
+        part: &Part,
+        run: &mut Run<'_>,
+    ) -> Result<Company> {
+        let Some(layout) = self.heap_layout(part, run.cleared).await? else {
             return Ok(Company::Possible);
         };
         // After the version check: PostgreSQL 12 has no `pg_current_snapshot`. Rows added
         // between the two are found as the walk follows the table's growth.
         let before = self.snapshot(run.cleared).await?;
         let set = "SET synchronous_commit = off";
-        let result = sqlx::raw_sql(AssertSqlSafe(set))
-            .execute(&mut self.conn)
-            .await;
+        let result = waiting!(
+            self,
+            sqlx::raw_sql(AssertSqlSafe(set))
+                .execute(&mut self.conn)
+                .await
+        );
         result.map_err(|e| self.fail(e, run.cleared))?;
         // The counter is read again before the durable commit below, which takes an id.
         let walked = async {
-            let ours = self.walk_pages(layout, run).await?;
+            let ours = self.walk_pages(part, layout, run).await?;
             let after = self.snapshot(run.cleared).await?;
             Ok::<_, Error>(Company::between(&before, &after, ours))
         }
@@ -52,10 +60,16 @@ impl SqlTarget {
     /// Walk the pages; returns how many of its statements deleted rows, each of which took
     /// one transaction id. (One that deleted nothing can have taken one too, trying a row
     /// another transaction changed: that only makes the walk look accompanied.)
-    async fn walk_pages(&mut self, layout: HeapLayout, run: &mut Run<'_>) -> Result<u64> {
+    async fn walk_pages(
+        &mut self,
+        part: &Part,
+        layout: HeapLayout,
+        run: &mut Run<'_>,
+    ) -> Result<u64> {
+        // `ONLY`: page and row addresses are of this one physical table.
         let sql = format!(
             "DELETE FROM {} WHERE ctid >= $1::tid AND ctid < $2::tid",
-            self.table.quoted(self.dialect)
+            part.from()
         );
         let mut pages = layout.pages;
         let mut walk = PageWalk::new(layout.step);
@@ -64,7 +78,10 @@ impl SqlTarget {
         loop {
             if walk.page >= pages {
                 // The table may have grown while the walk went; follow it a few times.
-                let now = self.heap_layout(run.cleared).await?.map_or(0, |l| l.pages);
+                let now = self
+                    .heap_layout(part, run.cleared)
+                    .await?
+                    .map_or(0, |l| l.pages);
                 if now <= walk.page || regrown >= MAX_REGROWN {
                     return Ok(writes);
                 }
@@ -72,11 +89,14 @@ impl SqlTarget {
                 regrown += 1;
             }
             let (from, to) = walk.range();
-            let result = sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(from)
-                .bind(to)
-                .execute(&mut self.conn)
-                .await;
+            let result = waiting!(
+                self,
+                sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(from.clone())
+                    .bind(to.clone())
+                    .execute(&mut self.conn)
+                    .await
+            );
             let done = self.landed(result, run)?;
             writes += u64::from(done > 0);
             walk.advance(done);
@@ -87,12 +107,15 @@ impl SqlTarget {
     /// The server's transaction counter and how many transactions are in progress now
     /// (PostgreSQL; the connection is between transactions, so not its own).
     async fn snapshot(&mut self, cleared: u64) -> Result<XidSnapshot> {
-        let row: std::result::Result<(i64, i64), _> = sqlx::query_as(AssertSqlSafe(
-            "SELECT pg_snapshot_xmax(s)::text::int8, \
-             (SELECT count(*) FROM pg_snapshot_xip(s))::int8 FROM pg_current_snapshot() s",
-        ))
-        .fetch_one(&mut self.conn)
-        .await;
+        let row: std::result::Result<(i64, i64), _> = waiting!(
+            self,
+            sqlx::query_as(AssertSqlSafe(
+                "SELECT pg_snapshot_xmax(s)::text::int8, \
+                 (SELECT count(*) FROM pg_snapshot_xip(s))::int8 FROM pg_current_snapshot() s",
+            ))
+            .fetch_one(&mut self.conn)
+            .await
+        );
         let (xmax, in_progress) = row.map_err(|e| self.fail(e, cleared))?;
         Ok(XidSnapshot { xmax, in_progress })
     }
@@ -100,16 +123,19 @@ impl SqlTarget {
     /// The server's version and the table's size in pages, with a first guess of how many
     /// pages hold [`BATCH`] rows (from the planner's statistics); `None` before PostgreSQL 14,
     /// which cannot scan a range of row addresses.
-    async fn heap_layout(&mut self, cleared: u64) -> Result<Option<HeapLayout>> {
-        let row: std::result::Result<(i32, i64, i64, f64), _> = sqlx::query_as(AssertSqlSafe(
-            "SELECT current_setting('server_version_num')::int4, \
-             (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8, \
-             c.relpages::int8, c.reltuples::float8 \
-             FROM pg_class c WHERE c.oid = $1::regclass",
-        ))
-        .bind(self.table.quoted(self.dialect))
-        .fetch_one(&mut self.conn)
-        .await;
+    async fn heap_layout(&mut self, part: &Part, cleared: u64) -> Result<Option<HeapLayout>> {
+        let row: std::result::Result<(i32, i64, i64, f64), _> = waiting!(
+            self,
+            sqlx::query_as(AssertSqlSafe(
+                "SELECT current_setting('server_version_num')::int4, \
+                 (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8, \
+                 c.relpages::int8, c.reltuples::float8 \
+                 FROM pg_class c WHERE c.oid = $1::regclass",
+            ))
+            .bind(part.name.clone())
+            .fetch_one(&mut self.conn)
+            .await
+        );
         let (version, pages, stat_pages, stat_rows) = row.map_err(|e| self.fail(e, cleared))?;
         if version < 140_000 {
             return Ok(None);

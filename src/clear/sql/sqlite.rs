@@ -18,19 +18,26 @@ impl SqlTarget {
             Some(s) => format!("\"{s}\"."),
             None => String::new(),
         };
-        let triggers: std::result::Result<i64, _> = sqlx::query_scalar(AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT COUNT(*) FROM {schema}sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
-        )))
-        .bind(self.table.name.clone())
-        .fetch_one(&mut self.conn)
-        .await;
+        );
+        let triggers: std::result::Result<i64, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .bind(self.table.name.clone())
+                .fetch_one(&mut self.conn)
+                .await
+        );
         if triggers.map_err(|e| self.fail(e, run.cleared))? > 0 {
             return Ok(false);
         }
         let sql = format!("DELETE FROM {}", self.table.quoted(self.dialect));
-        let result = sqlx::query(AssertSqlSafe(sql))
-            .execute(&mut self.conn)
-            .await;
+        let result = waiting!(
+            self,
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .execute(&mut self.conn)
+                .await
+        );
         self.landed(result, run)?;
         Ok(true)
     }

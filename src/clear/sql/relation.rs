@@ -1,0 +1,454 @@
+//! What the catalog says of the sessions table before anything is deleted: which physical
+//! tables hold its rows, what else a delete reaches (foreign keys that cascade), what can
+//! hide rows from this role (row-level security), and whether the engine can undo a
+//! statement.
+//!
+//! Every delete names rows that can only be the ones it selected. A PostgreSQL row address
+//! (`ctid`, and the page ranges of the walk) is unique only within one physical table, so a
+//! partitioned table or an inheritance parent is cleared one physical table at a time, each
+//! named with `ONLY`; a view has no row addresses and is refused.
+
+use sqlx::AssertSqlSafe;
+
+use super::{Dialect, SqlTarget};
+use crate::error::{Error, Result};
+
+/// One physical table whose rows are sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Part {
+    /// Quoted and schema-qualified as the server wrote it (PostgreSQL), or as given.
+    pub(super) name: String,
+    /// PostgreSQL: `ONLY`, so a statement never reaches the table's children.
+    pub(super) only: bool,
+}
+
+impl Part {
+    /// The table as a statement's `FROM` names it.
+    pub(super) fn from(&self) -> String {
+        if self.only {
+            format!("ONLY {}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// Rows of another table that a delete of sessions changes through a foreign key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cascade {
+    /// The referencing table, as the user would name it.
+    pub table: String,
+    /// `CASCADE` (its rows are deleted), `SET NULL` or `SET DEFAULT` (their key is reset).
+    pub action: String,
+    /// How many of its rows the clear changes.
+    pub rows: u64,
+}
+
+impl Cascade {
+    /// What the clear does to the table, as a verb phrase: `delete 120 row(s) of ...`.
+    pub fn describe(&self) -> String {
+        let (verb, to) = match self.action.as_str() {
+            "CASCADE" => ("delete", String::new()),
+            "SET NULL" => ("set the key of", " to NULL".to_string()),
+            _ => ("set the key of", " to its default".to_string()),
+        };
+        format!(
+            "{verb} {} row(s) of `{}`{to} (ON DELETE {})",
+            self.rows, self.table, self.action
+        )
+    }
+}
+
+/// The sessions table as the catalog describes it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Relation {
+    pub(super) parts: Vec<Part>,
+    pub(super) cascades: Vec<Cascade>,
+    /// PostgreSQL: the role that row-level security hides rows from, when it does.
+    pub(super) hidden_from: Option<String>,
+    /// False for engines that cannot roll a statement back (MyISAM, Aria, MEMORY).
+    pub(super) transactional: bool,
+    /// SQLite `WITHOUT ROWID`: the primary key's columns, quoted, which stand for `rowid`.
+    pub(super) key: Option<Vec<String>>,
+}
+
+/// `s` as an SQL string literal.
+pub(super) fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl SqlTarget {
+    /// Read the catalog for the table, before anything is deleted.
+    pub(super) async fn inspect(&mut self) -> Result<Relation> {
+        let mut relation = match self.dialect {
+            Dialect::Postgres => self.inspect_postgres().await?,
+            Dialect::MySql => self.inspect_mysql().await?,
+            Dialect::Sqlite => self.inspect_sqlite().await?,
+        };
+        relation.cascades = self.find_cascades().await?;
+        Ok(relation)
+    }
+
+    /// The table or view a name leads to, refused when it is a view.
+    fn not_a_table(&self, kind: &'static str) -> Error {
+        Error::NotATable {
+            table: self.table.to_string(),
+            url: self.url.shown.clone(),
+            kind,
+        }
+    }
+
+    async fn inspect_postgres(&mut self) -> Result<Relation> {
+        let quoted = self.table.quoted(self.dialect);
+        // The table, and below it every partition and inheritance child, at any depth.
+        let sql = format!(
+            "WITH RECURSIVE tree(oid, depth) AS ( \
+               SELECT {}::regclass::oid, 0 \
+               UNION ALL \
+               SELECT i.inhrelid, t.depth + 1 FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid) \
+             SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text, t.depth::int4 \
+             FROM tree t JOIN pg_class c ON c.oid = t.oid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY t.depth, 1",
+            literal(&quoted)
+        );
+        let rows: Vec<(String, String, i32)> = waiting!(
+            self,
+            sqlx::query_as(AssertSqlSafe(sql.clone()))
+                .fetch_all(&mut self.conn)
+                .await
+        )
+        .map_err(|e| self.fail(e, 0))?;
+        let Some((_, top_kind, _)) = rows.first() else {
+            return Err(self.fail_missing());
+        };
+        match top_kind.as_str() {
+            "v" => return Err(self.not_a_table("a view")),
+            "m" => return Err(self.not_a_table("a materialized view")),
+            "f" => return Err(self.not_a_table("a foreign table")),
+            _ => {}
+        }
+        if let Some((name, _, _)) = rows.iter().find(|(_, kind, _)| kind == "f") {
+            return Err(Error::ForeignPartition {
+                table: self.table.to_string(),
+                partition: name.clone(),
+            });
+        }
+        let parts = rows
+            .iter()
+            .filter(|(_, kind, _)| kind == "r")
+            .map(|(name, _, _)| Part {
+                name: name.clone(),
+                only: true,
+            })
+            .collect();
+
+        // Row-level security hides rows from a role unless it is a superuser, may bypass
+        // it, or owns the table and the table does not force it on its owner.
+        let rls = format!(
+            "SELECT current_user::text FROM pg_class c, pg_roles r \
+             WHERE c.oid = {}::regclass AND r.rolname = current_user \
+             AND c.relrowsecurity AND NOT r.rolsuper AND NOT r.rolbypassrls \
+             AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))",
+            literal(&quoted)
+        );
+        let hidden_from: Option<String> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(rls.clone()))
+                .fetch_optional(&mut self.conn)
+                .await
+        )
+        .map_err(|e| self.fail(e, 0))?;
+        Ok(Relation {
+            parts,
+            hidden_from,
+            transactional: true,
+            ..Relation::default()
+        })
+    }
+
+    async fn inspect_mysql(&mut self) -> Result<Relation> {
+        let row: Option<(String, Option<String>, Option<String>)> = waiting!(
+            self,
+            sqlx::query_as(AssertSqlSafe(
+                "SELECT t.TABLE_TYPE, t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t \
+                 LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
+                 WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?",
+            ))
+            .bind(self.table.schema.clone())
+            .bind(self.table.name.clone())
+            .fetch_optional(&mut self.conn)
+            .await
+        )
+        .map_err(|e| self.fail(e, 0))?;
+        let Some((kind, _engine, transactions)) = row else {
+            return Err(self.fail_missing());
+        };
+        if kind.eq_ignore_ascii_case("VIEW") {
+            return Err(self.not_a_table("a view"));
+        }
+        Ok(Relation {
+            parts: vec![self.whole_table()],
+            transactional: transactions.as_deref() == Some("YES"),
+            ..Relation::default()
+        })
+    }
+
+    async fn inspect_sqlite(&mut self) -> Result<Relation> {
+        let schema = self.table.schema.clone().unwrap_or_else(|| "main".into());
+        let row: Option<(String, i64)> = waiting!(
+            self,
+            sqlx::query_as(AssertSqlSafe(
+                "SELECT type, wr FROM pragma_table_list WHERE schema = ? AND name = ?",
+            ))
+            .bind(schema.clone())
+            .bind(self.table.name.clone())
+            .fetch_optional(&mut self.conn)
+            .await
+        )
+        .map_err(|e| self.fail(e, 0))?;
+        let Some((kind, without_rowid)) = row else {
+            return Err(self.fail_missing());
+        };
+        if kind == "view" {
+            return Err(self.not_a_table("a view"));
+        }
+        let key = if without_rowid != 0 {
+            let columns: Vec<String> = waiting!(
+                self,
+                sqlx::query_scalar(AssertSqlSafe(
+                    "SELECT name FROM pragma_table_info(?, ?) WHERE pk > 0 ORDER BY pk",
+                ))
+                .bind(self.table.name.clone())
+                .bind(schema.clone())
+                .fetch_all(&mut self.conn)
+                .await
+            )
+            .map_err(|e| self.fail(e, 0))?;
+            Some(
+                columns
+                    .iter()
+                    .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok(Relation {
+            parts: vec![self.whole_table()],
+            transactional: true,
+            key,
+            ..Relation::default()
+        })
+    }
+
+    fn whole_table(&self) -> Part {
+        Part {
+            name: self.table.quoted(self.dialect),
+            only: false,
+        }
+    }
+
+    fn fail_missing(&self) -> Error {
+        Error::TableMissing {
+            table: self.table.to_string(),
+            url: self.url.shown.clone(),
+        }
+    }
+
+    /// The foreign keys whose `ON DELETE` changes other tables' rows when sessions go, each
+    /// with how many rows this clear would change.
+    async fn find_cascades(&mut self) -> Result<Vec<Cascade>> {
+        let found: Vec<(String, String, String, String)> = match self.dialect {
+            Dialect::Postgres => {
+                // One row per foreign key: the referencing table, its action, and the column
+                // lists on both sides (for partitioned tables, the top-level constraint).
+                let sql = format!(
+                    "SELECT format('%I.%I', n.nspname, c.relname), \
+                       CASE con.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END, \
+                       (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n), \
+                       (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n) \
+                     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE con.contype = 'f' AND con.conparentid = 0 AND con.confdeltype IN ('c', 'n', 'd') \
+                       AND con.confrelid = {}::regclass ORDER BY 1",
+                    literal(&self.table.quoted(self.dialect))
+                );
+                waiting!(
+                    self,
+                    sqlx::query_as(AssertSqlSafe(sql.clone()))
+                        .fetch_all(&mut self.conn)
+                        .await
+                )
+                .map_err(|e| self.fail(e, 0))?
+            }
+            Dialect::MySql => waiting!(
+                self,
+                sqlx::query_as(AssertSqlSafe(
+                    "SELECT CONCAT('`', REPLACE(k.TABLE_SCHEMA, '`', '``'), '`.`', REPLACE(k.TABLE_NAME, '`', '``'), '`'), \
+                       r.DELETE_RULE, \
+                       GROUP_CONCAT(CONCAT('`', REPLACE(k.COLUMN_NAME, '`', '``'), '`') ORDER BY k.ORDINAL_POSITION), \
+                       GROUP_CONCAT(CONCAT('`', REPLACE(k.REFERENCED_COLUMN_NAME, '`', '``'), '`') ORDER BY k.ORDINAL_POSITION) \
+                     FROM information_schema.REFERENTIAL_CONSTRAINTS r \
+                     JOIN information_schema.KEY_COLUMN_USAGE k \
+                       ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME \
+                       AND k.TABLE_NAME = r.TABLE_NAME \
+                     WHERE r.UNIQUE_CONSTRAINT_SCHEMA = COALESCE(?, DATABASE()) AND r.REFERENCED_TABLE_NAME = ? \
+                       AND r.DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') \
+                     GROUP BY k.TABLE_SCHEMA, k.TABLE_NAME, r.CONSTRAINT_NAME, r.DELETE_RULE ORDER BY 1",
+                ))
+                .bind(self.table.schema.clone())
+                .bind(self.table.name.clone())
+                .fetch_all(&mut self.conn)
+                .await
+            )
+            .map_err(|e| self.fail(e, 0))?,
+            Dialect::Sqlite => {
+                // SQLite enforces foreign keys only when the connection turns them on, as
+                // the app's URL says (see `SqliteSettings::foreign_keys`).
+                let enforced = self.url.sqlite.as_ref().is_some_and(|s| s.foreign_keys);
+                if !enforced {
+                    return Ok(Vec::new());
+                }
+                let schema = self.table.schema.clone().unwrap_or_else(|| "main".into());
+                waiting!(
+                    self,
+                    sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT '\"' || replace(m.name, '\"', '\"\"') || '\"', f.on_delete, \
+                           group_concat('\"' || replace(f.\"from\", '\"', '\"\"') || '\"', ','), \
+                           group_concat('\"' || replace(coalesce(f.\"to\", ''), '\"', '\"\"') || '\"', ',') \
+                         FROM {}.sqlite_master m, pragma_foreign_key_list(m.name, {}) f \
+                         WHERE m.type = 'table' AND f.\"table\" = ? \
+                           AND f.on_delete IN ('CASCADE', 'SET NULL', 'SET DEFAULT') \
+                         GROUP BY m.name, f.id ORDER BY 1",
+                        format_args!("\"{}\"", schema.replace('"', "\"\"")),
+                        literal(&schema)
+                    )))
+                    .bind(self.table.name.clone())
+                    .fetch_all(&mut self.conn)
+                    .await
+                )
+                .map_err(|e| self.fail(e, 0))?
+            }
+        };
+        let mut cascades = Vec::new();
+        for (table, action, columns, referenced) in found {
+            let rows = self.referencing_rows(&table, &columns, &referenced).await?;
+            cascades.push(Cascade {
+                table: table.replace(['"', '`'], ""),
+                action,
+                rows,
+            });
+        }
+        Ok(cascades)
+    }
+
+    /// How many rows of `table` reference a session this clear deletes: every row whose key
+    /// is set, for a full clear; those pointing at expired sessions, for `--expired`.
+    async fn referencing_rows(
+        &mut self,
+        table: &str,
+        columns: &str,
+        referenced: &str,
+    ) -> Result<u64> {
+        let sessions = self.table.quoted(self.dialect);
+        let set = columns
+            .split(',')
+            .map(|c| format!("{c} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let sql = if self.expired {
+            let tuple = |cols: &str| {
+                if cols.contains(',') {
+                    format!("({cols})")
+                } else {
+                    cols.to_string()
+                }
+            };
+            format!(
+                "SELECT COUNT(*) FROM {table} WHERE {set} AND {} IN (SELECT {} FROM {sessions}{})",
+                tuple(columns),
+                referenced,
+                super::dialect::filter(self.dialect, true)
+            )
+        } else {
+            // The referenced key may be absent from the sessions table only where
+            // constraints are not enforced; a full clear takes every referencing row.
+            format!("SELECT COUNT(*) FROM {table} WHERE {set}")
+        };
+        let n: i64 = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        )
+        .map_err(|e| self.fail(e, 0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl SqlTarget {
+    /// What the server says holds a lock on the table, for the error that a lock wait ran
+    /// out; empty when it cannot tell. Its own statements wait for no lock.
+    pub(super) async fn lock_holder(&mut self) -> String {
+        let held: std::result::Result<Vec<String>, _> = match self.dialect {
+            Dialect::Postgres => {
+                let tables = std::iter::once(self.table.quoted(self.dialect))
+                    .chain(self.relation.parts.iter().map(|p| p.name.clone()))
+                    .map(|t| format!("{}::regclass", literal(&t)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // Locks that stop a delete first, then any other the transactions hold.
+                let sql = format!(
+                    "SELECT DISTINCT ON (a.pid) format('pid %s (%s, user %s, %s, %s)', a.pid,                        coalesce(nullif(a.application_name, ''), 'no application name'), a.usename, a.state, l.mode)                      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid                      WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()                        AND l.relation IN ({tables})                      ORDER BY a.pid, l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') DESC                      LIMIT 3"
+                );
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_all(&mut self.conn)
+                    .await
+            }
+            Dialect::MySql => {
+                sqlx::query_scalar(AssertSqlSafe(
+                    "SELECT CONCAT('connection ', trx_mysql_thread_id, ' (',                        COALESCE(LEFT(trx_query, 80), 'a transaction left open'), ')')                      FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID() LIMIT 3",
+                ))
+                .fetch_all(&mut self.conn)
+                .await
+            }
+            Dialect::Sqlite => Ok(vec![
+                "another connection is writing to the database file".to_string(),
+            ]),
+        };
+        match held {
+            Ok(held) if !held.is_empty() => held.join("; "),
+            // No transaction it may see holds rows: a table lock or a schema change does.
+            _ if self.dialect == Dialect::MySql => {
+                "a table lock (LOCK TABLES), a schema change or an open transaction; SHOW PROCESSLIST lists the connections".to_string()
+            }
+            _ => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_and_literals() {
+        let part = Part {
+            name: "\"public\".\"sessions_2024\"".into(),
+            only: true,
+        };
+        assert_eq!(part.from(), "ONLY \"public\".\"sessions_2024\"");
+        assert_eq!(literal("a'b"), "'a''b'");
+        let cascade = Cascade {
+            table: "public.carts".into(),
+            action: "CASCADE".into(),
+            rows: 120,
+        };
+        assert_eq!(
+            cascade.describe(),
+            "delete 120 row(s) of `public.carts` (ON DELETE CASCADE)"
+        );
+    }
+}
