@@ -171,8 +171,7 @@ pub(super) fn is_missing_column(e: &sqlx::Error, column: &str) -> bool {
     let Some(db) = e.as_database_error() else {
         return false;
     };
-    (matches!(error_code(db).as_str(), "42703" | "1054")
-        || db.message().contains("no such column"))
+    (matches!(error_code(db).as_str(), "42703" | "1054") || db.message().contains("no such column"))
         && db.message().contains(column)
 }
 
