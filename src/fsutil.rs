@@ -136,21 +136,22 @@ pub fn write_all(writes: &[PlannedWrite]) -> Result<()> {
         }
     };
     let mut placed: Vec<Placed> = Vec::with_capacity(staged.len());
-    for s in staged {
-        if let Err(source) = place(s, &mut placed) {
-            let (path, source) = source;
-            let not_undone = undo(placed);
-            remove_created_dirs(&created_dirs);
-            return Err(if not_undone.is_empty() {
-                Error::RenameUndone { path, source }
-            } else {
-                Error::Rename {
-                    path,
-                    source,
-                    written: not_undone,
-                }
-            });
-        }
+    let mut staged = staged.into_iter();
+    let failed = staged.by_ref().find_map(|s| place(s, &mut placed).err());
+    // The temporaries not moved go first, so the directories made for them are empty.
+    drop(staged);
+    if let Some((path, source)) = failed {
+        let not_undone = undo(placed);
+        remove_created_dirs(&created_dirs);
+        return Err(if not_undone.is_empty() {
+            Error::RenameUndone { path, source }
+        } else {
+            Error::Rename {
+                path,
+                source,
+                written: not_undone,
+            }
+        });
     }
     // Every file is in place: the kept copies go (each removed as it is dropped).
     drop(placed);
