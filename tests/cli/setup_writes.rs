@@ -245,6 +245,48 @@ fn files_keep_their_owner_and_new_files_get_their_directorys() {
     assert_eq!(p.mode(INITIALIZER), 0o2664);
 }
 
+/// Not root, and a writable file of another user's: replacing it would make it ours, so the
+/// run is refused and nothing changes.
+#[test]
+fn another_users_file_is_not_taken_over() {
+    let p = Project::new();
+    if owner(p.root()).0 != 0 || Command::new("setpriv").arg("--help").output().is_err() {
+        assert!(!in_ci(), "CI must run as root with setpriv");
+        eprintln!("SKIPPED another_users_file_is_not_taken_over: needs root and setpriv");
+        return;
+    }
+    // The temporary directory's parents must let uid 12345 in.
+    fs::set_permissions(p.root(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    p.write(".env", "A=1\n");
+    p.set_mode(".env", 0o666);
+    for rel in ["", "shard.yml"] {
+        chown(p.path(rel), Some(12345), Some(12345)).expect("chown");
+    }
+    chown(p.path(".env"), Some(23456), Some(23456)).expect("chown");
+    let bin = assert_cmd::cargo::cargo_bin("azu-session");
+    let mut cmd = assert_cmd::Command::new("setpriv");
+    cmd.args(["--reuid=12345", "--regid=12345", "--clear-groups"])
+        .arg(bin)
+        .current_dir(p.root());
+    let before = p.tree();
+    let out = cmd.args(["setup", "-b", "memory"]).output().expect("run");
+    if stderr(&out).contains("Permission denied") && !stderr(&out).contains("owner") {
+        // The temporary directory is not reachable by uid 12345 on this machine.
+        eprintln!(
+            "SKIPPED another_users_file_is_not_taken_over: {}",
+            stderr(&out)
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: cannot give `./.env` the owner 23456:23456 of the file it replaces or the directory it is in: Operation not permitted (os error 1); run as that user or as root (nothing was changed)\n"
+    );
+    assert!(p.tree() == before, "the tree changed");
+    assert_eq!(owner(&p.path(".env")), (23456, 23456));
+}
+
 // ---------------------------------------------------------------------------------------------
 // All or nothing, when a file cannot be replaced late in the run
 // ---------------------------------------------------------------------------------------------
