@@ -61,6 +61,28 @@ pub enum Error {
         written: Vec<String>,
     },
 
+    #[error("cannot move the new `{}` into place: {source}; nothing was changed (every file already moved was put back), so check that file and its directory (permissions, `lsattr`) and run again", .path.display())]
+    RenameUndone { path: PathBuf, source: io::Error },
+
+    #[error("cannot give `{}` the owner {uid}:{gid} of the file it replaces or the directory it is in: {source}; run as that user or as root (nothing was changed)", .path.display())]
+    Owner {
+        path: PathBuf,
+        uid: u32,
+        gid: u32,
+        source: io::Error,
+    },
+
+    #[error("cannot lock `{}` against other runs: {source}; check that the directory is readable, or that its filesystem supports locks", .path.display())]
+    Lock { path: PathBuf, source: io::Error },
+
+    /// The file's text is never shown: it holds secrets.
+    #[error("cannot add {key} to `{}` so that it reads back ({reason}); add `{key}=<value>` to it by hand (nothing was changed)", .path.display())]
+    DotenvEdit {
+        path: PathBuf,
+        key: &'static str,
+        reason: &'static str,
+    },
+
     #[error(
         "cannot generate the secret: {0}; check that the operating system's random generator is available"
     )]

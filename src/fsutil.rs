@@ -1,18 +1,26 @@
-//! Writing files so that a failure never leaves half a file or a stray temporary behind.
+//! Writing files so that a failure never leaves half a file, half a change or a stray
+//! temporary behind, and so that each file stays what its owner made it.
 //!
-//! A change to several files is staged first (every new content written and synced to a
-//! temporary file in the target's own directory), and only when all are staged are they
-//! renamed into place. A failure while staging removes the temporaries and any directory the
-//! change created, so the tree is as it was.
+//! A change to several files is staged first: every new content written and synced to a
+//! temporary file in the target's own directory, with the owner, group and mode of the file
+//! it replaces (a new file gets the mode asked for and, when run as root, the owner and group
+//! of its directory). Only when all are staged are they moved into place, one by one: each
+//! file being replaced is first hard-linked aside in its directory, and if any later step
+//! fails, every file already moved is put back from its link (or removed, if it was new), as
+//! is every directory the change created. A file that is a symbolic link is written through
+//! the link: the file it points to is replaced, and the link stays a link.
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
+
+/// How many links `resolve` follows before giving up, as the kernel does (ELOOP).
+const MAX_LINKS: usize = 40;
 
 /// One file to write.
 #[derive(Debug, Clone)]
@@ -23,68 +31,246 @@ pub struct PlannedWrite {
     pub new_mode: u32,
 }
 
-/// Write every planned file, all or nothing (as far as a filesystem allows: the renames are
-/// the only step left after staging, and a rename within a directory does not half-happen).
+/// The file a write to `path` lands in: `path` itself, or when `path` is a symbolic link,
+/// the file at the end of its chain of links (which may not exist yet). A link's target is
+/// named from the real directory it is in, so a link to `../../shared/.env` reads as
+/// `/srv/app/shared/.env`.
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    let mut cur = path.to_path_buf();
+    for _ in 0..=MAX_LINKS {
+        match fs::symlink_metadata(&cur) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = fs::read_link(&cur).map_err(|e| Error::read(&cur, e))?;
+                let next = match cur.parent() {
+                    Some(dir) => dir.join(&link),
+                    None => link,
+                };
+                let (Some(dir), Some(name)) = (next.parent(), next.file_name()) else {
+                    return Err(Error::read(
+                        path,
+                        io::Error::other(format!(
+                            "the link points to `{}`, which is not a file",
+                            next.display()
+                        )),
+                    ));
+                };
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                // The link's directory must exist: this never creates directories outside
+                // the project on a link's say-so.
+                let dir = fs::canonicalize(dir).map_err(|e| Error::write(&next, e))?;
+                cur = dir.join(name);
+            }
+            Ok(_) => return Ok(cur),
+            // Not there (or a file stands where a directory should): nothing to follow, and
+            // writing it will say what is wrong.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(cur);
+            }
+            Err(e) => return Err(Error::read(&cur, e)),
+        }
+    }
+    Err(Error::read(
+        path,
+        io::Error::other("too many levels of symbolic links"),
+    ))
+}
+
+/// An advisory lock on a directory, held until dropped (or the process ends).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Lock `dir` (the directory itself, so no lock file is left behind) against other runs of
+/// this tool, waiting for one that holds it. `None` when `dir` is not a directory (the
+/// caller's checks say so better) or its filesystem has no locks.
+pub fn lock_dir(dir: &Path) -> Result<Option<DirLock>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let file = File::open(dir).map_err(|e| Error::read(dir, e))?;
+    match file.lock() {
+        Ok(()) => Ok(Some(DirLock { _file: file })),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(None),
+        Err(e) => Err(Error::Lock {
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+/// A file staged for one planned write.
+struct Staged {
+    tmp: NamedTempFile,
+    /// Where it goes (a link already followed).
+    target: PathBuf,
+    /// Whether `target` exists, so there is something to keep aside and put back.
+    replaces: bool,
+}
+
+/// A file moved into place, and how to take it back.
+struct Placed {
+    target: PathBuf,
+    /// The replaced file, hard-linked aside; `None` when the file is new.
+    kept: Option<NamedTempFile<()>>,
+}
+
+/// Write every planned file, all or nothing: a failure at any step, staging or moving into
+/// place, leaves every file as it was.
 pub fn write_all(writes: &[PlannedWrite]) -> Result<()> {
     let mut created_dirs: Vec<PathBuf> = Vec::new();
-    let staged = stage_all(writes, &mut created_dirs);
-    let staged = match staged {
+    let staged = match stage_all(writes, &mut created_dirs) {
         Ok(staged) => staged,
         Err(err) => {
             remove_created_dirs(&created_dirs);
             return Err(err);
         }
     };
-    for (done, (tmp, write)) in staged.into_iter().zip(writes).enumerate() {
-        tmp.persist(&write.path).map_err(|e| Error::Rename {
-            path: write.path.clone(),
-            source: e.error,
-            written: writes[..done]
-                .iter()
-                .map(|w| w.path.display().to_string())
-                .collect(),
-        })?;
+    let mut placed: Vec<Placed> = Vec::with_capacity(staged.len());
+    let mut staged = staged.into_iter();
+    let failed = staged.by_ref().find_map(|s| place(s, &mut placed).err());
+    // The temporaries not moved go first, so the directories made for them are empty.
+    drop(staged);
+    if let Some((path, source)) = failed {
+        let not_undone = undo(placed);
+        remove_created_dirs(&created_dirs);
+        return Err(if not_undone.is_empty() {
+            Error::RenameUndone { path, source }
+        } else {
+            Error::Rename {
+                path,
+                source,
+                written: not_undone,
+            }
+        });
     }
+    // Every file is in place: the kept copies go (each removed as it is dropped).
+    drop(placed);
     Ok(())
 }
 
-fn stage_all(
-    writes: &[PlannedWrite],
-    created_dirs: &mut Vec<PathBuf>,
-) -> Result<Vec<NamedTempFile>> {
+/// Keep the file `s` replaces aside, then move `s` into place.
+fn place(s: Staged, placed: &mut Vec<Placed>) -> std::result::Result<(), (PathBuf, io::Error)> {
+    let kept = if s.replaces {
+        let dir = parent_dir(&s.target);
+        let kept = tempfile::Builder::new()
+            .prefix(".azu-session-")
+            .suffix(".orig")
+            .make_in(&dir, |p| fs::hard_link(&s.target, p))
+            .map_err(|e| (s.target.clone(), e))?;
+        Some(kept)
+    } else {
+        None
+    };
+    match s.tmp.persist(&s.target) {
+        Ok(_) => {
+            placed.push(Placed {
+                target: s.target,
+                kept,
+            });
+            Ok(())
+        }
+        Err(e) => Err((s.target, e.error)),
+    }
+}
+
+/// Put back every placed file, last first. Returns the files that could not be put back.
+fn undo(placed: Vec<Placed>) -> Vec<String> {
+    let mut failed = Vec::new();
+    for p in placed.into_iter().rev() {
+        let ok = match p.kept {
+            Some(kept) => kept.persist(&p.target).is_ok(),
+            None => fs::remove_file(&p.target).is_ok(),
+        };
+        if !ok {
+            failed.push(p.target.display().to_string());
+        }
+    }
+    failed.reverse();
+    failed
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn stage_all(writes: &[PlannedWrite], created_dirs: &mut Vec<PathBuf>) -> Result<Vec<Staged>> {
     let mut staged = Vec::with_capacity(writes.len());
     for write in writes {
-        let dir = write
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let target = resolve(&write.path)?;
+        let dir = parent_dir(&target);
         create_dir_tracked(&dir, created_dirs)?;
-        staged.push(stage(write, &dir)?);
+        staged.push(stage(write, target, &dir)?);
     }
     Ok(staged)
 }
 
-fn stage(write: &PlannedWrite, dir: &Path) -> Result<NamedTempFile> {
-    let err = |e| Error::write(&write.path, e);
+fn stage(write: &PlannedWrite, target: PathBuf, dir: &Path) -> Result<Staged> {
+    let err = |e| Error::write(&target, e);
     let mut tmp = tempfile::Builder::new()
         .prefix(".azu-session-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(err)?;
     tmp.write_all(&write.contents).map_err(err)?;
-    let mode = match fs::metadata(&write.path) {
-        Ok(meta) => meta.permissions().mode() & 0o7777,
-        Err(_) => write.new_mode,
+    let old = match fs::metadata(&target) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::read(&target, e)),
+    };
+    let ours = tmp.as_file().metadata().map_err(err)?;
+    // The owner and group it must have: the replaced file's; for a new file made by root,
+    // its directory's (a user's project stays the user's); otherwise as created.
+    let owner = match &old {
+        Some(meta) => Some((meta.uid(), meta.gid())),
+        None if ours.uid() == 0 => {
+            let meta = fs::metadata(dir).map_err(|e| Error::read(dir, e))?;
+            Some((meta.uid(), meta.gid()))
+        }
+        None => None,
+    };
+    if let Some((uid, gid)) = owner
+        && (uid, gid) != (ours.uid(), ours.gid())
+    {
+        std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid)).map_err(|e| {
+            Error::Owner {
+                path: target.clone(),
+                uid,
+                gid,
+                source: e,
+            }
+        })?;
+    }
+    // The mode after the owner: changing the owner clears the set-id bits.
+    let mode = match &old {
+        Some(meta) => meta.permissions().mode() & 0o7777,
+        None => write.new_mode,
     };
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
-    Ok(tmp)
+    Ok(Staged {
+        tmp,
+        replaces: old.is_some(),
+        target,
+    })
 }
 
 /// `create_dir_all`, remembering each directory it made so a failure can take them back.
+/// When run as root, a new directory gets the owner and group of the one it is made in.
 fn create_dir_tracked(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     let mut missing = Vec::new();
     let mut cur = Some(dir);
@@ -97,7 +283,22 @@ fn create_dir_tracked(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     }
     for d in missing.into_iter().rev() {
         fs::create_dir(&d).map_err(|e| Error::write(&d, e))?;
-        created.push(d);
+        created.push(d.clone());
+        let made = fs::metadata(&d).map_err(|e| Error::read(&d, e))?;
+        if made.uid() == 0 {
+            let parent = parent_dir(&d);
+            let meta = fs::metadata(&parent).map_err(|e| Error::read(&parent, e))?;
+            if (meta.uid(), meta.gid()) != (made.uid(), made.gid()) {
+                std::os::unix::fs::chown(&d, Some(meta.uid()), Some(meta.gid())).map_err(|e| {
+                    Error::Owner {
+                        path: d.clone(),
+                        uid: meta.uid(),
+                        gid: meta.gid(),
+                        source: e,
+                    }
+                })?;
+            }
+        }
     }
     Ok(())
 }
@@ -106,5 +307,86 @@ fn remove_created_dirs(created: &[PathBuf]) {
     for d in created.iter().rev() {
         // Only ever empty directories this run made; if something else appeared, keep it.
         let _ = fs::remove_dir(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn planned(path: PathBuf, text: &str) -> PlannedWrite {
+        PlannedWrite {
+            path,
+            contents: text.as_bytes().to_vec(),
+            new_mode: 0o644,
+        }
+    }
+
+    #[test]
+    fn writes_through_a_chain_of_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::write(shared.join(".env"), "A=1\n").unwrap();
+        let app = dir.path().join("app");
+        fs::create_dir(&app).unwrap();
+        symlink("../shared/.env", app.join("middle")).unwrap();
+        symlink("middle", app.join(".env")).unwrap();
+
+        let target = resolve(&app.join(".env")).unwrap();
+        assert_eq!(
+            target,
+            fs::canonicalize(&shared).unwrap().join(".env"),
+            "{target:?}"
+        );
+        write_all(&[planned(app.join(".env"), "A=2\n")]).unwrap();
+        assert!(
+            fs::symlink_metadata(app.join(".env"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(shared.join(".env")).unwrap(), "A=2\n");
+        let mut names: Vec<_> = fs::read_dir(&shared)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec![".env"]);
+    }
+
+    #[test]
+    fn a_loop_of_links_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        symlink("b", dir.path().join("a")).unwrap();
+        symlink("a", dir.path().join("b")).unwrap();
+        assert!(resolve(&dir.path().join("a")).is_err());
+    }
+
+    #[test]
+    fn a_failed_move_puts_back_what_was_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("one"), "old one").unwrap();
+        // A directory where the second file goes: staging it works, moving it cannot.
+        fs::create_dir(dir.path().join("two")).unwrap();
+        fs::write(dir.path().join("two/x"), "x").unwrap();
+        let err = write_all(&[
+            planned(dir.path().join("one"), "new one"),
+            planned(dir.path().join("new"), "new"),
+            planned(dir.path().join("two"), "new two"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, Error::RenameUndone { .. }), "{err}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("one")).unwrap(),
+            "old one"
+        );
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["one", "two"]);
     }
 }

@@ -393,7 +393,7 @@ fn setup_lines(report: &SetupReport) -> Vec<String> {
                 Action::Keep => output::DIM,
             };
             let action = paint(style, format!("{:>9}", f.action.as_str()));
-            match f.note {
+            match &f.note {
                 Some(note) => format!("{action}  {} ({note})", f.path),
                 None => format!("{action}  {}", f.path),
             }

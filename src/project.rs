@@ -53,12 +53,45 @@ impl Project {
     }
 }
 
-/// Parse shard.yml and return its `name:`.
+/// The byte-order mark some editors put first in a UTF-8 file.
+pub const BOM: &str = "\u{feff}";
+
+/// `text` split into its byte-order mark (or `""`) and the rest.
+pub fn split_bom(text: &str) -> (&str, &str) {
+    match text.strip_prefix(BOM) {
+        Some(rest) => (BOM, rest),
+        None => ("", text),
+    }
+}
+
+/// Parse shard.yml as Crystal's YAML (libyaml) reads it: a byte-order mark is skipped, and
+/// a tab after a key's `:` separates as a space does (yaml-rust2 refuses it; libyaml and
+/// the YAML spec do not).
 pub fn parse_shard(path: &Path, text: &str) -> Result<Yaml> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| Error::ShardYmlInvalid {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let (_, text) = split_bom(text);
+    let mut text = std::borrow::Cow::Borrowed(text);
+    let docs = loop {
+        match YamlLoader::load_from_str(&text) {
+            Ok(docs) => break docs,
+            Err(e) => {
+                // The tab is the last `:<TAB>` on the marker's line, at or before it.
+                let tab = (e.info().contains("':' must be followed by"))
+                    .then(|| tab_after_colon(&text, e.marker().line(), e.marker().col()))
+                    .flatten();
+                match tab {
+                    Some(i) => {
+                        text.to_mut().replace_range(i..=i, " ");
+                    }
+                    _ => {
+                        return Err(Error::ShardYmlInvalid {
+                            path: path.to_path_buf(),
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+    };
     match docs.into_iter().next() {
         Some(doc @ Yaml::Hash(_)) => Ok(doc),
         Some(_) | None => Err(Error::ShardYmlInvalid {
@@ -68,12 +101,43 @@ pub fn parse_shard(path: &Path, text: &str) -> Result<Yaml> {
     }
 }
 
+/// The byte offset of the last tab right after a `:` on 1-based `line`, no further than
+/// `col` characters in.
+fn tab_after_colon(text: &str, line: usize, col: usize) -> Option<usize> {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let body = text[start..].split('\n').next()?;
+    let mut prev = None;
+    let mut found = None;
+    for (n, (i, c)) in body.char_indices().enumerate() {
+        if n > col {
+            break;
+        }
+        if c == '\t' && prev == Some(':') {
+            found = Some(start + i);
+        }
+        prev = Some(c);
+    }
+    found
+}
+
+/// The app's name from shard.yml's `name:`. A name YAML reads as a number or a boolean
+/// (`name: 123`) is still a name: shards reads it as the text it is.
 fn app_name(path: &Path, text: &str) -> Result<String> {
     let doc = parse_shard(path, text)?;
-    match &doc["name"] {
-        Yaml::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        _ => Err(Error::ShardYmlNoName(path.to_path_buf())),
+    let name = match &doc["name"] {
+        Yaml::String(s) | Yaml::Real(s) => s.trim().to_string(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        _ => String::new(),
+    };
+    if name.is_empty() {
+        return Err(Error::ShardYmlNoName(path.to_path_buf()));
     }
+    Ok(name)
 }
 
 /// Read a file that must be UTF-8 text.
@@ -103,6 +167,22 @@ fn bad_line(text: &str, err: &dotenvy::Error) -> usize {
         .map_or(0, |i| i + 1)
 }
 
+/// The variables of a `.env` text as dotenvy reads them (a later line wins over an earlier
+/// one; a byte-order mark is skipped). A line that does not parse is an error naming it.
+/// Everything that asks what `.env` holds asks this.
+pub fn parse_dotenv(path: &Path, text: &str) -> Result<HashMap<String, String>> {
+    let (_, text) = split_bom(text);
+    let mut vars = HashMap::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (k, v) = item.map_err(|e| Error::DotenvInvalid {
+            path: path.to_path_buf(),
+            line: bad_line(text, &e),
+        })?;
+        vars.insert(k, v);
+    }
+    Ok(vars)
+}
+
 /// Variables from the process, then from the project's `.env` for what the process lacks.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -116,14 +196,7 @@ impl Env {
         let Some(text) = read_text_opt(&path)? else {
             return Ok(Env::default());
         };
-        let mut dotenv = HashMap::new();
-        for item in dotenvy::from_read_iter(text.as_bytes()) {
-            let (k, v) = item.map_err(|e| Error::DotenvInvalid {
-                path: path.clone(),
-                line: bad_line(&text, &e),
-            })?;
-            dotenv.insert(k, v);
-        }
+        let dotenv = parse_dotenv(&path, &text)?;
         Ok(Env { dotenv })
     }
 
@@ -133,5 +206,35 @@ impl Env {
             .ok()
             .or_else(|| self.dotenv.get(name).cloned())
             .filter(|v| !v.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> Result<String> {
+        app_name(Path::new("shard.yml"), text)
+    }
+
+    #[test]
+    fn names_crystals_yaml_accepts() {
+        assert_eq!(name("\u{feff}name: myapp\n").unwrap(), "myapp");
+        assert_eq!(name("name:\tmyapp\n").unwrap(), "myapp");
+        assert_eq!(name("version: 1\nname:\t\tmyapp # x\n").unwrap(), "myapp");
+        assert_eq!(name("name: 123\n").unwrap(), "123");
+        assert_eq!(name("name: \"a:\\tb\"\n").unwrap(), "a:\tb");
+        assert!(matches!(name("name:\n"), Err(Error::ShardYmlNoName(_))));
+        assert!(matches!(
+            name("name: [a\n"),
+            Err(Error::ShardYmlInvalid { .. })
+        ));
+    }
+
+    #[test]
+    fn dotenv_with_a_byte_order_mark() {
+        let vars = parse_dotenv(Path::new(".env"), "\u{feff}A=1\r\nB=\"x\"\r\n").unwrap();
+        assert_eq!(vars["A"], "1");
+        assert_eq!(vars["B"], "x");
     }
 }

@@ -82,7 +82,9 @@ fn mask_one(url: &str) -> String {
             let masked = match userinfo.split_once(':') {
                 Some((user, _password)) => format!("{scheme}{user}:{MASK}"),
                 // `redis://secret@host`: Redis reads a lone user info as the password.
-                None if scheme.starts_with("redis") => format!("{scheme}{MASK}"),
+                None if scheme.to_ascii_lowercase().starts_with("redis") => {
+                    format!("{scheme}{MASK}")
+                }
                 None => format!("{scheme}{userinfo}"),
             };
             (masked, rest)
@@ -194,6 +196,18 @@ mod tests {
                 "redis://:****@h1:7000,h2:7001",
             ),
             ("", ""),
+            // Schemes are case-insensitive, masking included.
+            ("REDIS://user:pw@host", "REDIS://user:****@host"),
+            ("REDIS://pw@host", "REDIS://****@host"),
+            ("Rediss://pw@host:6380/1", "Rediss://****@host:6380/1"),
+            (
+                "REDIS://:a@h1:7000,Redis://b@h2:7001",
+                "REDIS://:****@h1:7000,Redis://****@h2:7001",
+            ),
+            (
+                "POSTGRES://u:pw@h/db?PASSWORD=x",
+                "POSTGRES://u:****@h/db?PASSWORD=****",
+            ),
             // A database URL is never a list: its password holds the comma.
             ("postgres://u:p,postgres://x@h/db", "postgres://u:****@h/db"),
             ("mysql://u:a,redis://b@h/db?x=1", "mysql://u:****@h/db?x=1"),

@@ -1,12 +1,16 @@
 //! The session secret in `.env`, and `.env` in `.gitignore`.
 //!
 //! `.env` is edited by appending (or filling an empty `SESSION_SECRET=` in place); every other
-//! line stays as it was. The secret itself never leaves this module except in the file's
+//! byte stays as it was, and the result must read back (see `plan`). The secret itself never leaves this module except in the file's
 //! contents, so it cannot reach the output.
+
+use std::collections::HashMap;
+use std::path::Path;
 
 use rand::TryRng;
 
 use crate::error::{Error, Result};
+use crate::project::{parse_dotenv, split_bom};
 
 /// 32 bytes from the operating system's secure generator, hex-encoded (64 characters).
 pub fn generate_secret() -> Result<String> {
@@ -17,72 +21,136 @@ pub fn generate_secret() -> Result<String> {
     Ok(hex::encode(bytes))
 }
 
-/// The keys and values of a `.env` text, read leniently (`KEY=value`, `export KEY=value`,
-/// quotes stripped): enough to tell what is set without refusing a file the app accepts.
-pub fn entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    text.lines().filter_map(|line| {
-        let line = line.trim_start();
-        if line.starts_with('#') {
-            return None;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let (key, value) = line.split_once('=')?;
-        let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-            .unwrap_or(value);
-        Some((key.trim(), value))
-    })
-}
-
-pub fn lookup<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    entries(text)
-        .filter(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .last()
-}
+const SECRET: &str = "SESSION_SECRET";
+const REDIS_URL: &str = "REDIS_URL";
+const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
 
 /// The new `.env` text, or `None` when it already has all it needs. `secret` is called only
 /// when a secret is missing.
+///
+/// What the file holds is decided by the parser that reads it (`project::parse_dotenv`,
+/// dotenvy): an empty `SESSION_SECRET=` (even `SESSION_SECRET= # TODO`) is missing and is
+/// filled in place, keeping its `export`, quotes, comment and line ending; a line that only
+/// looks like one (inside another variable's quoted value) is never touched. The result is
+/// parsed again and must read back the new values with every other variable unchanged, or
+/// the edit is refused.
 pub fn plan(
+    path: &Path,
     existing: Option<&str>,
     want_redis_url: bool,
     secret: impl FnOnce() -> Result<String>,
 ) -> Result<Option<String>> {
-    let text = existing.unwrap_or("");
+    let (bom, text) = split_bom(existing.unwrap_or(""));
+    let before = parse_dotenv(path, text)?;
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut out = String::with_capacity(text.len() + 128);
-    let mut changed = false;
+    let refuse = |key, reason| Error::DotenvEdit {
+        path: path.to_path_buf(),
+        key,
+        reason,
+    };
 
-    match lookup(text, "SESSION_SECRET") {
-        Some(v) if !v.is_empty() => out.push_str(text),
-        Some(_) => {
-            // `SESSION_SECRET=` with no value: fill it in place rather than add a second one.
-            let secret = secret()?;
-            for line in text.split_inclusive('\n') {
-                let is_empty_secret =
-                    entries(line).any(|(k, v)| k == "SESSION_SECRET" && v.is_empty());
-                if is_empty_secret {
-                    out.push_str(&format!("SESSION_SECRET={secret}{eol}"));
-                } else {
-                    out.push_str(line);
-                }
-            }
-            changed = true;
+    let mut out = text.to_string();
+    let mut want: Vec<(&str, String)> = Vec::new();
+    if before.get(SECRET).is_none_or(|v| v.is_empty()) {
+        let secret = secret()?;
+        out = set_secret(path, &out, &before, &secret, eol)
+            .ok_or_else(|| refuse(SECRET, "no edit of it reads back as the new secret"))?;
+        want.push((SECRET, secret));
+    }
+    if want_redis_url && !before.contains_key(REDIS_URL) {
+        push_line(&mut out, &format!("{REDIS_URL}={DEFAULT_REDIS_URL}"), eol);
+        want.push((REDIS_URL, DEFAULT_REDIS_URL.to_string()));
+    }
+    if want.is_empty() {
+        return Ok(None);
+    }
+    // The proof: the new text, read as the app reads it, holds the new values and nothing
+    // else changed.
+    let key = want.first().map_or(SECRET, |(k, _)| *k);
+    if !reads_back(path, &out, &before, &want) {
+        return Err(refuse(
+            key,
+            "the edited file would not read back as intended",
+        ));
+    }
+    Ok(Some(format!("{bom}{out}")))
+}
+
+/// Whether `text` parses to `before` with `want` set (and nothing else changed).
+fn reads_back(
+    path: &Path,
+    text: &str,
+    before: &HashMap<String, String>,
+    want: &[(&str, String)],
+) -> bool {
+    let Ok(after) = parse_dotenv(path, text) else {
+        return false;
+    };
+    let mut expected = before.clone();
+    for (k, v) in want {
+        expected.insert((*k).to_string(), v.clone());
+    }
+    after == expected
+}
+
+/// `text` with `secret` set: an empty `SESSION_SECRET` line filled in place (the last one
+/// that dotenvy reads as the variable), else a new line at the end. `None` when neither
+/// reads back.
+fn set_secret(
+    path: &Path,
+    text: &str,
+    before: &HashMap<String, String>,
+    secret: &str,
+    eol: &str,
+) -> Option<String> {
+    let want = [(SECRET, secret.to_string())];
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    for (i, line) in lines.iter().enumerate().rev() {
+        let Some(filled) = fill_line(line, secret) else {
+            continue;
+        };
+        let mut out = String::with_capacity(text.len() + secret.len());
+        for (j, l) in lines.iter().enumerate() {
+            out.push_str(if i == j { &filled } else { l });
         }
-        None => {
-            out.push_str(text);
-            push_line(&mut out, &format!("SESSION_SECRET={}", secret()?), eol);
-            changed = true;
+        if reads_back(path, &out, before, &want) {
+            return Some(out);
         }
     }
-    if want_redis_url && lookup(text, "REDIS_URL").is_none() {
-        push_line(&mut out, "REDIS_URL=redis://localhost:6379", eol);
-        changed = true;
-    }
-    Ok(changed.then_some(out))
+    let mut out = text.to_string();
+    push_line(&mut out, &format!("{SECRET}={secret}"), eol);
+    reads_back(path, &out, before, &want).then_some(out)
+}
+
+/// `line` (with its line ending) with `secret` as its value, if it is a `SESSION_SECRET=`
+/// line with no value: `[export ]SESSION_SECRET=`, `=""` or `=''`, perhaps with a comment.
+fn fill_line(line: &str, secret: &str) -> Option<String> {
+    let body = line.trim_end_matches('\n').trim_end_matches('\r');
+    let ending = &line[body.len()..];
+    let trimmed = body.trim_start_matches([' ', '\t']);
+    let after_export = match trimmed.strip_prefix("export") {
+        Some(r) if r.starts_with([' ', '\t']) => r.trim_start_matches([' ', '\t']),
+        _ => trimmed,
+    };
+    let after_key = after_export.strip_prefix(SECRET)?;
+    let value = after_key
+        .trim_start_matches([' ', '\t'])
+        .strip_prefix('=')?;
+    let head = &body[..body.len() - value.len()];
+    let spaced = value.trim_start_matches([' ', '\t']);
+    let space = &value[..value.len() - spaced.len()];
+    let new_value = if let Some(rest) = spaced
+        .strip_prefix("\"\"")
+        .or_else(|| spaced.strip_prefix("''"))
+    {
+        let q = &spaced[..1];
+        format!("{space}{q}{secret}{q}{rest}")
+    } else if spaced.is_empty() || spaced.starts_with('#') {
+        format!("{secret}{value}")
+    } else {
+        return None;
+    };
+    Some(format!("{head}{new_value}{ending}"))
 }
 
 /// The new `.gitignore` text, or `None` when it already ignores `.env`.
@@ -128,7 +196,9 @@ mod tests {
 
     #[test]
     fn appends_secret_and_redis_url_keeping_lines() {
-        let out = plan(Some("# mine\nFOO=1"), true, fixed).unwrap().unwrap();
+        let out = plan(Path::new(".env"), Some("# mine\nFOO=1"), true, fixed)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out,
             format!(
@@ -142,20 +212,103 @@ mod tests {
     fn keeps_what_is_there() {
         let text = "export SESSION_SECRET=\"x\"\nREDIS_URL=redis://r:6379\n";
         assert_eq!(
-            plan(Some(text), true, || panic!("no secret needed")).unwrap(),
+            plan(Path::new(".env"), Some(text), true, || panic!(
+                "no secret needed"
+            ))
+            .unwrap(),
             None
         );
     }
 
     #[test]
     fn fills_an_empty_secret_in_place() {
-        let out = plan(Some("A=1\nSESSION_SECRET=\nB=2\n"), false, fixed)
-            .unwrap()
-            .unwrap();
+        let out = plan(
+            Path::new(".env"),
+            Some("A=1\nSESSION_SECRET=\nB=2\n"),
+            false,
+            fixed,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(
             out,
             format!("A=1\nSESSION_SECRET={}\nB=2\n", "ab".repeat(32))
         );
+    }
+
+    fn filled(text: &str) -> String {
+        plan(Path::new(".env"), Some(text), false, fixed)
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_empty_secret_with_a_comment_is_missing_and_filled_in_place() {
+        let s = "ab".repeat(32);
+        assert_eq!(
+            filled("SESSION_SECRET= # TODO\n"),
+            format!("SESSION_SECRET={s} # TODO\n")
+        );
+        assert_eq!(
+            filled("export SESSION_SECRET=\r\nA=1\r\n"),
+            format!("export SESSION_SECRET={s}\r\nA=1\r\n")
+        );
+        assert_eq!(
+            filled("  SESSION_SECRET=\"\" # later\n"),
+            format!("  SESSION_SECRET=\"{s}\" # later\n")
+        );
+        assert_eq!(
+            filled("export SESSION_SECRET=''"),
+            format!("export SESSION_SECRET='{s}'")
+        );
+    }
+
+    #[test]
+    fn a_secret_line_inside_a_quoted_value_is_not_touched() {
+        let text = "CERT=\"-----BEGIN-----\nSESSION_SECRET=\n-----END-----\"\nA=1\n";
+        let out = filled(text);
+        assert_eq!(out, format!("{text}SESSION_SECRET={}\n", "ab".repeat(32)));
+        let vars = parse_dotenv(Path::new(".env"), &out).unwrap();
+        assert!(vars["CERT"].contains("SESSION_SECRET=\n"));
+    }
+
+    #[test]
+    fn the_last_definition_is_the_one_filled() {
+        let s = "ab".repeat(32);
+        assert_eq!(
+            filled("SESSION_SECRET=old\nSESSION_SECRET=\n"),
+            format!("SESSION_SECRET=old\nSESSION_SECRET={s}\n")
+        );
+        assert_eq!(
+            plan(
+                Path::new(".env"),
+                Some("SESSION_SECRET=\nSESSION_SECRET=x\n"),
+                false,
+                || { panic!("no secret needed") }
+            )
+            .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_stays_first() {
+        let out = filled("\u{feff}A=1\n");
+        assert_eq!(
+            out,
+            format!("\u{feff}A=1\nSESSION_SECRET={}\n", "ab".repeat(32))
+        );
+    }
+
+    #[test]
+    fn an_edit_that_does_not_read_back_is_refused() {
+        // A secret that dotenvy would read differently (a `#` after a space starts a
+        // comment) cannot be proved, so nothing is written.
+        let err = plan(Path::new(".env"), Some("A=1\n"), false, || {
+            Ok("ab #cd".to_string())
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::DotenvEdit { .. }), "{err}");
     }
 
     #[test]

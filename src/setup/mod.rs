@@ -41,8 +41,9 @@ pub struct FileAction {
     pub action: Action,
     /// Relative to the project root.
     pub path: String,
-    /// Why a file was kept, when that is worth saying.
-    pub note: Option<&'static str>,
+    /// Why a file was kept, or that it was written through a symbolic link, when that is
+    /// worth saying.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,14 +69,21 @@ pub struct UrlInUse {
 }
 
 pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
+    // One run at a time per project, from the first read to the last write, so two runs
+    // never both see a file missing and both create it.
+    let _lock = fsutil::lock_dir(&args.project.path)?;
     let project = Project::open(&args.project.path)?;
     let backend = args.backend;
     let mut files = Vec::new();
     let mut writes = Vec::new();
     let mut plan = |action: Action, rel: String, contents: Option<String>, mode: u32| {
+        let path = project.path(&rel);
+        // A symbolic link is written through: the file it points to is the one replaced.
+        let target = fsutil::resolve(&path)?;
+        let note = (target != path).then(|| format!("through the link to {}", target.display()));
         if let Some(contents) = contents {
             writes.push(PlannedWrite {
-                path: project.path(&rel),
+                path: target,
                 contents: contents.into_bytes(),
                 new_mode: mode,
             });
@@ -83,8 +91,9 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         files.push(FileAction {
             action,
             path: rel,
-            note: None,
+            note,
         });
+        Ok::<(), Error>(())
     };
 
     // The initializer: the one file --force is about.
@@ -98,7 +107,7 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         Action::Create
     };
     let text = templates::initializer(&project.app_name, backend)?;
-    plan(action, INITIALIZER.to_string(), Some(text), 0o644);
+    plan(action, INITIALIZER.to_string(), Some(text), 0o644)?;
 
     // The migration: one per project, ever; an existing one is kept even with --force, since
     // a second would fail `azu db:migrate` and rewriting an applied one changes history.
@@ -106,29 +115,31 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
     if backend == Backend::Database {
         match existing_migration(&project.path(MIGRATIONS_DIR))? {
             Some(name) => {
-                plan(Action::Keep, format!("{MIGRATIONS_DIR}/{name}"), None, 0);
+                plan(Action::Keep, format!("{MIGRATIONS_DIR}/{name}"), None, 0)?;
                 migration_kept = true;
             }
             None => {
                 let version = templates::migration_version(now);
                 let text = templates::migration(&version)?;
                 let rel = format!("{MIGRATIONS_DIR}/{version}_create_sessions.cr");
-                plan(Action::Create, rel, Some(text), 0o644);
+                plan(Action::Create, rel, Some(text), 0o644)?;
             }
         }
     }
 
     // shard.yml: the dependencies.
-    // A .env the app's loader would refuse is refused here too, before anything is written.
-    crate::project::Env::load(&project.root)?;
-    let dotenv_text = project::read_text_opt(&project.path(DOTENV))?;
+    // A .env the app's loader would refuse is refused here too, before anything is written;
+    // what it holds is read by the same parser.
+    let dotenv_path = project.path(DOTENV);
+    let dotenv_text = project::read_text_opt(&dotenv_path)?;
+    let dotenv_vars = match &dotenv_text {
+        Some(text) => project::parse_dotenv(&dotenv_path, text)?,
+        None => Default::default(),
+    };
     let database_url_in_process = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
-    let database_url = database_url_in_process.clone().or_else(|| {
-        dotenv_text
-            .as_deref()
-            .and_then(|t| dotenv::lookup(t, "DATABASE_URL"))
-            .map(str::to_string)
-    });
+    let database_url = database_url_in_process
+        .clone()
+        .or_else(|| dotenv_vars.get("DATABASE_URL").cloned());
     let wanted = shard::required(backend, database_url.as_deref());
     let edited = shard::add_dependencies(&project.path(SHARD_YML), &project.shard_yml, &wanted)?;
     let action = if edited.is_some() {
@@ -136,10 +147,11 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
     } else {
         Action::Keep
     };
-    plan(action, SHARD_YML.to_string(), edited, 0o644);
+    plan(action, SHARD_YML.to_string(), edited, 0o644)?;
 
     // .env: the secret (and, for redis, the URL the initializer falls back to).
     let edited = dotenv::plan(
+        &dotenv_path,
         dotenv_text.as_deref(),
         backend == Backend::Redis,
         dotenv::generate_secret,
@@ -149,15 +161,14 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         (None, Some(_)) => Action::Create,
         (Some(_), Some(_)) => Action::Update,
     };
-    let redis_url = match backend {
-        Backend::Redis => edited
-            .as_deref()
-            .or(dotenv_text.as_deref())
-            .and_then(|t| dotenv::lookup(t, "REDIS_URL"))
-            .map(crate::url::mask),
+    let redis_url = match (backend, &edited) {
+        (Backend::Redis, Some(text)) => project::parse_dotenv(&dotenv_path, text)?
+            .get("REDIS_URL")
+            .map(|u| crate::url::mask(u)),
+        (Backend::Redis, None) => dotenv_vars.get("REDIS_URL").map(|u| crate::url::mask(u)),
         _ => None,
     };
-    plan(action, DOTENV.to_string(), edited, 0o600);
+    plan(action, DOTENV.to_string(), edited, 0o600)?;
 
     // .gitignore: .env must never be committed.
     let gitignore = project::read_text_opt(&project.path(GITIGNORE))?;
@@ -167,7 +178,7 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         (None, Some(_)) => Action::Create,
         (Some(_), Some(_)) => Action::Update,
     };
-    plan(action, GITIGNORE.to_string(), edited, 0o644);
+    plan(action, GITIGNORE.to_string(), edited, 0o644)?;
 
     fsutil::write_all(&writes)?;
 
@@ -176,7 +187,7 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
             .iter_mut()
             .find(|f| f.path.starts_with(MIGRATIONS_DIR))
     {
-        f.note = Some("a sessions migration already exists");
+        f.note = Some("a sessions migration already exists".to_string());
     }
     let main_file = format!("src/{}.cr", project.app_name);
     let main_file = project.path(&main_file).is_file().then_some(main_file);

@@ -88,7 +88,13 @@ pub fn add_dependencies(path: &Path, text: &str, wanted: &[Shard]) -> Result<Opt
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let edited = splice(text, &missing).map_err(&edit_error)?;
+    // A byte-order mark stays first, and out of the way of the splice.
+    let (bom, body) = crate::project::split_bom(text);
+    let has_section = !matches!(doc["dependencies"], Yaml::BadValue);
+    let edited = format!(
+        "{bom}{}",
+        splice(body, has_section, &missing).map_err(&edit_error)?
+    );
 
     // The edit must keep the name and every entry, and add exactly what was missing.
     let after = parse_shard(path, &edited).map_err(|_| edit_error("the result did not parse"))?;
@@ -101,6 +107,20 @@ pub fn add_dependencies(path: &Path, text: &str, wanted: &[Shard]) -> Result<Opt
     {
         return Err(edit_error(
             "the result would not hold exactly the old and new entries",
+        ));
+    }
+    // Nothing else may change: not even a key that refers to the section through an alias.
+    let others = |d: &Yaml| match d {
+        Yaml::Hash(h) => h
+            .iter()
+            .filter(|(k, _)| k.as_str() != Some("dependencies"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    if others(&after) != others(&doc) {
+        return Err(edit_error(
+            "another key refers to its `dependencies:` through an alias, and would change with it",
         ));
     }
     Ok(Some(edited))
@@ -161,8 +181,13 @@ fn source_repo(entry: &Yaml) -> Option<String> {
     Some(format!("{owner}/{repo}").to_ascii_lowercase())
 }
 
-/// Splice `missing` into the text. Errors are reasons, wrapped by the caller.
-fn splice(text: &str, missing: &[Shard]) -> std::result::Result<String, &'static str> {
+/// Splice `missing` into the text; `has_section` tells whether the parsed file has a
+/// `dependencies:` key. Errors are reasons, wrapped by the caller.
+fn splice(
+    text: &str,
+    has_section: bool,
+    missing: &[Shard],
+) -> std::result::Result<String, &'static str> {
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
 
@@ -172,11 +197,10 @@ fn splice(text: &str, missing: &[Shard]) -> std::result::Result<String, &'static
     });
 
     let Some(header) = header else {
-        if text
-            .lines()
-            .any(|l| l.trim_start().starts_with("dependencies"))
-        {
-            return Err("its `dependencies:` key is not at the start of a line");
+        if has_section {
+            return Err(
+                "its `dependencies:` key is not written plainly at the start of a line (quoted, indented, or in a flow mapping)",
+            );
         }
         let mut out = text.to_string();
         if !out.is_empty() && !out.ends_with('\n') {
@@ -191,13 +215,28 @@ fn splice(text: &str, missing: &[Shard]) -> std::result::Result<String, &'static
         return Ok(out);
     };
 
-    // What follows `dependencies:` on its own line: nothing, a comment, or an empty value.
+    // What follows `dependencies:` on its own line: nothing, a comment, or an empty value,
+    // each perhaps after an anchor (`&deps`) or the mapping tag.
     let line = lines[header].trim_end_matches(['\r', '\n']);
     let after_colon = line.split_once(':').map(|(_, r)| r).unwrap_or("");
     let (value, comment) = split_comment(after_colon);
-    let new_header = match value.trim() {
+    let mut props = String::new();
+    let mut rest = value.trim();
+    while let Some(word) = rest
+        .split([' ', '\t'])
+        .next()
+        .filter(|w| w.len() > 1 && (w.starts_with('&') || *w == "!!map"))
+    {
+        props.push(' ');
+        props.push_str(word);
+        rest = rest[word.len()..].trim_start();
+    }
+    let new_header = match rest {
         "" => None,
-        "{}" | "~" | "null" | "Null" | "NULL" => Some(format!("dependencies:{comment}{eol}")),
+        "{}" | "~" | "null" | "Null" | "NULL" => {
+            Some(format!("dependencies:{props}{comment}{eol}"))
+        }
+        _ if rest.starts_with('*') => return Err("its `dependencies:` is an alias of another key"),
         _ => return Err("its `dependencies:` is written inline"),
     };
 
@@ -360,6 +399,61 @@ mod tests {
             add_dependencies(Path::new("s"), list, &[SESSION]),
             Err(Error::ShardYmlDependenciesNotMapping(_))
         ));
+    }
+
+    #[test]
+    fn accepts_what_crystals_yaml_accepts() {
+        // A byte-order mark stays first.
+        let out = add(
+            "\u{feff}name: app\ndependencies:\n  azu:\n    github: a/azu\n",
+            &[SESSION],
+        )
+        .unwrap();
+        assert!(
+            out.starts_with("\u{feff}name: app\ndependencies:\n  azu:\n"),
+            "{out:?}"
+        );
+        assert!(
+            out.ends_with("  session:\n    github: azutoolkit/session\n"),
+            "{out:?}"
+        );
+        // A tab after `name:`.
+        let out = add("name:\tapp\n", &[SESSION]).unwrap();
+        assert!(out.starts_with("name:\tapp\n\ndependencies:\n"), "{out:?}");
+        // A description with a line that starts with "dependencies".
+        let text = "name: app\ndescription: |\n  dependencies: none to speak of\n";
+        let out = add(text, &[SESSION]).unwrap();
+        assert_eq!(
+            out,
+            format!("{text}\ndependencies:\n  session:\n    github: azutoolkit/session\n")
+        );
+        // An anchored section, alone and as an empty mapping.
+        let text = "name: app\ndependencies: &deps # shared\n  azu:\n    github: a/azu\n";
+        let out = add(text, &[SESSION]).unwrap();
+        assert_eq!(
+            out,
+            format!("{text}  session:\n    github: azutoolkit/session\n")
+        );
+        let out = add("name: app\ndependencies: &deps {}\n", &[SESSION]).unwrap();
+        assert_eq!(
+            out,
+            "name: app\ndependencies: &deps\n  session:\n    github: azutoolkit/session\n"
+        );
+    }
+
+    #[test]
+    fn refuses_with_the_true_reason() {
+        let reason = |text: &str| match add_dependencies(Path::new("s"), text, &[SESSION]) {
+            Err(Error::ShardYmlEdit { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        // A key that aliases the section would change with it.
+        let r = reason(
+            "name: a\ndependencies: &deps\n  azu:\n    github: a/azu\ndevelopment_dependencies: *deps\n",
+        );
+        assert!(r.contains("alias"), "{r}");
+        let r = reason("name: a\n\"dependencies\":\n  azu:\n    github: a/azu\n");
+        assert!(r.contains("not written plainly"), "{r}");
     }
 
     #[test]

@@ -13,4 +13,5 @@ mod output;
 mod redis_transport;
 mod schemas;
 mod setup;
+mod setup_writes;
 mod walks;
