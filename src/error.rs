@@ -106,6 +106,16 @@ pub enum Error {
     PrefixUnresolvable { expr: String },
 
     #[error(
+        "the store's `url:` in src/initializers/session.cr uses `{name}`, which is not set; export it (or REDIS_URL), or add it to .env"
+    )]
+    RedisUrlEnvUnset { name: String },
+
+    #[error(
+        "cannot evaluate `{expr}` in the store's `url:` in src/initializers/session.cr; set REDIS_URL to the server's URL"
+    )]
+    RedisUrlUnresolvable { expr: String },
+
+    #[error(
         "the Redis key prefix {0:?} holds a control character (a newline, tab or the like), which no session prefix has; check the store's prefix or pass --prefix"
     )]
     PrefixControl(String),
@@ -282,6 +292,11 @@ pub enum Error {
         "REDIS_URL names {count} Redis nodes, but `{url}` is not in cluster mode (cluster_enabled:0); give the URL of one standalone server, or nodes of one Redis Cluster"
     )]
     RedisNotCluster { url: String, count: usize },
+
+    #[error(
+        "Redis at `{url}` is a replica of `{primary}`: the sessions live on the primary, and a write here would not reach it; point REDIS_URL at the primary (`{primary}`)"
+    )]
+    RedisReplica { url: String, primary: String },
 
     #[error(
         "cannot tell whether Redis at `{url}` is a cluster node: INFO failed ({reason}); allow the Redis user the INFO command (ACL SETUSER <user> +info)"

@@ -291,8 +291,16 @@ const REDIS_EXPIRES_ITSELF: &str =
 /// What will be cleared, as the specification prints it.
 fn target_lines(plan: &ClearPlan) -> Vec<String> {
     match &plan.target {
-        Target::Redis { url, prefix } => vec![
-            format!("Redis URL: {}", url::mask(url)),
+        Target::Redis {
+            url,
+            prefix,
+            database,
+        } => vec![
+            // The spec's line as it is for database 0; any other is said.
+            match database {
+                0 => format!("Redis URL: {}", url::mask(url)),
+                n => format!("Redis URL: {} (database {n})", url::mask(url)),
+            },
             format!(
                 "Clearing Redis sessions with pattern: {}",
                 clear::redis::pattern(prefix)
@@ -318,8 +326,13 @@ fn clear_json(plan: &ClearPlan) -> serde_json::Value {
         "cleared": 0,
     });
     match &plan.target {
-        Target::Redis { url, prefix } => {
+        Target::Redis {
+            url,
+            prefix,
+            database,
+        } => {
             report["url"] = json!(url::mask(url));
+            report["database"] = json!(database);
             report["prefix"] = json!(prefix);
             report["pattern"] = json!(clear::redis::pattern(prefix));
         }

@@ -200,10 +200,13 @@ impl Env {
         Ok(Env { dotenv })
     }
 
-    /// The value of `name`: the process's, else `.env`'s. An empty value counts as unset.
+    /// The value of `name`: the process's, else `.env`'s. An empty value counts as unset in
+    /// both, so `REDIS_URL= azu-session ...` (a deploy script's unset variable) does not
+    /// hide the value in `.env`.
     pub fn get(&self, name: &str) -> Option<String> {
         std::env::var(name)
             .ok()
+            .filter(|v| !v.is_empty())
             .or_else(|| self.dotenv.get(name).cloned())
             .filter(|v| !v.is_empty())
     }

@@ -94,7 +94,11 @@ impl Cluster {
         for ((addr, url), con) in wanted.into_iter().zip(connected) {
             let masked = crate::url::mask(&url);
             match con {
-                Ok(con) => primaries.push(Primary { addr, masked, con }),
+                Ok(mut con) => {
+                    // The layout may be older than a failover: each must still be a primary.
+                    super::redis::ensure_primary(&mut con, &masked).await?;
+                    primaries.push(Primary { addr, masked, con })
+                }
                 Err(failure) => {
                     return Err(failure.into_error(masked, |url, reason| {
                         Error::RedisPrimaryConnect { url, reason }

@@ -60,7 +60,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 pub async fn connect(plan: &ClearPlan, stop: &Stop) -> Result<Connected> {
     Ok(match &plan.target {
         Target::Memory => Connected::Memory,
-        Target::Redis { url, prefix } => Connected::Redis {
+        Target::Redis { url, prefix, .. } => Connected::Redis {
             target: redis::connect_target(url).await?,
             masked_url: crate::url::mask(url),
             prefix: prefix.clone(),

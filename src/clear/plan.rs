@@ -22,6 +22,8 @@ pub enum Target {
     Redis {
         url: String,
         prefix: String,
+        /// The database number the URL selects.
+        database: u32,
     },
     Database {
         /// Resolved once: the file a relative SQLite path names, the parameters read.
@@ -130,16 +132,33 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
     let target = match backend {
         Backend::Memory => Target::Memory,
         Backend::Redis => {
-            let url = env
-                .get("REDIS_URL")
-                .or_else(|| {
-                    store
-                        .and_then(|s| s.arg(&["url"]))
-                        .and_then(|alts| resolve(alts, &env).ok())
-                })
-                .unwrap_or_else(|| DEFAULT_REDIS_URL.to_string());
+            // REDIS_URL, else the store's `url:` (which must be evaluable: falling back to
+            // localhost would clear another server), else the shard's default.
+            let url = match (env.get("REDIS_URL"), store.and_then(|s| s.arg(&["url"]))) {
+                (Some(url), _) => url,
+                (None, Some(alts)) => resolve(alts, &env).map_err(|e| match e {
+                    Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset { name },
+                    Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable { expr },
+                    other => other,
+                })?,
+                (None, None) => DEFAULT_REDIS_URL.to_string(),
+            };
+            let invalid = |reason: String| Error::RedisUrlInvalid {
+                url: crate::url::mask(&url),
+                reason,
+            };
+            let first = crate::clear::redis::seeds(&url)
+                .map_err(invalid)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let database = crate::clear::redis::database(&first).map_err(invalid)?;
             let prefix = redis_prefix(args, store, &env, root)?;
-            Target::Redis { url, prefix }
+            Target::Redis {
+                url,
+                prefix,
+                database,
+            }
         }
         Backend::Database => {
             let raw = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;

@@ -123,6 +123,104 @@ impl<'a> UrlParts<'a> {
     }
 }
 
+/// The database a Redis URL names: the number in its path (`redis://host/5`) or its `?db=`
+/// (`redis://host?db=5`, `redis+unix:///run/redis.sock?db=5`), 0 when it names none. A path
+/// and a `?db=` that disagree are refused: which one the app's client reads is not ours to
+/// guess on a delete.
+pub fn database(url: &str) -> std::result::Result<u32, String> {
+    let query_db = url
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or_default())
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|pair| pair.strip_prefix("db="))
+        .next_back();
+    let parse = |text: &str, whence: &str| {
+        text.parse::<u32>()
+            .map_err(|_| format!("{whence} `{text}` is not a database number"))
+    };
+    let query_db = query_db.map(|d| parse(d, "?db=")).transpose()?;
+    let path_db = match UrlParts::of(url) {
+        Some(parts) => {
+            let path = parts.tail.split(['?', '#']).next().unwrap_or_default();
+            match path.trim_matches('/') {
+                "" => None,
+                n => Some(parse(n, "the path")?),
+            }
+        }
+        None => None,
+    };
+    match (path_db, query_db) {
+        (Some(p), Some(q)) if p != q => Err(format!(
+            "it names database {p} in its path and {q} in `?db=`; keep one"
+        )),
+        (p, q) => Ok(p.or(q).unwrap_or(0)),
+    }
+}
+
+/// A TCP URL's `?db=N` moved into its path, where the redis crate reads it (it reads
+/// `?db=` only on unix sockets, and would use database 0).
+fn db_in_path(url: &str) -> std::result::Result<Cow<'_, str>, String> {
+    let db = database(url)?;
+    let Some(parts) = UrlParts::of(url) else {
+        return Ok(Cow::Borrowed(url));
+    };
+    let Some((_, query)) = parts.tail.split_once('?') else {
+        return Ok(Cow::Borrowed(url));
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, format!("#{f}")),
+        None => (query, String::new()),
+    };
+    if !query.split('&').any(|pair| pair.starts_with("db=")) {
+        return Ok(Cow::Borrowed(url));
+    }
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("db="))
+        .collect();
+    let query = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", rest.join("&"))
+    };
+    Ok(Cow::Owned(format!(
+        "{}://{}{}/{db}{query}{fragment}",
+        parts.scheme, parts.userinfo, parts.hosts
+    )))
+}
+
+/// Refuse a server that is a replica: a write there (a writable replica) deletes keys the
+/// primary keeps, and the app's sessions live on the primary.
+pub(crate) async fn ensure_primary(
+    con: &mut MultiplexedConnection,
+    masked_url: &str,
+) -> Result<()> {
+    let info: redis::RedisResult<String> =
+        redis::cmd("INFO").arg("replication").query_async(con).await;
+    let info = info.map_err(|e| Error::RedisInfo {
+        url: masked_url.to_string(),
+        reason: e.to_string(),
+    })?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(str::to_string)
+    };
+    if field("role:").as_deref() == Some("slave") {
+        let primary = format!(
+            "{}:{}",
+            field("master_host:").unwrap_or_else(|| "?".into()),
+            field("master_port:").unwrap_or_else(|| "?".into())
+        );
+        return Err(Error::RedisReplica {
+            url: masked_url.to_string(),
+            primary,
+        });
+    }
+    Ok(())
+}
+
 /// Where `REDIS_URL` leads: one server, or a Redis Cluster.
 pub enum RedisTarget {
     Single(MultiplexedConnection),
@@ -186,7 +284,10 @@ pub async fn connect_target(url: &str) -> Result<RedisTarget> {
             reason: e.to_string(),
         })?;
     match (cluster, seeds.len()) {
-        (false, 1) => Ok(RedisTarget::Single(con)),
+        (false, 1) => {
+            ensure_primary(&mut con, &masked).await?;
+            Ok(RedisTarget::Single(con))
+        }
         (false, count) => Err(Error::RedisNotCluster { url: masked, count }),
         (true, _) => Ok(RedisTarget::Cluster(Box::new(
             Cluster::connect(seed, con).await?,
@@ -282,6 +383,7 @@ impl ConnectFailure {
 /// A connection to the one server `url` names, within [`CONNECT_TIMEOUT`].
 pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection, ConnectFailure> {
     let url = unix_aliases(url);
+    let url = db_in_path(&url).map_err(ConnectFailure::InvalidUrl)?;
     let client =
         Client::open(url.as_ref()).map_err(|e| ConnectFailure::InvalidUrl(e.to_string()))?;
     let config = AsyncConnectionConfig::new()

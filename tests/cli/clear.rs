@@ -120,7 +120,7 @@ fn redis_database_number_and_password() {
     let p = Project::new();
     let url = server.url_db(2);
     let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
-    let shown = format!("redis://:****@127.0.0.1:{}/2", server.port);
+    let shown = format!("redis://:****@127.0.0.1:{}/2 (database 2)", server.port);
     assert_eq!(stdout(&out), redis_lines(&shown, "myapp:session:*", 7));
     assert!(!stdout(&out).contains("s3cret-pw") && !stderr(&out).contains("s3cret-pw"));
     assert_eq!(server.dbsize(2), 0);

@@ -10,6 +10,7 @@ mod expired;
 mod faults;
 mod hardening;
 mod output;
+mod redis_targets;
 mod redis_transport;
 mod schemas;
 mod setup;

@@ -151,7 +151,7 @@ fn redis_unix_socket_with_database_and_password() {
     assert_eq!(
         stdout(&out),
         redis_lines(
-            &format!("redis+unix://{socket}?db=2&pass=****"),
+            &format!("redis+unix://{socket}?db=2&pass=**** (database 2)"),
             "myapp:session:*",
             9
         )
@@ -168,7 +168,7 @@ fn redis_unix_socket_with_database_and_password() {
     assert_eq!(
         stdout(&out),
         redis_lines(
-            &format!("unix://{socket}?password=****&db=2"),
+            &format!("unix://{socket}?password=****&db=2 (database 2)"),
             "myapp:session:*",
             3
         )
