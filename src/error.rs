@@ -178,12 +178,25 @@ pub enum Error {
     RedisConnect { url: String, reason: String },
 
     #[error(
-        "Redis at `{url}` failed after clearing {cleared} session(s): {reason}; run the command again to clear the rest"
+        "Redis at `{url}` failed {}: {reason}; {}",
+        progress(*.cleared, *.dry_run),
+        .fix.as_deref().unwrap_or(if *.dry_run { "run the command again" } else { "run the command again to clear the rest" })
     )]
     Redis {
         url: String,
         cleared: u64,
+        dry_run: bool,
+        /// The server's words, with key names cut out.
         reason: String,
+        /// What would fix a failure that running again would not.
+        fix: Option<String>,
+    },
+
+    #[error("Redis at `{url}` refused the tool's commands: {reason}; {fix}")]
+    RedisRefused {
+        url: String,
+        reason: String,
+        fix: String,
     },
 
     #[error(
@@ -345,6 +358,7 @@ impl Error {
     pub fn set_cleared(&mut self, n: u64) {
         match self {
             Error::Database { cleared, .. }
+            | Error::Redis { cleared, .. }
             | Error::LockTimeout { cleared, .. }
             | Error::Interrupted { cleared, .. }
             | Error::RowsHidden { cleared, .. } => *cleared = n,

@@ -225,7 +225,7 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
     } else {
         None
     };
-    let progress = out.progress(total);
+    let progress = out.progress(total, plan.dry_run);
     if asks {
         watch_ctrl_c(&runtime, &stop, out)?;
     }

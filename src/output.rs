@@ -115,22 +115,26 @@ impl Output {
     }
 
     /// A progress display on stderr for a long clear, or a hidden one when stderr is not a
-    /// terminal, in JSON or quiet mode. `total` gives a bar; without it, a counter.
-    pub fn progress(&self, total: Option<u64>) -> ProgressBar {
+    /// terminal, in JSON or quiet mode. `total` gives a bar; without it, a counter. A dry
+    /// run's sessions are counted, not cleared.
+    pub fn progress(&self, total: Option<u64>, dry_run: bool) -> ProgressBar {
         if !self.shows_progress() {
             return ProgressBar::hidden();
         }
+        let done = if dry_run { "counted" } else { "cleared" };
         let (bar, template) = match total {
             Some(total) => (
                 ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
-                "{bar:30} {human_pos}/{human_len} sessions cleared ({per_sec}, {eta} left)",
+                format!(
+                    "{{bar:30}} {{human_pos}}/{{human_len}} sessions {done} ({{per_sec}}, {{eta}} left)"
+                ),
             ),
             None => (
                 ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                "{spinner} {human_pos} sessions cleared ({per_sec})",
+                format!("{{spinner}} {{human_pos}} sessions {done} ({{per_sec}})"),
             ),
         };
-        if let Ok(style) = ProgressStyle::with_template(template) {
+        if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style);
         }
         bar.enable_steady_tick(Duration::from_millis(100));

@@ -56,7 +56,28 @@ struct Primary {
 }
 
 /// What one primary's clear did: how many keys it deleted, and the error that stopped it.
-type Outcome = (u64, Option<String>);
+type Outcome = (u64, Option<Failure>);
+
+/// Why a primary's clear stopped: the server's words (key names cut out), and what would
+/// fix it when running again would not.
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: String,
+    fix: Option<String>,
+}
+
+impl Failure {
+    fn of(e: &RedisError) -> Self {
+        let (reason, fix) = super::redis::explain(e);
+        Failure { reason, fix }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure { reason, fix: None }
+    }
+}
 
 impl Cluster {
     /// Read the primaries from the seed behind `seed_con` and connect to every one of them;
@@ -147,11 +168,13 @@ impl Cluster {
             return Err(Error::Interrupted { cleared, dry_run });
         }
         for (primary, (_, error)) in self.primaries.iter().zip(&outcomes) {
-            if let Some(reason) = error {
+            if let Some(failure) = error {
                 return Err(Error::Redis {
                     url: primary.masked.clone(),
                     cleared,
-                    reason: reason.clone(),
+                    dry_run,
+                    reason: failure.reason.clone(),
+                    fix: failure.fix.clone(),
                 });
             }
         }
@@ -169,9 +192,11 @@ impl Cluster {
                     return Err(Error::Redis {
                         url: self.seed_masked.clone(),
                         cleared,
+                        dry_run,
                         reason: format!(
                             "cannot read the cluster layout again to check that no slot moved: {reason}"
                         ),
+                        fix: None,
                     });
                 }
             }
@@ -193,7 +218,7 @@ impl Cluster {
         let mut cleared = 0u64;
         let (mut cursor, mut keys) = match scan(con, 0, pattern).await {
             Ok(first) => first,
-            Err(e) => return (0, Some(e.to_string())),
+            Err(e) => return (0, Some(Failure::of(&e))),
         };
         loop {
             let (next, (deleted, error)) = if dry_run {
@@ -221,7 +246,7 @@ impl Cluster {
             match next {
                 None => return (cleared, None),
                 Some(Ok(step)) => (cursor, keys) = step,
-                Some(Err(e)) => return (cleared, Some(e.to_string())),
+                Some(Err(e)) => return (cleared, Some(Failure::of(&e))),
             }
         }
     }
@@ -245,7 +270,7 @@ impl Cluster {
         let mut con = primary.con.clone();
         let answers: Vec<redis::RedisResult<u64>> = match pipe.query_async(&mut con).await {
             Ok(answers) => answers,
-            Err(e) => return (0, Some(e.to_string())),
+            Err(e) => return (0, Some(Failure::of(&e))),
         };
         let mut deleted = 0;
         let mut redirected = Vec::new();
@@ -279,7 +304,7 @@ impl Cluster {
             match error.kind() {
                 ErrorKind::Server(ServerErrorKind::Moved | ServerErrorKind::Ask) => {
                     let Some((target, _slot)) = error.redirect_node() else {
-                        return (0, Some(error.to_string()));
+                        return (0, Some(Failure::of(&error)));
                     };
                     asking = error.kind() == ErrorKind::Server(ServerErrorKind::Ask);
                     at = target.to_string();
@@ -291,7 +316,7 @@ impl Cluster {
                         let (n, error) = match self.unlink_at(&at, one, asking).await {
                             Ok(n) => (n, None),
                             Err(Ok(e)) => Box::pin(self.follow(at.clone(), one, e, asking)).await,
-                            Err(Err(reason)) => (0, Some(reason)),
+                            Err(Err(reason)) => (0, Some(reason.into())),
                         };
                         deleted += n;
                         if error.is_some() {
@@ -300,19 +325,23 @@ impl Cluster {
                     }
                     return (deleted, None);
                 }
-                _ => return (0, Some(error.to_string())),
+                _ => return (0, Some(Failure::of(&error))),
             }
             match self.unlink_at(&at, keys, asking).await {
                 Ok(n) => return (n, None),
                 Err(Ok(e)) => error = e,
-                Err(Err(reason)) => return (0, Some(reason)),
+                Err(Err(reason)) => return (0, Some(reason.into())),
             }
         }
         (
             0,
-            Some(format!(
-                "keys of one slot were still moving after {MAX_REDIRECTS} redirections ({error})"
-            )),
+            Some(
+                format!(
+                    "keys of one slot were still moving after {MAX_REDIRECTS} redirections ({})",
+                    super::redis::explain(&error).0
+                )
+                .into(),
+            ),
         )
     }
 

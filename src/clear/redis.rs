@@ -190,6 +190,56 @@ fn db_in_path(url: &str) -> std::result::Result<Cow<'_, str>, String> {
     )))
 }
 
+/// A server's error as shown: its words with key names cut out (an error about a command
+/// quotes its first arguments, and a session id is a bearer token), and what would fix it
+/// when running the command again would not.
+pub(crate) fn explain(e: &redis::RedisError) -> (String, Option<String>) {
+    let text = e.to_string();
+    let reason = match text.find(", with args beginning with") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    };
+    let lower = reason.to_ascii_lowercase();
+    let wrong_password = e.kind() == redis::ErrorKind::AuthenticationFailed;
+    let fix = match e.code() {
+        _ if wrong_password => Some(
+            "the user or password in REDIS_URL is not one the server accepts; correct it".to_string(),
+        ),
+        Some("NOAUTH") => Some(
+            "the server wants a password: put it in REDIS_URL (redis://:password@host, or redis://user:password@host for an ACL user)"
+                .to_string(),
+        ),
+        Some("WRONGPASS") => {
+            Some("the user or password in REDIS_URL is not one the server accepts; correct it".to_string())
+        }
+        Some("NOPERM") => Some(match quoted(&reason) {
+            Some(command) => format!(
+                "the Redis user may not run `{command}`; grant it (ACL SETUSER <user> +{command}) or use a user that may"
+            ),
+            None => "the Redis user may not touch these keys; grant it the session prefix (ACL SETUSER <user> ~<prefix>*) or use a user that may".to_string(),
+        }),
+        Some("READONLY") => Some(
+            "the server is a read-only replica; point REDIS_URL at the primary".to_string(),
+        ),
+        _ if lower.contains("max number of clients") => Some(MAXCLIENTS_FIX.to_string()),
+        _ if lower.contains("unknown command") => Some(match quoted(&reason) {
+            Some(command) => format!(
+                "the server does not offer `{command}` (renamed or disabled with rename-command?); let this user run it under its own name"
+            ),
+            None => "the server does not offer a command this tool needs (SCAN, UNLINK, INFO)".to_string(),
+        }),
+        _ => None,
+    };
+    (reason, fix)
+}
+
+/// The first `'...'` in a server's message (the command it names).
+fn quoted(text: &str) -> Option<String> {
+    let (_, rest) = text.split_once('\'')?;
+    let (inner, _) = rest.split_once('\'')?;
+    (!inner.is_empty()).then(|| inner.to_string())
+}
+
 /// Refuse a server that is a replica: a write there (a writable replica) deletes keys the
 /// primary keeps, and the app's sessions live on the primary.
 pub(crate) async fn ensure_primary(
@@ -198,10 +248,7 @@ pub(crate) async fn ensure_primary(
 ) -> Result<()> {
     let info: redis::RedisResult<String> =
         redis::cmd("INFO").arg("replication").query_async(con).await;
-    let info = info.map_err(|e| Error::RedisInfo {
-        url: masked_url.to_string(),
-        reason: e.to_string(),
-    })?;
+    let info = info.map_err(|e| info_error(&e, masked_url))?;
     let field = |name: &str| {
         info.lines()
             .find_map(|l| l.trim().strip_prefix(name))
@@ -219,6 +266,24 @@ pub(crate) async fn ensure_primary(
         });
     }
     Ok(())
+}
+
+/// The error for an INFO the server refused: what would fix it where that can be told
+/// (a missing password is not a missing INFO permission).
+pub(crate) fn info_error(e: &redis::RedisError, masked_url: &str) -> Error {
+    match explain(e) {
+        (reason, Some(fix)) if e.code() != Some("NOPERM") || reason.contains("'info") => {
+            Error::RedisRefused {
+                url: masked_url.to_string(),
+                reason,
+                fix,
+            }
+        }
+        (reason, _) => Error::RedisInfo {
+            url: masked_url.to_string(),
+            reason,
+        },
+    }
 }
 
 /// Where `REDIS_URL` leads: one server, or a Redis Cluster.
@@ -279,10 +344,7 @@ pub async fn connect_target(url: &str) -> Result<RedisTarget> {
     let masked = crate::url::mask(seed);
     let cluster = cluster_enabled(&mut con)
         .await
-        .map_err(|e| Error::RedisInfo {
-            url: masked.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| info_error(&e, &masked))?;
     match (cluster, seeds.len()) {
         (false, 1) => {
             ensure_primary(&mut con, &masked).await?;
@@ -338,6 +400,11 @@ pub(crate) enum ConnectFailure {
     },
     /// The URL itself does not parse: no server was asked.
     InvalidUrl(String),
+    /// The server refused us for a reason that has a known fix (a password, maxclients).
+    Fixable {
+        reason: String,
+        fix: String,
+    },
     Other(String),
 }
 
@@ -348,6 +415,7 @@ impl ConnectFailure {
             | ConnectFailure::Refused(r)
             | ConnectFailure::Other(r)
             | ConnectFailure::InvalidUrl(r)
+            | ConnectFailure::Fixable { reason: r, .. }
             | ConnectFailure::Roots { reason: r, .. } => r,
         }
     }
@@ -375,6 +443,11 @@ impl ConnectFailure {
                 url: masked_url,
                 reason,
             },
+            ConnectFailure::Fixable { reason, fix } => Error::RedisRefused {
+                url: masked_url,
+                reason,
+                fix,
+            },
             ConnectFailure::Other(reason) => other(masked_url, reason),
         }
     }
@@ -397,7 +470,18 @@ pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection
     .await
     {
         Ok(Ok(con)) => Ok(con),
-        Ok(Err(e)) => Err(classify(&e)),
+        Ok(Err(e)) => match classify(&e) {
+            // A server that is full says so as it accepts, then closes; our client only
+            // sees the closed connection. Ask again and read what it says.
+            ConnectFailure::Other(reason) => match refusal(&url).await {
+                Some(said) => Err(match explain_text(&said) {
+                    Some(fix) => ConnectFailure::Fixable { reason: said, fix },
+                    None => ConnectFailure::Other(said),
+                }),
+                None => Err(ConnectFailure::Other(reason)),
+            },
+            failure => Err(failure),
+        },
         Err(_) => Err(ConnectFailure::Other(format!(
             "no answer in {} s",
             CONNECT_TIMEOUT.as_secs()
@@ -443,8 +527,51 @@ fn classify(e: &redis::RedisError) -> ConnectFailure {
             return ConnectFailure::Roots { var, path, reason };
         }
     }
-    ConnectFailure::Other(reason)
+    match explain(e) {
+        (reason, Some(fix)) => ConnectFailure::Fixable { reason, fix },
+        _ => ConnectFailure::Other(reason),
+    }
 }
+
+/// What a plain TCP server at `url` says unasked as a connection opens (Redis at maxclients
+/// sends its error and closes), within a moment; `None` for TLS, sockets or silence.
+async fn refusal(url: &str) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let parts = UrlParts::of(url)?;
+    if !parts.scheme.eq_ignore_ascii_case("redis") || parts.hosts.contains(',') {
+        return None;
+    }
+    let addr = if parts
+        .hosts
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        parts.hosts.to_string()
+    } else {
+        format!("{}:6379", parts.hosts)
+    };
+    let wait = Duration::from_millis(500);
+    let mut stream = tokio::time::timeout(wait, tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(wait, stream.read(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let said = String::from_utf8_lossy(&buf[..n]);
+    said.strip_prefix('-').map(|e| e.trim().to_string())
+}
+
+/// The fix for a server's refusal known only by its text.
+fn explain_text(text: &str) -> Option<String> {
+    text.to_ascii_lowercase()
+        .contains("max number of clients")
+        .then(|| MAXCLIENTS_FIX.to_string())
+}
+
+const MAXCLIENTS_FIX: &str = "the server has as many clients as its maxclients allows; close idle ones or raise maxclients, then run the command again";
 
 /// The certificate error rustls gave, wherever it sits in the error's chain (the redis
 /// crate keeps an I/O error as an `Arc<dyn Error>`, tokio-rustls wraps rustls' error in an
@@ -520,16 +647,24 @@ pub async fn clear(
 ) -> Result<u64> {
     let pattern = pattern(prefix);
     let mut cleared = 0u64;
-    let fail = |e: redis::RedisError, cleared: u64| Error::Redis {
-        url: masked_url.to_string(),
-        cleared,
-        reason: e.to_string(),
+    let fail = |e: redis::RedisError, cleared: u64| {
+        let (reason, fix) = explain(&e);
+        Error::Redis {
+            url: masked_url.to_string(),
+            cleared,
+            dry_run,
+            reason,
+            fix,
+        }
     };
 
     let (mut cursor, mut keys) = scan(con, 0, &pattern).await.map_err(|e| fail(e, 0))?;
     if dry_run {
         loop {
             cleared += keys.len() as u64;
+            if !keys.is_empty() {
+                progress(keys.len() as u64);
+            }
             if stop.requested() {
                 return Err(Error::Interrupted { cleared, dry_run });
             }

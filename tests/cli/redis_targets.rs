@@ -182,3 +182,136 @@ fn a_replica_is_refused_and_named_its_primary() {
     assert_eq!(replica.count(0, "myapp:session:*"), 9);
     assert_eq!(primary.count(0, "myapp:session:*"), 9);
 }
+
+/// Run a clear of `PREFIX` against `url` that must fail; its stderr.
+fn failing_clear(url: &str) -> String {
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f", "--prefix", PREFIX])
+            .env("REDIS_URL", url),
+        1,
+    );
+    stderr(&out)
+}
+
+fn acl(server: &RedisServer, rule: &[&str]) {
+    let mut cmd = redis::cmd("ACL");
+    cmd.arg("SETUSER");
+    for part in rule {
+        cmd.arg(*part);
+    }
+    cmd.query::<()>(&mut server.con(0)).expect("ACL SETUSER");
+}
+
+#[test]
+fn each_refusal_says_what_would_fix_it_and_no_session_id_is_shown() {
+    let Some(server) = RedisServer::start("redis_refusals") else {
+        return;
+    };
+    server.plant(0, PREFIX, 5);
+    let port = server.port;
+    acl(
+        &server,
+        &["no_unlink", "on", ">pw1", "~*", "+@all", "-unlink"],
+    );
+    acl(&server, &["other_keys", "on", ">pw2", "~other:*", "+@all"]);
+    acl(&server, &["default", "on", ">pw0", "~*", "+@all"]);
+
+    // (user info, what the error must say)
+    let cases = [
+        ("", "the server wants a password"),
+        (
+            ":wrong@",
+            "the user or password in REDIS_URL is not one the server accepts",
+        ),
+        ("no_unlink:pw1@", "may not run `unlink`"),
+        ("other_keys:pw2@", "may not touch these keys"),
+    ];
+    for (userinfo, want) in cases {
+        let err = failing_clear(&format!("redis://{userinfo}127.0.0.1:{port}"));
+        assert!(err.contains(want), "{userinfo}: {err}");
+        // None of these is fixed by trying again, nor by an INFO permission.
+        assert!(!err.contains("run the command again"), "{userinfo}: {err}");
+        assert!(!err.contains("INFO command"), "{userinfo}: {err}");
+        assert!(
+            !err.contains("myapp:session:"),
+            "a session id was shown: {err}"
+        );
+    }
+    let mut admin = redis::Client::open(format!("redis://:pw0@127.0.0.1:{port}"))
+        .expect("a URL")
+        .get_connection()
+        .expect("connect");
+    let left: u64 = redis::cmd("DBSIZE").query(&mut admin).expect("DBSIZE");
+    assert_eq!(left, 5);
+}
+
+#[test]
+fn a_renamed_unlink_is_named_without_the_keys_it_was_given() {
+    let Some(server) =
+        RedisServer::start_with("redis_renamed_unlink", &["--rename-command", "UNLINK", ""])
+    else {
+        return;
+    };
+    server.plant(0, PREFIX, 3);
+    let err = failing_clear(&server.url());
+    assert!(err.contains("does not offer `UNLINK`"), "{err}");
+    assert!(
+        !err.contains("myapp:session:"),
+        "a session id was shown: {err}"
+    );
+    assert_eq!(server.count(0, "myapp:session:*"), 3);
+}
+
+#[test]
+fn a_full_server_says_maxclients() {
+    let Some(server) = RedisServer::start_with("redis_maxclients", &["--maxclients", "1"]) else {
+        return;
+    };
+    // The one client the server allows, busy for a few seconds.
+    let url = server.url();
+    let holder = std::thread::spawn(move || {
+        let mut con = redis::Client::open(url)
+            .expect("a URL")
+            .get_connection()
+            .expect("connect");
+        let _: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg("azs-nothing")
+            .arg(4)
+            .query(&mut con)
+            .unwrap_or(None);
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let err = failing_clear(&server.url());
+    assert!(err.contains("maxclients"), "{err}");
+    holder.join().expect("the holder");
+}
+
+#[test]
+fn keys_that_are_not_text_are_cleared_and_never_printed() {
+    let Some(server) = RedisServer::start("redis_binary_keys") else {
+        return;
+    };
+    server.plant(0, PREFIX, 2);
+    let mut key = PREFIX.as_bytes().to_vec();
+    key.extend_from_slice(&[0xff, 0xfe, b'\n', 0x00]);
+    redis::cmd("SET")
+        .arg(&key)
+        .arg("x")
+        .query::<()>(&mut server.con(0))
+        .expect("SET");
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f", "--prefix", PREFIX])
+            .env("REDIS_URL", server.url()),
+        0,
+    );
+    assert!(
+        stdout(&out).contains("Cleared 3 session(s)\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(server.dbsize(0), 0);
+}
