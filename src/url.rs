@@ -5,7 +5,8 @@
 
 const MASK: &str = "****";
 
-/// Query parameters whose values are secrets.
+/// Query parameters whose values are credentials: the names Redis clients and the database
+/// drivers read (the user's name is masked too: half a credential is still one).
 const SECRET_PARAMS: &[&str] = &[
     "password",
     "pass",
@@ -14,6 +15,8 @@ const SECRET_PARAMS: &[&str] = &[
     "auth",
     "sslpassword",
     "token",
+    "user",
+    "username",
 ];
 
 /// `url` with the password of its user info and any secret query parameter replaced by
@@ -65,59 +68,82 @@ fn scheme_end(url: &str) -> Option<usize> {
         .or_else(|| url.find(':').map(|i| i + 1))
 }
 
-/// A URL split around its user info: the scheme, the user info, and the rest from its `@`.
-/// The user info runs to the *last* `@`, so a password written with unencoded `/`, `?`, `#`
-/// or `@` is all inside it; where an `@` stands in a path or query instead, more is masked
-/// than needed, never less.
-fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
-    let end = scheme_end(url)?;
-    let rest = &url[end..];
-    let at = rest.rfind('@')?;
-    Some((&url[..end], &rest[..at], &rest[at..]))
-}
-
-fn mask_one(url: &str) -> String {
-    let (mut out, rest) = match split_userinfo(url) {
-        Some((scheme, userinfo, rest)) => {
-            let masked = match userinfo.split_once(':') {
-                Some((user, _password)) => format!("{scheme}{user}:{MASK}"),
-                // `redis://secret@host`: Redis reads a lone user info as the password.
-                None if scheme.to_ascii_lowercase().starts_with("redis") => {
-                    format!("{scheme}{MASK}")
+/// The byte ranges of the values of secret query parameters in `url` after `start`: each
+/// from its `=` to the next `&` or `#` (or the end).
+fn secret_values(url: &str, start: usize) -> Vec<std::ops::Range<usize>> {
+    let bytes = url.as_bytes();
+    let mut out = Vec::new();
+    let mut i = start;
+    while i < bytes.len() {
+        if matches!(bytes[i], b'?' | b'&') {
+            let key_start = i + 1;
+            let key_end = bytes[key_start..]
+                .iter()
+                .position(|&b| matches!(b, b'=' | b'&' | b'?' | b'#'))
+                .map_or(bytes.len(), |p| key_start + p);
+            if bytes.get(key_end) == Some(&b'=') {
+                let key = url[key_start..key_end].to_ascii_lowercase();
+                if SECRET_PARAMS.contains(&key.as_str()) {
+                    let value_start = key_end + 1;
+                    let value_end = bytes[value_start..]
+                        .iter()
+                        .position(|&b| matches!(b, b'&' | b'#'))
+                        .map_or(bytes.len(), |p| value_start + p);
+                    out.push(value_start..value_end);
+                    i = value_end;
+                    continue;
                 }
-                None => format!("{scheme}{userinfo}"),
-            };
-            (masked, rest)
+            }
         }
-        None => {
-            // Only what follows the scheme can be a query: masking never reaches the text
-            // that tells where the scheme ends, so masking twice changes nothing.
-            let (scheme, rest) = url.split_at(scheme_end(url).unwrap_or(0));
-            (scheme.to_string(), rest)
-        }
-    };
-    match rest.split_once('?') {
-        Some((before, query)) => {
-            out.push_str(before);
-            out.push('?');
-            out.push_str(&mask_query(query));
-        }
-        None => out.push_str(rest),
+        i += 1;
     }
     out
 }
 
-fn mask_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => {
-                format!("{k}={MASK}")
+/// `url` with its secrets masked. Secret query values are found first; the user info then
+/// runs to the *last* `@` after the scheme that is not inside one of them, so a password
+/// written with unencoded `/`, `?`, `#` or `@` is all inside it, and an `@` in a secret
+/// value (`?pass=abc@def`) is not taken for the end of a user info. Where an `@` stands in
+/// a path or another query value instead, more is masked than needed, never less.
+fn mask_one(url: &str) -> String {
+    // Only what follows the scheme can be secret: masking never reaches the text that tells
+    // where the scheme ends, so masking twice changes nothing.
+    let start = scheme_end(url).unwrap_or(0);
+    let values = secret_values(url, start);
+    let inside = |i: usize| values.iter().any(|r| r.contains(&i));
+    let at = url[start..]
+        .rmatch_indices('@')
+        .map(|(i, _)| start + i)
+        .find(|&i| !inside(i));
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+    if let Some(at) = at {
+        let userinfo = &url[start..at];
+        match userinfo.find(':') {
+            Some(colon) => spans.push(start + colon + 1..at),
+            // `redis://secret@host`: Redis reads a lone user info as the password.
+            None if url[..start].to_ascii_lowercase().starts_with("redis") => {
+                spans.push(start..at);
             }
-            _ => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+            None => {}
+        }
+    }
+    // Secret values inside the user info are masked with it.
+    let covered = spans.first().cloned();
+    spans.extend(values.into_iter().filter(|r| {
+        covered
+            .as_ref()
+            .is_none_or(|c| r.start >= c.end || r.end <= c.start)
+    }));
+    spans.sort_by_key(|r| r.start);
+    let mut out = String::with_capacity(url.len());
+    let mut last = 0;
+    for span in spans {
+        out.push_str(&url[last..span.start]);
+        out.push_str(MASK);
+        last = span.end;
+    }
+    out.push_str(&url[last..]);
+    out
 }
 
 #[cfg(test)]
@@ -135,6 +161,83 @@ mod tests {
             "a?b://c@d",
         ] {
             assert_eq!(mask(&mask(url)), mask(url), "{url:?}");
+        }
+    }
+
+    /// Any password, in the user info or a query parameter, under any scheme in any case,
+    /// is gone from the masked text. Passwords leave out `=` (a user info holding
+    /// `?pass=` is read as a query), `*` (mask-like text can reappear), and for Redis `,`
+    /// (a Redis URL may be a list, split at `,scheme://`); a query value leaves out the `&`
+    /// and `#` that end it.
+    #[test]
+    fn no_password_survives_in_any_position_or_scheme_case() {
+        const CHARS: &[u8] =
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@:/?#,%+!.-_~$;&";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let schemes = [
+            "redis",
+            "REDIS",
+            "rediss",
+            "Redis+Unix",
+            "unix",
+            "postgres",
+            "PostgreSQL",
+            "mysql",
+            "MariaDB",
+            "sqlite3",
+        ];
+        for _ in 0..3000 {
+            let scheme = schemes[(next() % schemes.len() as u64) as usize];
+            let redis = scheme.to_ascii_lowercase().starts_with("redis");
+            let len = 8 + (next() % 12) as usize;
+            let mut password = String::new();
+            while password.len() < len {
+                let c = CHARS[(next() % CHARS.len() as u64) as usize] as char;
+                if !(redis && c == ',') {
+                    password.push(c);
+                }
+            }
+            let value: String = password
+                .chars()
+                .filter(|c| !matches!(c, '&' | '#'))
+                .collect();
+            let forms = [
+                (
+                    format!("{scheme}://user:{password}@host:6379/0"),
+                    format!("{scheme}://user:****@host:6379/0"),
+                ),
+                (
+                    format!("{scheme}://:{password}@host/2?db=1"),
+                    format!("{scheme}://:****@host/2?db=1"),
+                ),
+                (
+                    format!("{scheme}://host/app?password={value}&x=1"),
+                    format!("{scheme}://host/app?password=****&x=1"),
+                ),
+                (
+                    format!("{scheme}:///tmp/r.sock?db=2&pass={value}"),
+                    format!("{scheme}:///tmp/r.sock?db=2&pass=****"),
+                ),
+                (
+                    format!("{scheme}://h/app?user=u&PASSWORD={value}#f"),
+                    format!("{scheme}://h/app?user=****&PASSWORD=****#f"),
+                ),
+                (
+                    format!("{scheme}://u:{password}@h/app?pass={value}"),
+                    format!("{scheme}://u:****@h/app?pass=****"),
+                ),
+            ];
+            for (url, want) in forms {
+                let masked = mask(&url);
+                assert_eq!(masked, want, "{url}");
+                assert_eq!(mask(&masked), masked, "{url}");
+            }
         }
     }
 
@@ -160,7 +263,7 @@ mod tests {
             ),
             (
                 "postgres://db/app?user=app&password=s3cret",
-                "postgres://db/app?user=app&password=****",
+                "postgres://db/app?user=****&password=****",
             ),
             (
                 "mysql://root@127.0.0.1:3306/app",
@@ -208,6 +311,20 @@ mod tests {
                 "POSTGRES://u:pw@h/db?PASSWORD=x",
                 "POSTGRES://u:****@h/db?PASSWORD=****",
             ),
+            // Secret query values first: an `@` in one is not the end of a user info.
+            (
+                "unix:///tmp/r.sock?db=2&pass=abc@def",
+                "unix:///tmp/r.sock?db=2&pass=****",
+            ),
+            (
+                "redis+unix:///tmp/r.sock?password=abc@def&db=2",
+                "redis+unix:///tmp/r.sock?password=****&db=2",
+            ),
+            (
+                "postgres://h/app?user=u&password=p@ss",
+                "postgres://h/app?user=****&password=****",
+            ),
+            ("REDIS://user:pw@host", "REDIS://user:****@host"),
             // A database URL is never a list: its password holds the comma.
             ("postgres://u:p,postgres://x@h/db", "postgres://u:****@h/db"),
             ("mysql://u:a,redis://b@h/db?x=1", "mysql://u:****@h/db?x=1"),

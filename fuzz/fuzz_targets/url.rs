@@ -1,5 +1,6 @@
 //! URL masking on arbitrary text: it must never panic, masking twice changes nothing, and a
-//! `scheme://user:password@host` password never survives.
+//! `scheme://user:password@host` password, or a `pass=`/`password=` query value, never
+//! survives.
 #![no_main]
 
 use azu_session::url::mask;
@@ -24,6 +25,23 @@ fuzz_target!(|data: &[u8]| {
             && !password.contains('*')
         {
             assert!(!masked.contains(password), "{url} -> {masked}");
+        }
+    }
+    // A credential in the query (`?pass=...`, `&password=...`, any case), 8+ characters
+    // that appear nowhere else, never survives either, whatever `@` it holds.
+    for (i, _) in url.match_indices(['?', '&']) {
+        let pair = &url[i + 1..];
+        let Some((key, rest)) = pair.split_once('=') else {
+            continue;
+        };
+        let value = rest.split(['&', '#']).next().unwrap_or("");
+        if matches!(key.to_ascii_lowercase().as_str(), "pass" | "password")
+            && value.len() >= 8
+            && url.matches(value).count() == 1
+            && !value.contains('*')
+            && !value.contains('=')
+        {
+            assert!(!masked.contains(value), "{url} -> {masked}");
         }
     }
 });

@@ -140,9 +140,9 @@ fn redis_wrong_password_is_an_error_with_the_url_masked() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "error: cannot connect to Redis at `redis://:****@127.0.0.1:{}`",
+            "error: Redis at `redis://:****@127.0.0.1:{}` refused the tool's commands: ",
             server.port
-        )),
+        )) && err.contains("the user or password in REDIS_URL is not one the server accepts"),
         "{err}"
     );
     assert!(!err.contains("wrong-pw") && !stdout(&out).contains("wrong-pw"));

@@ -405,9 +405,10 @@ fn a_redis_user_without_info_is_told_to_allow_it() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "error: cannot tell whether Redis at `redis://sessions:****@127.0.0.1:{}` is a cluster node: INFO failed ("
-            , server.port
-        )) && err.contains("; allow the Redis user the INFO command"),
+            "error: Redis at `redis://sessions:****@127.0.0.1:{}` refused the tool's commands: ",
+            server.port
+        )) && err
+            .contains("the Redis user may not run `info`; grant it (ACL SETUSER <user> +info)"),
         "{err}"
     );
     assert!(!err.contains("limited-pw"));
