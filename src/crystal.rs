@@ -8,7 +8,7 @@
 pub fn unescape(body: &str) -> Result<String, String> {
     let mut bytes: Vec<u8> = Vec::with_capacity(body.len());
     let mut chars = body.char_indices().peekable();
-    let mut push_char = |bytes: &mut Vec<u8>, c: char| {
+    let push_char = |bytes: &mut Vec<u8>, c: char| {
         let mut buf = [0u8; 4];
         bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     };
