@@ -9,6 +9,7 @@ mod database_url;
 mod expired;
 mod faults;
 mod hardening;
+mod manifest;
 mod output;
 mod redis_targets;
 mod redis_transport;
