@@ -159,3 +159,65 @@ fn expired_on_memory_is_like_a_full_clear() {
     let out = run(p.cmd().args(["clear", "--expired", "-b", "memory"]), 0);
     assert!(text(&out.stdout).contains("⚠️  Memory sessions cannot be cleared remotely\n"));
 }
+
+/// SQLite keeps times as text or numbers in whatever form the writer chose: each row is
+/// compared as a time, not as text.
+#[test]
+fn sqlite_expiry_in_every_form_writers_use() {
+    let db = TestDb::sqlite();
+    db.exec(
+        "CREATE TABLE sessions (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, data TEXT NOT NULL, expires_at NOT NULL);\n\
+         CREATE INDEX sessions_expires_at ON sessions (expires_at)",
+    );
+    let utc = |offset: Duration, format: &str| (Utc::now() + offset).format(format).to_string();
+    let hour = Duration::hours(1);
+    // (expires_at as SQL, expired?)
+    let rows = [
+        (format!("'{}'", utc(-hour, "%Y-%m-%d %H:%M:%S")), true),
+        (format!("'{}'", utc(-hour, "%Y-%m-%d %H:%M:%S%.3f")), true),
+        (format!("'{}'", utc(-hour, "%Y-%m-%dT%H:%M:%S")), true),
+        (format!("'{}'", utc(-hour, "%Y-%m-%dT%H:%M:%SZ")), true),
+        // An hour ago in UTC, written at +02:00: its text reads an hour ahead.
+        (
+            format!("'{}+02:00'", utc(Duration::hours(1), "%Y-%m-%dT%H:%M:%S")),
+            true,
+        ),
+        (format!("{}", (Utc::now() - hour).timestamp()), true),
+        ("'2001-02-03 04:05:06'".to_string(), true),
+        (format!("'{}'", utc(hour, "%Y-%m-%d %H:%M:%S")), false),
+        (format!("'{}'", utc(hour, "%Y-%m-%dT%H:%M:%SZ")), false),
+        // An hour ahead in UTC, written at -05:00: its text reads four hours behind.
+        (
+            format!("'{}-05:00'", utc(Duration::hours(-4), "%Y-%m-%dT%H:%M:%S")),
+            false,
+        ),
+        (format!("{}", (Utc::now() + hour).timestamp()), false),
+        ("'2099-01-01 00:00:00.000'".to_string(), false),
+    ];
+    for (i, (value, _)) in rows.iter().enumerate() {
+        db.exec(&format!(
+            "INSERT INTO sessions (session_id, data, expires_at) VALUES ('s{i}', '{{}}', {value})"
+        ));
+    }
+    let expired = rows.iter().filter(|(_, e)| *e).count();
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["clear", "--expired", "-b", "database"])
+            .env("DATABASE_URL", &db.url),
+        0,
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("Cleared {expired} expired session(s)\n")),
+        "{}",
+        text(&out.stdout)
+    );
+    let left = db.strings("SELECT session_id FROM sessions ORDER BY id");
+    let want: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, e))| !e)
+        .map(|(i, _)| format!("s{i}"))
+        .collect();
+    assert_eq!(left, want);
+}

@@ -66,12 +66,25 @@ impl std::fmt::Display for Table {
 
 /// The condition for an expired session, in the dialect's own terms. The session is set to
 /// UTC first (see [`session_setup_sql`]), so `timestamp` and `timestamptz`/`TIMESTAMP` columns
-/// compare alike; SQLite compares the text the sqlite3 shard writes (`YYYY-MM-DD HH:MM:SS`).
+/// compare alike.
+///
+/// SQLite has no time type: the sqlite3 shard writes `YYYY-MM-DD HH:MM:SS.mmm` in UTC, other
+/// tools a `T`, a `Z` or an offset such as `+02:00`, or seconds since 1970. Text alone
+/// compares those wrongly (`T` sorts after a space; an offset is ignored), so each row is
+/// compared as a time: text through `julianday()`, numbers as Unix seconds. The text
+/// comparison first keeps the `expires_at` index in use: no time before now, in any of those
+/// forms and any offset, is written with a date later than tomorrow (and numbers sort before
+/// text).
 pub(super) fn expired_condition(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => "expires_at < LOCALTIMESTAMP",
         Dialect::MySql => "expires_at < UTC_TIMESTAMP()",
-        Dialect::Sqlite => "expires_at < strftime('%Y-%m-%d %H:%M:%S', 'now')",
+        Dialect::Sqlite => {
+            "expires_at < strftime('%Y-%m-%d', 'now', '+2 days') AND \
+             CASE WHEN typeof(expires_at) IN ('integer', 'real') \
+             THEN expires_at < CAST(strftime('%s', 'now') AS INTEGER) \
+             ELSE julianday(expires_at) < julianday('now') END"
+        }
     }
 }
 
@@ -233,6 +246,40 @@ pub(super) fn is_missing_table(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The expired condition keeps SQLite on the `expires_at` index.
+    #[test]
+    fn sqlite_expiry_uses_the_index() {
+        use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+        let plan = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                sqlx::any::install_default_drivers();
+                let mut conn = AnyConnection::connect("sqlite::memory:").await?;
+                sqlx::raw_sql(AssertSqlSafe(
+                    "CREATE TABLE sessions (id INTEGER PRIMARY KEY, expires_at TEXT); \
+                     CREATE INDEX sessions_expires_at ON sessions (expires_at)",
+                ))
+                .execute(&mut conn)
+                .await?;
+                let sql = format!(
+                    "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM sessions{}",
+                    filter(Dialect::Sqlite, true)
+                );
+                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(AssertSqlSafe(sql))
+                    .fetch_all(&mut conn)
+                    .await?;
+                Ok::<_, sqlx::Error>(rows.into_iter().map(|r| r.3).collect::<Vec<_>>())
+            })
+            .expect("the query plan");
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING") && step.contains("INDEX sessions_expires_at")),
+            "{plan:?}"
+        );
+    }
 
     #[test]
     fn table_names() {
