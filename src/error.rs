@@ -331,6 +331,15 @@ pub enum Error {
     )]
     RedisResharded { url: String, cleared: u64 },
 
+    #[error(
+        "`{}` is tracked by git, so a secret written there would be committed; untrack it with `git rm --cached .env` (and commit that), then run session:setup again",
+        .0.display()
+    )]
+    DotenvTracked(PathBuf),
+
+    #[error("cannot read `{}` as git would: {reason}; fix the file", .path.display())]
+    GitignoreInvalid { path: PathBuf, reason: String },
+
     #[error("cannot render `{template}`: {reason}; this is a bug, please report it")]
     Template {
         template: &'static str,

@@ -153,20 +153,13 @@ fn fill_line(line: &str, secret: &str) -> Option<String> {
     Some(format!("{head}{new_value}{ending}"))
 }
 
-/// The new `.gitignore` text, or `None` when it already ignores `.env`.
-pub fn plan_gitignore(existing: Option<&str>) -> Option<String> {
+/// `.gitignore` text with a `.env` line at its end, where it wins over any earlier `!.env`.
+pub fn with_env_line(existing: Option<&str>) -> String {
     let text = existing.unwrap_or("");
-    let ignored = text
-        .lines()
-        .map(str::trim)
-        .any(|l| matches!(l, ".env" | "/.env" | ".env*" | "/.env*"));
-    if ignored {
-        return None;
-    }
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let mut out = text.to_string();
     push_line(&mut out, ".env", eol);
-    Some(out)
+    out
 }
 
 fn push_line(out: &mut String, line: &str, eol: &str) {
@@ -313,12 +306,8 @@ mod tests {
 
     #[test]
     fn gitignore() {
-        assert_eq!(plan_gitignore(None).as_deref(), Some(".env\n"));
-        assert_eq!(
-            plan_gitignore(Some("/lib\n/bin")).as_deref(),
-            Some("/lib\n/bin\n.env\n")
-        );
-        assert_eq!(plan_gitignore(Some("/lib\n.env\n")), None);
-        assert_eq!(plan_gitignore(Some("/.env*\n")), None);
+        assert_eq!(with_env_line(None), ".env\n");
+        assert_eq!(with_env_line(Some("/lib\n/bin")), "/lib\n/bin\n.env\n");
+        assert_eq!(with_env_line(Some("!.env\r\n")), "!.env\r\n.env\r\n");
     }
 }

@@ -2,6 +2,7 @@
 //! write all files at once (see `fsutil`). Returns a report; printing is the caller's.
 
 mod dotenv;
+mod git;
 pub mod shard;
 pub mod templates;
 
@@ -168,11 +169,29 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
         (Backend::Redis, None) => dotenv_vars.get("REDIS_URL").map(|u| crate::url::mask(u)),
         _ => None,
     };
+    let writes_secret = edited.is_some();
     plan(action, DOTENV.to_string(), edited, 0o600)?;
 
-    // .gitignore: .env must never be committed.
+    // .gitignore: .env must never be committed, as git itself decides it.
     let gitignore = project::read_text_opt(&project.path(GITIGNORE))?;
-    let edited = dotenv::plan_gitignore(gitignore.as_deref());
+    let env_file = git::env_file(&project.root, gitignore.as_deref())?;
+    if env_file == git::EnvFile::Tracked && writes_secret {
+        return Err(Error::DotenvTracked(project.path(DOTENV)));
+    }
+    let edited = match env_file {
+        git::EnvFile::Ignored => None,
+        git::EnvFile::NotIgnored | git::EnvFile::Tracked => {
+            Some(dotenv::with_env_line(gitignore.as_deref()))
+        }
+    };
+    if let Some(text) = &edited
+        && !git::ignores_env(&project.root, text)?
+    {
+        return Err(Error::GitignoreInvalid {
+            path: project.path(GITIGNORE),
+            reason: "a `.env` line added at its end still does not ignore .env".to_string(),
+        });
+    }
     let action = match (&gitignore, &edited) {
         (_, None) => Action::Keep,
         (None, Some(_)) => Action::Create,

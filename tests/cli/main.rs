@@ -15,5 +15,6 @@ mod redis_targets;
 mod redis_transport;
 mod schemas;
 mod setup;
+mod setup_git;
 mod setup_writes;
 mod walks;
