@@ -9,6 +9,7 @@ mod database_url;
 mod expired;
 mod faults;
 mod hardening;
+mod initializer;
 mod output;
 mod redis_transport;
 mod schemas;
