@@ -51,7 +51,7 @@ fn a_store_named_in_a_heredoc_or_percent_string_is_not_the_store() {
 
 /// Initializers whose store hangs on a condition this tool cannot evaluate, and a part of the
 /// error each must give.
-fn undecidable_cases() -> Vec<(&'static str, &'static str)> {
+pub fn undecidable_cases() -> Vec<(&'static str, &'static str)> {
     vec![
         (
             "{% if flag?(:release) %}\n  Session.configure { |c| c.store = RedisStore.new(prefix: \"app:\") }\n{% else %}\n  Session.configure { |c| c.store = MemoryStore.new }\n{% end %}\n",
@@ -66,7 +66,7 @@ fn undecidable_cases() -> Vec<(&'static str, &'static str)> {
             "configures RedisStore (line 2) or MemoryStore (line 3) under conditions this tool cannot evaluate (`App.ready?`)",
         ),
         (
-            "Session.configure do |c|\n  if File.exists?(\"x\") then c.store = MemoryStore.new else c.store = RedisStore.new(prefix: \"app:\") end\nend\n",
+            "Session.configure do |c|\n  if File.exists?(\"x\"); c.store = MemoryStore.new; else c.store = RedisStore.new(prefix: \"app:\"); end\nend\n",
             "configures MemoryStore (line 2) or RedisStore (line 2)",
         ),
         (

@@ -5,6 +5,7 @@ mod support;
 mod clear;
 mod cluster;
 mod completions;
+mod corpus;
 mod database_url;
 mod expired;
 mod faults;
