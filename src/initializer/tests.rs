@@ -412,3 +412,29 @@ fn reading_is_linear() {
     let took = start.elapsed();
     assert!(took.as_secs() < 20, "10 MB read in {took:?}");
 }
+
+#[test]
+fn every_cut_of_a_file_reads_or_fails_cleanly_and_hides_literals_after_it() {
+    // The fuzz target `lexer`'s property, on every prefix of the seeds: a text that reads
+    // still reads, with the same stores, when a closed literal naming a store follows it.
+    let seeds = [
+        include_str!("../../fuzz/seeds/lexer/literals.cr"),
+        include_str!("../../fuzz/seeds/initializer/forms.cr"),
+        include_str!("../../fuzz/seeds/initializer/per_env.cr"),
+    ];
+    for seed in seeds {
+        for cut in (0..=seed.len()).filter(|&i| seed.is_char_boundary(i)) {
+            let text = &seed[..cut];
+            let Ok(init) = Initializer::parse(text) else {
+                continue;
+            };
+            let more = format!("{text}\nNOTE = \"RedisStore.new #{{\"}}\"}}\" # MemoryStore.new\n");
+            let after = Initializer::parse(&more)
+                .unwrap_or_else(|e| panic!("{e} after a readable text:\n{text}"));
+            assert_eq!(init.stores.len(), after.stores.len(), "{text}");
+            for env in ["production", "development"] {
+                let _ = init.select(env);
+            }
+        }
+    }
+}
