@@ -410,7 +410,10 @@ fn reading_is_linear() {
     let init = Initializer::parse(&text).unwrap();
     assert_eq!(init.stores.len(), 2 * (10 * 1024 * 1024 / chunk.len()));
     let took = start.elapsed();
-    assert!(took.as_secs() < 20, "10 MB read in {took:?}");
+    // Quadratic reading took over a thousand times longer than this; a loaded debug build
+    // takes seconds (bench/initializer_bench.py measures the release build).
+    let bound = if cfg!(debug_assertions) { 90 } else { 5 };
+    assert!(took.as_secs() < bound, "10 MB read in {took:?}");
 }
 
 #[test]
