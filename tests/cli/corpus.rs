@@ -37,7 +37,7 @@ const CORPUS: &[(&str, &[StoreKind])] = &[
         &[Memory],
     ),
     (
-        "r = /RedisStore.new\"/i\nm = \"x\" =~ /a\\/b'/\nd = 10 / 2 / 1\ne = d // 2\nputs /RedisStore.new/\n",
+        "r = /RedisStore.new\"/i\nm = \"x\" =~ /a\\/b'/\nd = 10 / 2 / 1\ne = d // 2\nputs /RedisStore.new/\nf = foo.bar /RedisStore.new/\ng = a.size / 2 / 1\n",
         &[],
     ),
     (

@@ -302,7 +302,8 @@ impl Lexer<'_> {
                     }
                     let word = &self.src[start..self.pos];
                     prev = if prev == Prev::Name {
-                        Prev::Value
+                        // A method name: a call, which may take a regex (`foo.bar /x/`).
+                        Prev::Ident
                     } else if word == b"def" {
                         Prev::Name
                     } else if c.is_ascii_uppercase()
