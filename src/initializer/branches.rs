@@ -80,6 +80,7 @@ pub fn if_branch(cond: &str, negated: bool) -> Branch {
                 Branch::EnvNotIn(vec![value])
             }
         }
+        None if negated => Branch::UnknownNot(cond.to_string()),
         None => Branch::Unknown(cond.to_string()),
     }
 }
@@ -235,13 +236,14 @@ impl Walk<'_> {
         let rest = rest.trim();
         match word {
             "if" | "unless" => {
-                let cond = if word == "if" {
-                    rest.to_string()
+                let cond = rest.to_string();
+                let own = if word == "if" {
+                    Branch::Unknown(cond)
                 } else {
-                    format!("unless {rest}")
+                    Branch::UnknownNot(cond)
                 };
                 let at = self.expr;
-                self.push(true, Kind::If, Some(Branch::Unknown(cond)), at);
+                self.push(true, Kind::If, Some(own), at);
             }
             "elsif" => Self::next_arm(&mut self.macros, Some(Branch::Unknown(rest.to_string()))),
             "else" => Self::next_arm(&mut self.macros, None),

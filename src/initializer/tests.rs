@@ -330,6 +330,18 @@ fn conditions_it_cannot_evaluate_make_the_choice_undecidable() {
     let u = undecided(&init, "production");
     assert_eq!(u.conditions, ["ready?"]);
 
+    // `unless X` is `if !X`: with `if X` the two cover every case.
+    let both = "if ready?\n  c.store = RedisStore.new(prefix: \"a:\")\nend\nc.store = RedisStore.new(prefix: \"a:\") unless ready?\n";
+    assert_eq!(
+        chosen(&Initializer::parse(both).unwrap(), "x"),
+        StoreKind::Redis
+    );
+    let macros = "{% unless flag?(:release) %}\n  c.store = MemoryStore.new\n{% end %}\n{% if flag?(:release) %}\n  c.store = MemoryStore.new\n{% end %}\n";
+    assert_eq!(
+        chosen(&Initializer::parse(macros).unwrap(), "x"),
+        StoreKind::Memory
+    );
+
     // Candidates that clear the same sessions leave nothing to decide.
     let same = "{% if flag?(:release) %}\n  c.store = RedisStore.new(prefix: \"a:\", ttl: 1.day)\n{% else %}\n  c.store = RedisStore.new(prefix: \"a:\")\n{% end %}\n";
     assert_eq!(
