@@ -362,6 +362,11 @@ fn conditions_on_azu_env_are_followed_in_every_form() {
     assert_eq!(chosen(&init, "production"), StoreKind::Redis);
     assert_eq!(chosen(&init, "development"), StoreKind::Memory);
 
+    let semicolons = "if ENV[\"AZU_ENV\"]? == \"production\"; c.store = RedisStore.new; else c.store = MemoryStore.new; end\n";
+    let init = Initializer::parse(semicolons).unwrap();
+    assert_eq!(chosen(&init, "production"), StoreKind::Redis);
+    assert_eq!(chosen(&init, "development"), StoreKind::Memory);
+
     let ternary =
         "c.store = ENV[\"AZU_ENV\"]? == \"production\" ? RedisStore.new : MemoryStore.new\n";
     let init = Initializer::parse(ternary).unwrap();
