@@ -252,12 +252,13 @@ impl Walk<'_> {
                 self.push(true, Kind::Block, None, at);
             }
             "end" => {
-                if let Some(f) = self.macros.pop() {
-                    self.stmt = f.saved_stmt;
-                }
+                self.macros.pop();
             }
             _ => {}
         }
+        // A tag stands between statements: a postfix `if` after it is not about what came
+        // before it.
+        self.stmt = self.out.len();
     }
 
     fn keyword(&mut self, word: &str, prev: Prev, end: usize) -> (Prev, usize) {

@@ -330,6 +330,15 @@ fn conditions_it_cannot_evaluate_make_the_choice_undecidable() {
     let u = undecided(&init, "production");
     assert_eq!(u.conditions, ["ready?"]);
 
+    // A postfix condition after a macro tag is about its own statement only.
+    let after_tag =
+        "{% if flag?(:release) %}\n  c.store = MemoryStore.new\n{% end %}\nx = 1 if y\n";
+    let init = Initializer::parse(after_tag).unwrap();
+    assert_eq!(
+        init.stores[0].branches,
+        [Branch::Unknown("flag?(:release)".into())]
+    );
+
     // `unless X` is `if !X`: with `if X` the two cover every case.
     let both = "if ready?\n  c.store = RedisStore.new(prefix: \"a:\")\nend\nc.store = RedisStore.new(prefix: \"a:\") unless ready?\n";
     assert_eq!(
