@@ -91,6 +91,15 @@ pub enum Error {
     #[error("cannot read `{}`: {reason}; fix the file, or pass --backend (and --prefix or --table) to skip it", .path.display())]
     InitializerUnreadable { path: PathBuf, reason: String },
 
+    #[error("`{}` configures {stores} under conditions this tool cannot evaluate ({conditions}); pass --backend (and --prefix or --table) to say which", .path.display())]
+    InitializerUndecidable {
+        path: PathBuf,
+        /// `RedisStore (line 3) or MemoryStore (line 5)`.
+        stores: String,
+        /// `` `flag?(:release)` ``, each in backticks.
+        conditions: String,
+    },
+
     #[error("`{}` uses CookieStore: sessions live in the users' browsers and cannot be cleared server-side; rotate SESSION_SECRET and restart the application to invalidate them all", .0.display())]
     CookieStore(PathBuf),
 

@@ -9,7 +9,7 @@ use crate::clear::sql::Table;
 use crate::cli::ClearArgs;
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
-use crate::initializer::{Alt, Initializer, Part, Selection, Store, StoreKind};
+use crate::initializer::{Alt, Initializer, Part, Selection, Store, StoreKind, Undecided};
 use crate::project::{self, Env, INITIALIZER};
 
 pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
@@ -60,7 +60,7 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
 
     let init_path = root.join(INITIALIZER);
     let initializer = match project::read_text_opt(&init_path) {
-        Ok(Some(text)) => match Initializer::parse(&text) {
+        Ok(Some(text)) => match Initializer::parse_file(&text, &init_path) {
             Ok(init) => Some(init),
             Err(e) if can_skip_initializer(args) => {
                 notes.push(format!("{INITIALIZER} skipped: {e}"));
@@ -94,12 +94,7 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
             ));
             None
         }
-        Some(Selection::Undecidable(cond)) => {
-            notes.push(format!(
-                "cannot tell whether the store under `{cond}` in {INITIALIZER} applies; set AZU_ENV or pass --backend"
-            ));
-            None
-        }
+        Some(Selection::Undecidable(u)) => undecided(&u, args, &init_path, root)?,
     };
 
     if args.backend.is_none()
@@ -197,6 +192,53 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         dry_run: args.dry_run,
         expired: args.expired,
         lock_timeout,
+    })
+}
+
+/// The store to use when the initializer's choice hangs on conditions this tool cannot
+/// evaluate: with --backend, the one store of that backend the choice may fall on (or none,
+/// when the flags say the rest); without, an error listing the stores.
+fn undecided<'a>(
+    u: &Undecided<'a>,
+    args: &ClearArgs,
+    init_path: &Path,
+    root: &Path,
+) -> Result<Option<&'a Store>> {
+    if let Some(backend) = args.backend {
+        let same: Vec<&Store> = u
+            .candidates
+            .iter()
+            .copied()
+            .filter(|s| backend_of(s.kind) == Some(backend))
+            .collect();
+        match same.first() {
+            None => return Ok(None),
+            Some(first) if same.iter().all(|s| s.same_target(first)) => return Ok(Some(first)),
+            Some(_) if can_skip_initializer(args) => return Ok(None),
+            Some(_) => {}
+        }
+    }
+    let mut stores: Vec<String> = u
+        .candidates
+        .iter()
+        .map(|s| format!("{} ({})", s.kind.name(), s.place(root)))
+        .collect();
+    if u.maybe_none {
+        stores.push("no store".to_string());
+    }
+    let conditions = u
+        .conditions
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Error::InitializerUndecidable {
+        path: init_path
+            .strip_prefix(root)
+            .unwrap_or(init_path)
+            .to_path_buf(),
+        stores: stores.join(" or "),
+        conditions,
     })
 }
 
