@@ -146,25 +146,36 @@ fn as_literal(orig: &str, masked: &str) -> Option<Vec<Part>> {
         && masked[1..masked.len() - 1]
             .bytes()
             .all(|b| b == b'_' || b == b'\n');
-    is_one_literal.then(|| literal_parts(&orig[1..orig.len() - 1]))
+    if !is_one_literal {
+        return None;
+    }
+    literal_parts(&orig[1..orig.len() - 1])
 }
 
-/// The parts of a string literal's body: text (escapes decoded) and interpolations.
-fn literal_parts(body: &str) -> Vec<Part> {
+/// The parts of a string literal's body: text (escapes decoded as Crystal decodes them) and
+/// interpolations; `None` when an escape is not one Crystal accepts (the literal is then
+/// not evaluated, and the caller says so).
+fn literal_parts(body: &str) -> Option<Vec<Part>> {
     let mut parts = Vec::new();
-    let mut text = String::new();
+    // The text since the last interpolation, escapes still written out.
+    let mut raw = String::new();
+    let flush = |raw: &mut String, parts: &mut Vec<Part>| -> Option<()> {
+        if !raw.is_empty() {
+            parts.push(Part::Text(crate::crystal::unescape(raw).ok()?));
+            raw.clear();
+        }
+        Some(())
+    };
     let mut chars = body.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match c {
-            '\\' => match chars.next().map(|(_, c)| c) {
-                Some('n') => text.push('\n'),
-                Some('t') => text.push('\t'),
-                Some('r') => text.push('\r'),
-                Some('0') => text.push('\0'),
-                Some('e') => text.push('\u{1b}'),
-                Some(other) => text.push(other),
-                None => {}
-            },
+            // An escaped character, `\#` included, is never the start of an interpolation.
+            '\\' => {
+                raw.push('\\');
+                if let Some((_, next)) = chars.next() {
+                    raw.push(next);
+                }
+            }
             '#' if chars.peek().map(|(_, c)| *c) == Some('{') => {
                 chars.next();
                 let start = i + 2;
@@ -183,9 +194,7 @@ fn literal_parts(body: &str) -> Vec<Part> {
                         _ => {}
                     }
                 }
-                if !text.is_empty() {
-                    parts.push(Part::Text(std::mem::take(&mut text)));
-                }
+                flush(&mut raw, &mut parts)?;
                 let expr = body[start..end].trim();
                 parts.push(match ENV_REF_RE.captures(expr) {
                     Some(c) => match c.get(1).or_else(|| c.get(2)) {
@@ -195,11 +204,9 @@ fn literal_parts(body: &str) -> Vec<Part> {
                     None => Part::Other(expr.to_string()),
                 });
             }
-            c => text.push(c),
+            c => raw.push(c),
         }
     }
-    if !text.is_empty() {
-        parts.push(Part::Text(text));
-    }
-    parts
+    flush(&mut raw, &mut parts)?;
+    Some(parts)
 }

@@ -315,3 +315,54 @@ fn keys_that_are_not_text_are_cleared_and_never_printed() {
     );
     assert_eq!(server.dbsize(0), 0);
 }
+
+/// A prefix written with Crystal escapes is the prefix the app uses.
+#[test]
+fn prefix_escapes_are_read_as_crystal_reads_them() {
+    let Some(server) = RedisServer::start("prefix_escapes") else {
+        return;
+    };
+    let p = Project::new();
+    for written in [
+        r"myapp\u{3a}session:",
+        r"myapp\u003asession:",
+        r"myapp\x3asession:",
+        r"myapp\072session:",
+        r"myapp\u{3a}session\u{3A}",
+    ] {
+        server.plant(0, PREFIX, 4);
+        server.set(0, "myappu{3a}session:canary");
+        p.write(
+            "src/initializers/session.cr",
+            &format!(
+                "Session.configure do |c|\n  c.store = RedisStore.new(url: \"{}\", prefix: \"{written}\")\nend\n",
+                server.url()
+            ),
+        );
+        let out = run(p.cmd().args(["clear", "-f"]), 0);
+        assert!(
+            stdout(&out).contains("pattern: myapp:session:*\n")
+                && stdout(&out).contains("Cleared 4 session(s)\n"),
+            "{written}: {}",
+            stdout(&out)
+        );
+        assert_eq!(server.count(0, "myapp:session:*"), 0, "{written}");
+        assert!(server.exists(0, "myappu{3a}session:canary"));
+    }
+    // An escape Crystal refuses leaves the prefix unevaluated: an error, nothing deleted.
+    server.plant(0, PREFIX, 2);
+    p.write(
+        "src/initializers/session.cr",
+        &format!(
+            "Session.configure do |c|\n  c.store = RedisStore.new(url: \"{}\", prefix: \"myapp\\xZZ\")\nend\n",
+            server.url()
+        ),
+    );
+    let out = run(p.cmd().args(["clear", "-f"]), 1);
+    assert!(
+        stderr(&out).contains("pass the prefix with --prefix"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.count(0, "myapp:session:*"), 2);
+}
