@@ -366,3 +366,22 @@ fn prefix_escapes_are_read_as_crystal_reads_them() {
     );
     assert_eq!(server.count(0, "myapp:session:*"), 2);
 }
+
+/// On a terminal, a dry run's progress counts; it never says sessions were cleared.
+#[test]
+fn a_dry_run_counts_on_a_terminal() {
+    let Some(server) = RedisServer::start("dry_run_progress") else {
+        return;
+    };
+    server.plant(0, PREFIX, 300_000);
+    let p = Project::new();
+    let screen = crate::support::run::under_terminal(
+        &p,
+        &format!("clear --dry-run --prefix {PREFIX}"),
+        &[("REDIS_URL", &server.url())],
+        "",
+    );
+    assert!(screen.contains("Would clear 300000 session(s)"), "{screen}");
+    assert!(screen.contains("sessions counted"), "{screen}");
+    assert!(!screen.contains("sessions cleared"), "{screen}");
+}
