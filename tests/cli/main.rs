@@ -13,6 +13,7 @@ mod hardening;
 mod initializer;
 mod manifest;
 mod output;
+mod promises;
 mod redis_targets;
 mod redis_transport;
 mod schemas;

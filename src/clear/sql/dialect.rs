@@ -298,6 +298,10 @@ mod tests {
         for bad in [
             "",
             "sessions; DROP TABLE users",
+            "sessions;",
+            "a;b",
+            "s-x",
+            "s/*x*/",
             "a.b.c",
             "se\"ss",
             "se`ss",

@@ -1,0 +1,111 @@
+//! Promises that each need a test of their own: a refusal without a terminal on stdin, a
+//! masked URL in every report, and a schema-qualified table that never falls back to another
+//! schema's table of the same name.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::project::Project;
+use crate::support::redis::RedisServer;
+use crate::support::run::{run, stdout};
+use crate::support::sql::TestDb;
+
+const PREFIX: &str = "myapp:session:";
+
+/// With stderr a terminal but stdin piped or from /dev/null, a clear without --force must
+/// refuse at once: the question could never be answered.
+#[test]
+fn no_terminal_on_stdin_is_a_refusal_even_with_one_on_stderr() {
+    let Some(server) = RedisServer::start("refuse_without_stdin") else {
+        return;
+    };
+    server.plant(0, PREFIX, 3);
+    let p = Project::new();
+    let bin = assert_cmd::cargo::cargo_bin("azu-session");
+    for stdin in ["echo y |", "</dev/null"] {
+        let line = match stdin {
+            "</dev/null" => format!("{} clear --prefix {PREFIX} </dev/null", bin.display()),
+            pipe => format!("{pipe} {} clear --prefix {PREFIX}", bin.display()),
+        };
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .current_dir(p.root())
+            .env("REDIS_URL", server.url())
+            .env("TERM", "xterm")
+            .stdin(Stdio::null());
+        let out = assert_cmd::Command::from_std(cmd)
+            .timeout(Duration::from_secs(10))
+            .output()
+            .expect("run under script");
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            screen.contains(
+                "refusing to clear sessions without confirmation: not a terminal; pass --force"
+            ),
+            "{stdin}: {screen}"
+        );
+        assert!(
+            !screen.contains("Are you sure"),
+            "{stdin}: asked anyway: {screen}"
+        );
+        assert_eq!(server.count(0, "myapp:session:*"), 3, "{stdin}");
+    }
+}
+
+/// The JSON report of a database clear carries the URL masked, on success.
+#[test]
+fn the_database_json_report_masks_the_password() {
+    let Some(db) = TestDb::postgres("json_masks_database_url") else {
+        return;
+    };
+    db.create_sessions("sessions", 2);
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["--format", "json", "clear", "-f", "-b", "database"])
+            .env("DATABASE_URL", &db.url),
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let url = report["url"].as_str().expect("a url");
+    assert!(url.starts_with("postgres://azs:****@"), "{url}");
+    assert!(!stdout(&out).contains("azs:azs@"), "{}", stdout(&out));
+}
+
+/// Setup's next steps show the REDIS_URL of .env masked.
+#[test]
+fn setup_next_steps_mask_the_redis_password() {
+    let p = Project::new();
+    p.write(".env", "REDIS_URL=redis://:Hunter2pw@cache:6379\n");
+    let out = run(p.cmd().args(["setup", "-b", "redis"]), 0);
+    assert!(
+        stdout(&out).contains("REDIS_URL is in .env (redis://:****@cache:6379)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("Hunter2pw"));
+}
+
+/// `--table app.sessions` clears that schema's table; `public.sessions`, a decoy of the same
+/// name on the search path, keeps every row.
+#[test]
+fn a_schema_qualified_table_is_that_schemas_table() {
+    let Some(db) = TestDb::postgres("schema_qualified_table") else {
+        return;
+    };
+    db.exec("CREATE SCHEMA app");
+    db.create_sessions("app.sessions", 5);
+    db.create_sessions("public.sessions", 7);
+    let p = Project::new();
+    for args in [&["-f"][..], &["--expired"]] {
+        run(
+            p.cmd()
+                .args(["clear", "-b", "database", "--table", "app.sessions"])
+                .args(args)
+                .env("DATABASE_URL", &db.url),
+            0,
+        );
+    }
+    assert_eq!(db.count("app.sessions"), 0);
+    assert_eq!(db.count("public.sessions"), 7);
+}
