@@ -297,6 +297,38 @@ pub enum Error {
     },
 
     #[error(
+        "{set} is set but {unset} is not; a client certificate needs both, so set {unset} too (or unset {set})"
+    )]
+    RedisTlsPair {
+        set: &'static str,
+        unset: &'static str,
+    },
+
+    #[error(
+        "cannot use the file {var} names (`{path}`): {reason}; point {var} at a readable PEM file, or unset it"
+    )]
+    RedisTlsFile {
+        var: &'static str,
+        path: String,
+        reason: String,
+    },
+
+    #[error(
+        "Redis at `{url}` wants a TLS client certificate ({reason}); set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to the PEM files of a certificate and key signed by a CA the server trusts"
+    )]
+    RedisTlsClientCertWanted { url: String, reason: String },
+
+    #[error(
+        "Redis at `{url}` refused the TLS client certificate in REDIS_TLS_CERT_FILE ({reason}); use a certificate and key signed by a CA the server trusts (its tls-ca-cert-file)"
+    )]
+    RedisTlsClientCertRefused { url: String, reason: String },
+
+    #[error(
+        "Redis at `{url}` does not speak TLS on that port (it answers in plain text); use redis:// instead of rediss://, or the port where the server listens for TLS"
+    )]
+    RedisNotTls { url: String },
+
+    #[error(
         "cannot connect to any Redis node in REDIS_URL ({tried}); check that the servers are running and REDIS_URL is right"
     )]
     RedisSeeds { tried: String },
