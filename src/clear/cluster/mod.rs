@@ -32,8 +32,15 @@ use super::Stop;
 use super::redis::{ConnectFailure, open, pattern, scan};
 use crate::error::{Error, Result};
 
+mod layout;
+
+use layout::{Change, Layout, Node, layout, node_url, read_nodes, split_addr};
+
 /// How many MOVED or ASK answers one `UNLINK` may follow before the run gives up on it.
 pub const MAX_REDIRECTS: usize = 5;
+/// How many failovers in a row a run follows (clearing each new primary again) before it
+/// asks to be run again.
+pub const MAX_FAILOVER_ROUNDS: usize = 3;
 
 /// A Redis Cluster with a connection to each of its primaries.
 pub struct Cluster {
@@ -41,6 +48,8 @@ pub struct Cluster {
     seed_url: String,
     seed_masked: String,
     seed_con: MultiplexedConnection,
+    /// Whether nodes are reached over TLS (by their announced host names, if any).
+    tls: bool,
     /// The slot layout when the primaries were found, to compare with the one at the end.
     layout: Layout,
     primaries: Vec<Primary>,
@@ -49,6 +58,8 @@ pub struct Cluster {
 }
 
 struct Primary {
+    /// The node's cluster id.
+    id: String,
     /// `host:port` as the cluster names it (in CLUSTER NODES and in MOVED answers).
     addr: String,
     masked: String,
@@ -70,6 +81,16 @@ impl Failure {
     fn of(e: &RedisError) -> Self {
         let (reason, fix) = super::redis::explain(e);
         Failure { reason, fix }
+    }
+
+    fn into_error(self, url: String, cleared: u64, dry_run: bool) -> Error {
+        Error::Redis {
+            url,
+            cleared,
+            dry_run,
+            reason: self.reason,
+            fix: self.fix,
+        }
     }
 }
 
@@ -99,26 +120,31 @@ impl Cluster {
         let nodes = read_nodes(&mut seed_con).await.map_err(topology_error)?;
         let tls = seed_url.to_ascii_lowercase().starts_with("rediss")
             || seed_url.to_ascii_lowercase().starts_with("valkeys");
-        let mut wanted: Vec<(String, String)> = Vec::new();
+        let mut wanted: Vec<(String, String, String)> = Vec::new();
         for node in nodes.iter().filter(|n| n.is_primary()) {
             let host = node.connect_host(tls);
             let url = node_url(seed_url, host, node.port).map_err(topology_error)?;
-            wanted.push((node.addr(), url));
+            wanted.push((node.addr(), url, node.id.clone()));
         }
         if wanted.is_empty() {
             return Err(topology_error("CLUSTER NODES lists no primary".to_string()));
         }
         wanted.sort();
 
-        let connected = join_all(wanted.iter().map(|(_, url)| open(url)).collect()).await;
+        let connected = join_all(wanted.iter().map(|(_, url, _)| open(url)).collect()).await;
         let mut primaries = Vec::with_capacity(wanted.len());
-        for ((addr, url), con) in wanted.into_iter().zip(connected) {
+        for ((addr, url, id), con) in wanted.into_iter().zip(connected) {
             let masked = crate::url::mask(&url);
             match con {
                 Ok(mut con) => {
                     // The layout may be older than a failover: each must still be a primary.
                     super::redis::ensure_primary(&mut con, &masked).await?;
-                    primaries.push(Primary { addr, masked, con })
+                    primaries.push(Primary {
+                        id,
+                        addr,
+                        masked,
+                        con,
+                    })
                 }
                 Err(failure) => {
                     return Err(failure.into_error(masked, |url, reason| {
@@ -135,6 +161,7 @@ impl Cluster {
             seed_url: seed_url.to_string(),
             seed_masked,
             seed_con,
+            tls,
             layout: layout(&nodes),
             primaries,
             pool: RefCell::new(pool),
@@ -162,33 +189,34 @@ impl Cluster {
                 .collect(),
         )
         .await;
-        let cleared = outcomes.iter().map(|(n, _)| n).sum();
+        let mut cleared: u64 = outcomes.iter().map(|(n, _)| n).sum();
         if stop.requested() {
             // Every primary finished its batch in flight; the sum is what was deleted.
             return Err(Error::Interrupted { cleared, dry_run });
         }
-        for (primary, (_, error)) in self.primaries.iter().zip(&outcomes) {
-            if let Some(failure) = error {
-                return Err(Error::Redis {
-                    url: primary.masked.clone(),
-                    cleared,
-                    dry_run,
-                    reason: failure.reason.clone(),
-                    fix: failure.fix.clone(),
-                });
-            }
+        let mut failed: Vec<(&str, String, Failure)> = self
+            .primaries
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(p, (_, error))| error.map(|e| (p.id.as_str(), p.masked.clone(), e)))
+            .collect();
+        if dry_run {
+            return match failed.into_iter().next() {
+                Some((_, url, failure)) => Err(failure.into_error(url, cleared, dry_run)),
+                None => Ok(cleared),
+            };
         }
-        if !dry_run {
+        // Read the layout again: slots that moved between shards may hide keys not seen; a
+        // shard whose replica took over from its primary is cleared again on the new one.
+        let mut known = self.layout.clone();
+        for _ in 0..MAX_FAILOVER_ROUNDS {
             let mut con = self.seed_con.clone();
-            match read_nodes(&mut con).await {
-                Ok(nodes) if layout(&nodes) == self.layout => {}
-                Ok(_) => {
-                    return Err(Error::RedisResharded {
-                        url: self.seed_masked.clone(),
-                        cleared,
-                    });
-                }
+            let nodes = match read_nodes(&mut con).await {
+                Ok(nodes) => nodes,
                 Err(reason) => {
+                    if let Some((_, url, failure)) = failed.into_iter().next() {
+                        return Err(failure.into_error(url, cleared, dry_run));
+                    }
                     return Err(Error::Redis {
                         url: self.seed_masked.clone(),
                         cleared,
@@ -199,9 +227,90 @@ impl Cluster {
                         fix: None,
                     });
                 }
+            };
+            let now = layout(&nodes);
+            let replaced = match known.change_to(&now) {
+                Change::None => {
+                    return match failed.into_iter().next() {
+                        Some((_, url, failure)) => Err(failure.into_error(url, cleared, dry_run)),
+                        None => Ok(cleared),
+                    };
+                }
+                Change::Resharding => {
+                    if let Some((_, url, failure)) = failed.into_iter().next() {
+                        return Err(failure.into_error(url, cleared, dry_run));
+                    }
+                    return Err(Error::RedisResharded {
+                        url: self.seed_masked.clone(),
+                        cleared,
+                    });
+                }
+                Change::Failover(replaced) => replaced,
+            };
+            // A primary replaced by its replica is done with: its shard is cleared again
+            // on the new primary, whatever stopped it.
+            failed.retain(|(id, _, _)| !replaced.iter().any(|(old, _)| old == id));
+            let mut successors = Vec::new();
+            for (_, new_id) in &replaced {
+                let node = nodes.iter().find(|n| &n.id == new_id);
+                let Some(node) = node else { continue };
+                match self.successor(node).await {
+                    Ok(primary) => successors.push(primary),
+                    Err((url, reason)) => failed.push(("", url, reason.into())),
+                }
             }
+            let outcomes = join_all(
+                successors
+                    .iter()
+                    .map(|p| self.clear_primary(p, &pattern, dry_run, stop, &progress))
+                    .collect(),
+            )
+            .await;
+            cleared += outcomes.iter().map(|(n, _)| n).sum::<u64>();
+            if stop.requested() {
+                return Err(Error::Interrupted { cleared, dry_run });
+            }
+            for (primary, (_, error)) in successors.iter().zip(outcomes) {
+                if let Some(failure) = error {
+                    failed.push(("", primary.masked.clone(), failure));
+                }
+            }
+            known = now;
         }
-        Ok(cleared)
+        Err(Error::RedisResharded {
+            url: self.seed_masked.clone(),
+            cleared,
+        })
+    }
+
+    /// The primary that took over from a replaced one: connected (through the pool of
+    /// nodes MOVED answers led to, if it is there), and still a primary.
+    async fn successor(&self, node: &Node) -> std::result::Result<Primary, (String, String)> {
+        let host = node.connect_host(self.tls);
+        let url = node_url(&self.seed_url, host, node.port)
+            .map_err(|reason| (self.seed_masked.clone(), reason))?;
+        let masked = crate::url::mask(&url);
+        let addr = node.addr();
+        let pooled = self.pool.borrow().get(&addr).cloned();
+        let mut con = match pooled {
+            Some(con) => con,
+            None => {
+                let con = open(&url)
+                    .await
+                    .map_err(|failure| (masked.clone(), failure.reason().to_string()))?;
+                self.pool.borrow_mut().insert(addr.clone(), con.clone());
+                con
+            }
+        };
+        super::redis::ensure_primary(&mut con, &masked)
+            .await
+            .map_err(|e| (masked.clone(), e.to_string()))?;
+        Ok(Primary {
+            id: node.id.clone(),
+            addr,
+            masked,
+            con,
+        })
     }
 
     /// Scan one primary to the end of its cursor, unlinking each batch while the next SCAN
@@ -391,139 +500,6 @@ impl Cluster {
     }
 }
 
-async fn read_nodes(con: &mut MultiplexedConnection) -> std::result::Result<Vec<Node>, String> {
-    let text: String = redis::cmd("CLUSTER")
-        .arg("NODES")
-        .query_async(con)
-        .await
-        .map_err(|e| format!("CLUSTER NODES failed: {e}"))?;
-    parse_nodes(&text)
-}
-
-/// One line of `CLUSTER NODES`:
-/// `<id> <ip:port@cport[,hostname[,aux=value...]]> <flags> <primary> <ping> <pong> <epoch>
-/// <link> <slot>...`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Node {
-    id: String,
-    ip: String,
-    port: u16,
-    hostname: Option<String>,
-    flags: Vec<String>,
-    /// Slot ranges (`0-5460`), single slots, and migration markers (`[42->-<id>]`,
-    /// `[42-<-<id>]`), as listed.
-    slots: Vec<String>,
-}
-
-impl Node {
-    fn has_flag(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
-
-    /// A primary to scan: every primary that is (or may be) up, and a failed one that still
-    /// serves slots (reaching it fails, which is right: its keys cannot be cleared).
-    fn is_primary(&self) -> bool {
-        self.has_flag("master")
-            && !self.has_flag("handshake")
-            && !self.has_flag("noaddr")
-            && (!self.has_flag("fail") || !self.slots.is_empty())
-    }
-
-    /// `host:port` as the cluster names the node.
-    fn addr(&self) -> String {
-        join_addr(&self.ip, self.port)
-    }
-
-    /// The host to connect to: over TLS the node's announced host name, if it has one
-    /// (certificates name hosts), else its address.
-    fn connect_host(&self, tls: bool) -> &str {
-        match &self.hostname {
-            Some(name) if tls => name,
-            _ => &self.ip,
-        }
-    }
-}
-
-fn parse_nodes(text: &str) -> std::result::Result<Vec<Node>, String> {
-    let mut nodes = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let bad = || format!("unexpected CLUSTER NODES line `{line}`");
-        if fields.len() < 8 {
-            return Err(bad());
-        }
-        let mut endpoint = fields[1].split(',');
-        let address = endpoint.next().unwrap_or_default();
-        let hostname = endpoint
-            .next()
-            .filter(|h| !h.is_empty() && !h.contains('='))
-            .map(str::to_string);
-        let host_port = address.split('@').next().unwrap_or_default();
-        let (ip, port) = split_addr(host_port).ok_or_else(bad)?;
-        nodes.push(Node {
-            id: fields[0].to_string(),
-            ip: ip.to_string(),
-            port,
-            hostname,
-            flags: fields[2].split(',').map(str::to_string).collect(),
-            slots: fields[8..].iter().map(|s| s.to_string()).collect(),
-        });
-    }
-    Ok(nodes)
-}
-
-/// Which primary holds which slots, and which slots are being migrated: what must not
-/// change while the cluster is cleared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Layout(Vec<(String, Vec<String>)>);
-
-fn layout(nodes: &[Node]) -> Layout {
-    let mut owners: Vec<(String, Vec<String>)> = nodes
-        .iter()
-        .filter(|n| n.has_flag("master") && !n.slots.is_empty())
-        .map(|n| {
-            let mut slots = n.slots.clone();
-            slots.sort();
-            (n.id.clone(), slots)
-        })
-        .collect();
-    owners.sort();
-    Layout(owners)
-}
-
-/// `ip:port` (IPv6 with or without brackets) as host and port; an empty host is kept.
-fn split_addr(addr: &str) -> Option<(&str, u16)> {
-    let (host, port) = addr.rsplit_once(':')?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    Some((host, port.parse().ok()?))
-}
-
-fn join_addr(host: &str, port: u16) -> String {
-    format!("{host}:{port}")
-}
-
-/// The seed's URL with another node's host and port: the same scheme, user, password and
-/// options. An empty host (a node that does not know its own address) is the seed's.
-fn node_url(seed_url: &str, host: &str, port: u16) -> std::result::Result<String, String> {
-    let mut url = redis::parse_redis_url(seed_url)
-        .ok_or_else(|| format!("`{}` is not a Redis URL", crate::url::mask(seed_url)))?;
-    if !host.is_empty() && host != "?" {
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.to_string()
-        };
-        url.set_host(Some(&host))
-            .map_err(|e| format!("the cluster names a node `{host}`: {e}"))?;
-    }
-    url.set_port(Some(port))
-        .map_err(|()| format!("cannot give `{}` a port", crate::url::mask(seed_url)))?;
-    Ok(url.to_string())
-}
-
 /// Run every future to its end, concurrently on this task; their outputs in order.
 async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
@@ -551,90 +527,6 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const NODES: &str = "\
-07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,,shard-id=69bc hostname4 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected
-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002,node2.example master - 0 1426238316232 2 connected 5461-10922
-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383
-6ec23923021cf3ffec47632106199cb7f496ce01 127.0.0.1:30005@31005 slave 67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 0 1426238316232 5 connected
-824fe116063bc5fcf9f4ffd895bc17aee7731ac3 127.0.0.1:30006@31006 master,fail - 1426238316232 0 6 disconnected
-e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca :30001@31001 myself,master - 0 0 1 connected 0-5460 [5461-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]
-aaaa 10.0.0.9:30007@31007 handshake - 0 0 0 disconnected
-bbbb [::1]:30008@31008 master - 0 0 7 connected 42
-";
-
-    #[test]
-    fn reads_cluster_nodes() {
-        let nodes = parse_nodes(NODES).unwrap();
-        let primaries: Vec<String> = nodes
-            .iter()
-            .filter(|n| n.is_primary())
-            .map(Node::addr)
-            .collect();
-        assert_eq!(
-            primaries,
-            ["127.0.0.1:30002", "127.0.0.1:30003", ":30001", "::1:30008"]
-        );
-        let node2 = &nodes[1];
-        assert_eq!(node2.hostname.as_deref(), Some("node2.example"));
-        assert_eq!(node2.connect_host(true), "node2.example");
-        assert_eq!(node2.connect_host(false), "127.0.0.1");
-        assert_eq!(nodes[0].hostname, None);
-        assert_eq!(
-            nodes[5].slots,
-            [
-                "0-5460",
-                "[5461-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]"
-            ]
-        );
-        assert!(parse_nodes("abc 127.0.0.1 master").is_err());
-        assert!(parse_nodes("a b:c master - 0 0 1 connected").is_err());
-    }
-
-    #[test]
-    fn layout_changes_with_slots_and_migrations_only() {
-        let before = layout(&parse_nodes(NODES).unwrap());
-        // A ping, a flag or an address changing is not a layout change.
-        let pinged = NODES
-            .replace("1426238318243", "1426238399999")
-            .replace("master,fail", "master,fail?");
-        assert_eq!(layout(&parse_nodes(&pinged).unwrap()), before);
-        // A slot that changes owner is; so is a migration that starts or ends.
-        let moved = NODES
-            .replace("connected 5461-10922", "connected 5462-10922")
-            .replace("connected 0-5460 ", "connected 0-5461 ");
-        assert_ne!(layout(&parse_nodes(&moved).unwrap()), before);
-        let done = NODES.replace(" [5461-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]", "");
-        assert_ne!(layout(&parse_nodes(&done).unwrap()), before);
-    }
-
-    #[test]
-    fn node_urls_keep_the_seed_credentials_and_scheme() {
-        assert_eq!(
-            node_url("redis://:pw@seed:7000", "10.0.0.2", 7001).unwrap(),
-            "redis://:pw@10.0.0.2:7001"
-        );
-        assert_eq!(
-            node_url(
-                "rediss://user:p%40ss@seed.example:7000/0?protocol=resp3",
-                "n2.example",
-                7002
-            )
-            .unwrap(),
-            "rediss://user:p%40ss@n2.example:7002/0?protocol=resp3"
-        );
-        assert_eq!(
-            node_url("redis://seed:7000", "", 7003).unwrap(),
-            "redis://seed:7003"
-        );
-        assert_eq!(
-            node_url("redis://127.0.0.1:7000", "::1", 7004).unwrap(),
-            "redis://[::1]:7004"
-        );
-        assert_eq!(split_addr("[::1]:7004"), Some(("::1", 7004)));
-        assert_eq!(split_addr("::1:7004"), Some(("::1", 7004)));
-        assert_eq!(split_addr("nohost"), None);
-    }
 
     #[test]
     fn join_all_keeps_order() {
