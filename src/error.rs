@@ -359,7 +359,7 @@ pub enum Error {
     RedisPrimaryConnect { url: String, reason: String },
 
     #[error(
-        "the slots of the Redis Cluster at `{url}` moved between primaries while {cleared} session(s) were cleared (a resharding or failover), so keys that moved may have been missed; run the command again to clear the rest"
+        "the slots of the Redis Cluster at `{url}` moved between shards while {cleared} session(s) were cleared (a resharding), so keys that moved may have been missed; run the command again to clear the rest"
     )]
     RedisResharded { url: String, cleared: u64 },
 

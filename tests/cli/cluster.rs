@@ -268,7 +268,7 @@ fn cluster_slot_moved_during_a_run_is_reported_and_a_second_run_clears_the_rest(
     let cleared = planted - remaining;
     assert!(
         err.contains(&format!(
-            "error: the slots of the Redis Cluster at `redis://:****@127.0.0.1:{}` moved between primaries while {cleared} session(s) were cleared (a resharding or failover), so keys that moved may have been missed; run the command again to clear the rest\n",
+            "error: the slots of the Redis Cluster at `redis://:****@127.0.0.1:{}` moved between shards while {cleared} session(s) were cleared (a resharding), so keys that moved may have been missed; run the command again to clear the rest\n",
             cluster.nodes[a].port
         )),
         "{err}"

@@ -13,10 +13,13 @@
 //!   for ASK), up to [`MAX_REDIRECTS`] times; one answered with TRYAGAIN (its keys are split
 //!   between the two nodes of a slot being migrated) is retried one key at a time. The count
 //!   is what the nodes said they deleted.
-//! - a key moved by a migration from a primary not yet scanned to one already scanned is not
-//!   seen. So the cluster's slot layout is read again at the end: if it changed, the run
-//!   fails with how many were cleared, and says to run again; a second run, on the new
-//!   layout, finishes the job.
+//! - a key moved from a primary not yet scanned to one already scanned is not seen. So the
+//!   cluster's slot layout is read again at the end and compared shard by shard. The same
+//!   slot ranges under a new primary is a failover: each such shard is scanned and cleared
+//!   again on its new primary (the old one's error, if it stopped, is forgiven), and the
+//!   layout read again, up to [`MAX_FAILOVER_ROUNDS`] times. Slots that moved between shards
+//!   is a resharding: the run fails with how many were cleared, and says to run again; a
+//!   second run, on the new layout, finishes the job.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
