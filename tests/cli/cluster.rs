@@ -508,7 +508,7 @@ fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
     };
     let (old, new) = (0, 3);
     assert_eq!(cluster.nodes[new].replica_of, Some(old));
-    let sessions = keys("myapp:session:", 30_000);
+    let sessions = keys("myapp:session:", 100_000);
     let canaries = canaries("{fo}");
     let per_node = cluster.plant(&sessions);
     assert!(per_node[..3].iter().all(|&n| n > 0), "{per_node:?}");
