@@ -363,6 +363,15 @@ pub enum Error {
     )]
     RedisResharded { url: String, cleared: u64 },
 
+    #[error(
+        "the Redis Cluster at `{url}` failed over {rounds} times in a row while {cleared} session(s) were cleared, so keys may have been missed; run the command again once its primaries are stable to clear the rest"
+    )]
+    RedisFailovers {
+        url: String,
+        cleared: u64,
+        rounds: usize,
+    },
+
     #[error("cannot render `{template}`: {reason}; this is a bug, please report it")]
     Template {
         template: &'static str,

@@ -197,11 +197,11 @@ impl Cluster {
             // Every primary finished its batch in flight; the sum is what was deleted.
             return Err(Error::Interrupted { cleared, dry_run });
         }
-        let mut failed: Vec<(&str, String, Failure)> = self
+        let mut failed: Vec<(String, String, Failure)> = self
             .primaries
             .iter()
             .zip(outcomes)
-            .filter_map(|(p, (_, error))| error.map(|e| (p.id.as_str(), p.masked.clone(), e)))
+            .filter_map(|(p, (_, error))| error.map(|e| (p.id.clone(), p.masked.clone(), e)))
             .collect();
         if dry_run {
             return match failed.into_iter().next() {
@@ -259,7 +259,7 @@ impl Cluster {
                 let Some(node) = node else { continue };
                 match self.successor(node).await {
                     Ok(primary) => successors.push(primary),
-                    Err((url, reason)) => failed.push(("", url, reason.into())),
+                    Err((url, reason)) => failed.push((new_id.clone(), url, reason.into())),
                 }
             }
             let outcomes = join_all(
@@ -275,14 +275,15 @@ impl Cluster {
             }
             for (primary, (_, error)) in successors.iter().zip(outcomes) {
                 if let Some(failure) = error {
-                    failed.push(("", primary.masked.clone(), failure));
+                    failed.push((primary.id.clone(), primary.masked.clone(), failure));
                 }
             }
             known = now;
         }
-        Err(Error::RedisResharded {
+        Err(Error::RedisFailovers {
             url: self.seed_masked.clone(),
             cleared,
+            rounds: MAX_FAILOVER_ROUNDS,
         })
     }
 
