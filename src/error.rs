@@ -306,6 +306,38 @@ pub enum Error {
     },
 
     #[error(
+        "{set} is set but {unset} is not; a client certificate needs both, so set {unset} too (or unset {set})"
+    )]
+    RedisTlsPair {
+        set: &'static str,
+        unset: &'static str,
+    },
+
+    #[error(
+        "cannot use the file {var} names (`{path}`): {reason}; point {var} at a readable PEM file, or unset it"
+    )]
+    RedisTlsFile {
+        var: &'static str,
+        path: String,
+        reason: String,
+    },
+
+    #[error(
+        "Redis at `{url}` wants a TLS client certificate ({reason}); set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to the PEM files of a certificate and key signed by a CA the server trusts"
+    )]
+    RedisTlsClientCertWanted { url: String, reason: String },
+
+    #[error(
+        "Redis at `{url}` refused the TLS client certificate in REDIS_TLS_CERT_FILE ({reason}); use a certificate and key signed by a CA the server trusts (its tls-ca-cert-file)"
+    )]
+    RedisTlsClientCertRefused { url: String, reason: String },
+
+    #[error(
+        "Redis at `{url}` does not speak TLS on that port (it answers in plain text); use redis:// instead of rediss://, or the port where the server listens for TLS"
+    )]
+    RedisNotTls { url: String },
+
+    #[error(
         "cannot connect to any Redis node in REDIS_URL ({tried}); check that the servers are running and REDIS_URL is right"
     )]
     RedisSeeds { tried: String },
@@ -336,7 +368,7 @@ pub enum Error {
     RedisPrimaryConnect { url: String, reason: String },
 
     #[error(
-        "the slots of the Redis Cluster at `{url}` moved between primaries while {cleared} session(s) were cleared (a resharding or failover), so keys that moved may have been missed; run the command again to clear the rest"
+        "the slots of the Redis Cluster at `{url}` moved between shards while {cleared} session(s) were cleared (a resharding), so keys that moved may have been missed; run the command again to clear the rest"
     )]
     RedisResharded { url: String, cleared: u64 },
 
@@ -348,6 +380,15 @@ pub enum Error {
 
     #[error("cannot read `{}` as git would: {reason}; fix the file", .path.display())]
     GitignoreInvalid { path: PathBuf, reason: String },
+
+    #[error(
+        "the Redis Cluster at `{url}` failed over {rounds} times in a row while {cleared} session(s) were cleared, so keys may have been missed; run the command again once its primaries are stable to clear the rest"
+    )]
+    RedisFailovers {
+        url: String,
+        cleared: u64,
+        rounds: usize,
+    },
 
     #[error("cannot render `{template}`: {reason}; this is a bug, please report it")]
     Template {

@@ -6,9 +6,10 @@ use std::process::Stdio;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::redis_cluster::RedisCluster;
+use crate::support::redis_cluster::{Options, RedisCluster};
 use crate::support::run::{run, stderr, stdout};
 use crate::support::servers::free_port;
+use crate::support::tls::Certs;
 
 fn cluster_lines(url_shown: &str, primaries: usize, n: usize) -> String {
     format!(
@@ -267,7 +268,7 @@ fn cluster_slot_moved_during_a_run_is_reported_and_a_second_run_clears_the_rest(
     let cleared = planted - remaining;
     assert!(
         err.contains(&format!(
-            "error: the slots of the Redis Cluster at `redis://:****@127.0.0.1:{}` moved between primaries while {cleared} session(s) were cleared (a resharding or failover), so keys that moved may have been missed; run the command again to clear the rest\n",
+            "error: the slots of the Redis Cluster at `redis://:****@127.0.0.1:{}` moved between shards while {cleared} session(s) were cleared (a resharding), so keys that moved may have been missed; run the command again to clear the rest\n",
             cluster.nodes[a].port
         )),
         "{err}"
@@ -413,4 +414,200 @@ fn a_redis_user_without_info_is_told_to_allow_it() {
     );
     assert!(!err.contains("limited-pw"));
     assert_eq!(server.dbsize(0), 4);
+}
+
+/// A cluster that speaks TLS only (clients, cluster bus and replication), each primary with
+/// a replica, and clients must show a certificate the private CA signed: cleared through
+/// rediss:// with SSL_CERT_FILE trusting the CA and the client certificate from
+/// REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE.
+#[test]
+fn cluster_over_tls_with_client_certificates_clears_every_primary() {
+    let test = "cluster_over_tls";
+    let Some(certs) = Certs::make(test) else {
+        return;
+    };
+    let options = Options {
+        password: Some("tls-cl-pw"),
+        replicas: true,
+        tls: Some(&certs),
+        auth_clients: true,
+    };
+    let Some(cluster) = RedisCluster::start_with(test, 3, options) else {
+        return;
+    };
+    let sessions = keys("myapp:session:", 2000);
+    let canaries = canaries("{tls}");
+    let per_node = cluster.plant(&sessions);
+    assert!(per_node[..3].iter().all(|&n| n > 0), "{per_node:?}");
+    cluster.plant(&canaries);
+    let url = cluster.url(1);
+    assert!(url.starts_with("rediss://:tls-cl-pw@127.0.0.1:"), "{url}");
+    let shown = format!("rediss://:****@127.0.0.1:{}", cluster.nodes[1].port);
+    let p = Project::new();
+    let cmd = || {
+        let mut cmd = p.cmd();
+        for var in [
+            "SSL_CERT_DIR",
+            "REDIS_TLS_CERT_FILE",
+            "REDIS_TLS_KEY_FILE",
+            "REDIS_TLS_CA_FILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.args(["clear", "-f"])
+            .env("REDIS_URL", &url)
+            .env("SSL_CERT_FILE", &certs.ca);
+        cmd
+    };
+
+    // No client certificate: refused, saying what to set; nothing is deleted.
+    let out = run(&mut cmd(), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: Redis at `{shown}` wants a TLS client certificate ("
+        )) && err.contains("; set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE"),
+        "{err}"
+    );
+    assert!(!err.contains("tls-cl-pw"), "{err}");
+    assert_eq!(cluster.all_keys().len(), sessions.len() + canaries.len());
+
+    let out = run(
+        cmd()
+            .env("REDIS_TLS_CERT_FILE", &certs.client_cert)
+            .env("REDIS_TLS_KEY_FILE", &certs.client_key),
+        0,
+    );
+    assert_eq!(stdout(&out), cluster_lines(&shown, 3, 2000));
+    assert!(!stdout(&out).contains("tls-cl-pw") && !stderr(&out).contains("tls-cl-pw"));
+    for i in 0..cluster.nodes.len() {
+        assert_eq!(
+            cluster.keys(i, "myapp:session:*"),
+            BTreeSet::new(),
+            "node {i}"
+        );
+    }
+    assert_eq!(cluster.all_keys(), set(&canaries));
+}
+
+/// A replica takes over from its primary (CLUSTER FAILOVER) while a run is under way: the
+/// run sees the same slot ranges under a new primary, clears that shard again there, and
+/// finishes with an exact count, every session key gone and every canary kept.
+#[test]
+fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
+    let Some(cluster) = RedisCluster::start_with(
+        "cluster_failover_during_a_run",
+        3,
+        Options {
+            password: Some("fo-pw"),
+            replicas: true,
+            ..Options::default()
+        },
+    ) else {
+        return;
+    };
+    let (old, new) = (0, 3);
+    assert_eq!(cluster.nodes[new].replica_of, Some(old));
+    let sessions = keys("myapp:session:", 100_000);
+    let canaries = canaries("{fo}");
+    let per_node = cluster.plant(&sessions);
+    assert!(per_node[..3].iter().all(|&n| n > 0), "{per_node:?}");
+    cluster.plant(&canaries);
+
+    // Hold every write on the primary that fails over, so that the run is under way on
+    // it when its replica takes over.
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query::<()>(&mut cluster.con(old))
+        .expect("CLIENT PAUSE");
+    let p = Project::new();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("azu-session"))
+        .args(["clear", "-f"])
+        .current_dir(p.root())
+        .env_remove("SESSION_BACKEND")
+        .env_remove("AZU_ENV")
+        .env("REDIS_URL", cluster.url(1))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start azu-session");
+    let mut out = BufReader::new(child.stdout.take().expect("the child's stdout"));
+    let mut shown = String::new();
+    while !shown.contains("Clearing Redis sessions with pattern:") {
+        let n = out.read_line(&mut shown).expect("read the child's stdout");
+        assert!(n > 0, "the run ended early:\n{shown}");
+    }
+    assert!(shown.contains("Redis Cluster: 3 primaries\n"), "{shown}");
+
+    // The replica takes over; wait until the seed knows it.
+    redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .query::<()>(&mut cluster.con(new))
+        .expect("CLUSTER FAILOVER");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let id = cluster.nodes[new].id.clone();
+    loop {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut cluster.con(1))
+            .expect("CLUSTER NODES");
+        let promoted = nodes
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("master") && l.contains("connected 0-"));
+        if promoted {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failover:\n{nodes}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Sessions made on the new primary meanwhile, in the shard that failed over.
+    let late: Vec<String> = keys("myapp:session:late:", 300);
+    let slots = cluster.slots_of(&late);
+    let late: Vec<String> = late
+        .into_iter()
+        .zip(slots)
+        .filter(|(_, slot)| usize::from(*slot) < 16384 / 3)
+        .map(|(key, _)| key)
+        .collect();
+    let mut pipe = redis::pipe();
+    for key in &late {
+        pipe.cmd("SET").arg(key).arg("{}").ignore();
+    }
+    pipe.query::<()>(&mut cluster.con(new))
+        .expect("SET late keys");
+    redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query::<()>(&mut cluster.con(old))
+        .expect("CLIENT UNPAUSE");
+
+    let status = child.wait().expect("wait for azu-session");
+    out.read_to_string(&mut shown).expect("read the rest");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("the child's stderr")
+        .read_to_string(&mut err)
+        .expect("read the child's stderr");
+    assert_eq!(status.code(), Some(0), "{shown}\n{err}");
+    assert!(
+        shown.ends_with(&format!(
+            "Cleared {} session(s)\n✓ Sessions cleared successfully\n",
+            sessions.len() + late.len()
+        )),
+        "{shown}\n{err}"
+    );
+    for i in 0..cluster.nodes.len() {
+        assert_eq!(
+            cluster.keys(i, "myapp:session:*"),
+            BTreeSet::new(),
+            "node {i}"
+        );
+    }
+    assert_eq!(cluster.all_keys(), set(&canaries));
 }

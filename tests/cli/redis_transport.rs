@@ -189,3 +189,145 @@ fn redis_unix_socket_with_database_and_password() {
     assert!(!err.contains("not-it"));
     assert_eq!(server.count(2, "myapp:session:*"), 2);
 }
+
+/// The binary with the TLS variables of the developer's shell removed.
+fn mtls_cmd(p: &Project) -> assert_cmd::Command {
+    let mut cmd = tls_cmd(p);
+    for var in [
+        "REDIS_TLS_CERT_FILE",
+        "REDIS_TLS_KEY_FILE",
+        "REDIS_TLS_CA_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[test]
+fn redis_tls_client_certificates_from_redis_tls_cert_file_and_key_file() {
+    let test = "redis_tls_client_certificates";
+    let Some(certs) = Certs::make(test) else {
+        return;
+    };
+    let Some(other) = Certs::make(test) else {
+        return;
+    };
+    let Some(server) = RedisServer::start_tls(
+        test,
+        &certs,
+        &["--requirepass", "mtls-pw", "--tls-auth-clients", "yes"],
+    ) else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 12);
+    server.set(0, "other:session:1");
+    let p = Project::new();
+    let shown = format!("rediss://:****@127.0.0.1:{}", server.port);
+    let clear = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["clear", "-f"]).env("REDIS_URL", server.url());
+    };
+
+    // No client certificate: the server closes the handshake; the error says what to set.
+    let mut cmd = mtls_cmd(&p);
+    clear(&mut cmd);
+    let out = run(cmd.env("SSL_CERT_FILE", &certs.ca), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: Redis at `{shown}` wants a TLS client certificate ("
+        )) && err.contains("); set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to the PEM files of a certificate and key signed by a CA the server trusts\n"),
+        "{err}"
+    );
+
+    // A client certificate signed by another CA.
+    let mut cmd = mtls_cmd(&p);
+    clear(&mut cmd);
+    let out = run(
+        cmd.env("SSL_CERT_FILE", &certs.ca)
+            .env("REDIS_TLS_CERT_FILE", &other.client_cert)
+            .env("REDIS_TLS_KEY_FILE", &other.client_key),
+        1,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: Redis at `{shown}` refused the TLS client certificate in REDIS_TLS_CERT_FILE ("
+        )) && err.contains(
+            "); use a certificate and key signed by a CA the server trusts (its tls-ca-cert-file)\n"
+        ),
+        "{err}"
+    );
+
+    // A certificate file that does not exist: named with its variable, before connecting.
+    let missing = other.dir.path().join("nope.crt");
+    let mut cmd = mtls_cmd(&p);
+    clear(&mut cmd);
+    let out = run(
+        cmd.env("SSL_CERT_FILE", &certs.ca)
+            .env("REDIS_TLS_CERT_FILE", &missing)
+            .env("REDIS_TLS_KEY_FILE", &certs.client_key),
+        1,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: cannot use the file REDIS_TLS_CERT_FILE names (`{}`): ",
+            missing.display()
+        )) && err.contains("; point REDIS_TLS_CERT_FILE at a readable PEM file, or unset it\n"),
+        "{err}"
+    );
+
+    // A key without its certificate.
+    let mut cmd = mtls_cmd(&p);
+    clear(&mut cmd);
+    let out = run(
+        cmd.env("SSL_CERT_FILE", &certs.ca)
+            .env("REDIS_TLS_KEY_FILE", &certs.client_key),
+        1,
+    );
+    assert!(
+        stderr(&out).ends_with("error: REDIS_TLS_KEY_FILE is set but REDIS_TLS_CERT_FILE is not; a client certificate needs both, so set REDIS_TLS_CERT_FILE too (or unset REDIS_TLS_KEY_FILE)\n"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("Cleared"));
+    assert_eq!(server.count(0, "myapp:session:*"), 12);
+
+    // The right certificate, the CA trusted through REDIS_TLS_CA_FILE.
+    let mut cmd = mtls_cmd(&p);
+    clear(&mut cmd);
+    let out = run(
+        cmd.env("REDIS_TLS_CA_FILE", &certs.ca)
+            .env("REDIS_TLS_CERT_FILE", &certs.client_cert)
+            .env("REDIS_TLS_KEY_FILE", &certs.client_key),
+        0,
+    );
+    assert_eq!(stdout(&out), redis_lines(&shown, "myapp:session:*", 12));
+    assert_eq!(server.count(0, "myapp:session:*"), 0);
+    assert!(server.exists(0, "other:session:1"));
+}
+
+#[test]
+fn rediss_to_a_plain_text_server_says_it_does_not_speak_tls_without_waiting() {
+    let Some(server) = RedisServer::start_with("rediss_to_plain_text", &["--requirepass", "pl-pw"])
+    else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 3);
+    let p = Project::new();
+    let url = format!("rediss://:pl-pw@127.0.0.1:{}", server.port);
+    let started = std::time::Instant::now();
+    let out = run(mtls_cmd(&p).args(["clear", "-f"]).env("REDIS_URL", &url), 1);
+    let took = started.elapsed();
+    assert!(
+        stderr(&out).ends_with(&format!(
+            "error: Redis at `rediss://:****@127.0.0.1:{}` does not speak TLS on that port (it answers in plain text); use redis:// instead of rediss://, or the port where the server listens for TLS\n",
+            server.port
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // The connect timeout is 5 s: the answer must not have waited for it.
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?}");
+    assert_eq!(server.dbsize(0), 3);
+}

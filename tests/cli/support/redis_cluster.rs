@@ -1,10 +1,12 @@
 //! A private Redis Cluster per test: `n` primaries (`redis-server --cluster-enabled yes`) on
-//! free loopback ports, every one of the 16384 slots assigned, killed when dropped. Keys
-//! are planted on the primary owning their slot, and slots can be migrated between
-//! primaries the way `redis-cli --cluster reshard` does it.
+//! free loopback ports, every one of the 16384 slots assigned, killed when dropped; with
+//! [`Options`], each primary with a replica, and every node speaking TLS only (its cluster
+//! bus and replication too). Keys are planted on the primary owning their slot, and slots
+//! can be migrated between primaries the way `redis-cli --cluster reshard` does it. The
+//! test's own connections go through each node's unix socket.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,38 +14,68 @@ use tempfile::TempDir;
 
 use super::redis::{url_for, wait_ready};
 use super::servers::{free_port, have_binary};
+use super::tls::Certs;
 
 pub const SLOTS: usize = 16384;
 
 pub struct RedisCluster {
     pub nodes: Vec<ClusterNode>,
     password: Option<String>,
+    tls: bool,
     pub dir: TempDir,
 }
 
 pub struct ClusterNode {
+    /// The port clients use (over TLS, the TLS port).
     pub port: u16,
     /// The node's cluster id (CLUSTER MYID).
     pub id: String,
+    /// For a replica, the index of its primary.
+    pub replica_of: Option<usize>,
+    socket: PathBuf,
     child: Option<Child>,
+}
+
+/// How a cluster is made beyond its primaries.
+#[derive(Default, Clone, Copy)]
+pub struct Options<'a> {
+    pub password: Option<&'a str>,
+    /// Give each primary one replica: node `n + i` replicates node `i`.
+    pub replicas: bool,
+    /// Speak TLS only, with these certificates; clients must show a certificate the CA
+    /// signed when `auth_clients`.
+    pub tls: Option<&'a Certs>,
+    pub auth_clients: bool,
 }
 
 impl RedisCluster {
     /// Start a cluster of `n` primaries, node `i` owning the `i`-th `n`th of the slots; or
     /// `None` (outside CI) when redis-server is not installed.
     pub fn start(test: &str, n: usize, password: Option<&str>) -> Option<Self> {
+        Self::start_with(
+            test,
+            n,
+            Options {
+                password,
+                ..Options::default()
+            },
+        )
+    }
+
+    pub fn start_with(test: &str, n: usize, options: Options<'_>) -> Option<Self> {
         if !have_binary("redis-server", test) {
             return None;
         }
         let dir = tempfile::tempdir().expect("a directory for the cluster");
         let mut cluster = RedisCluster {
             nodes: Vec::new(),
-            password: password.map(str::to_string),
+            password: options.password.map(str::to_string),
+            tls: options.tls.is_some(),
             dir,
         };
         let mut buses = Vec::new();
         for _ in 0..n {
-            let (node, bus) = spawn_node(test, cluster.dir.path(), password);
+            let (node, bus) = spawn_node(test, cluster.dir.path(), &options);
             cluster.nodes.push(node);
             buses.push(bus);
         }
@@ -77,7 +109,75 @@ impl RedisCluster {
                 .expect("CLUSTER MEET");
         }
         cluster.wait_until_agreed(test);
+        if options.replicas {
+            cluster.add_replicas(test, &options);
+        }
         Some(cluster)
+    }
+
+    /// Start a replica for each primary, introduce it to the cluster, make it replicate its
+    /// primary, and wait until every replica has synchronised and every node agrees.
+    fn add_replicas(&mut self, test: &str, options: &Options<'_>) {
+        let n = self.nodes.len();
+        for i in 0..n {
+            let (mut node, bus) = spawn_node(test, self.dir.path(), options);
+            node.replica_of = Some(i);
+            redis::cmd("CLUSTER")
+                .arg("MEET")
+                .arg("127.0.0.1")
+                .arg(node.port)
+                .arg(bus)
+                .query::<()>(&mut self.con(0))
+                .expect("CLUSTER MEET");
+            self.nodes.push(node);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for r in n..2 * n {
+            let primary = self.nodes[r - n].id.clone();
+            // The replica must know its primary first: retry while gossip spreads.
+            loop {
+                let done = redis::cmd("CLUSTER")
+                    .arg("REPLICATE")
+                    .arg(&primary)
+                    .query::<()>(&mut self.con(r));
+                if done.is_ok() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{test}: CLUSTER REPLICATE: {done:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            self.nodes[r].id = redis::cmd("CLUSTER")
+                .arg("MYID")
+                .query(&mut self.con(r))
+                .expect("CLUSTER MYID");
+        }
+        loop {
+            let synced = (n..2 * n).all(|r| {
+                let info: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query(&mut self.con(r))
+                    .expect("INFO replication");
+                info.lines().any(|l| l.trim() == "master_link_status:up")
+            });
+            let agreed = (0..2 * n).all(|i| {
+                let nodes: String = redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query(&mut self.con(i))
+                    .expect("CLUSTER NODES");
+                with_flag(&nodes, "slave") == n && with_flag(&nodes, "master") == n
+            });
+            if synced && agreed {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{test}: the replicas did not synchronise in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Wait until every node says `cluster_state:ok` and knows every primary.
@@ -111,11 +211,17 @@ impl RedisCluster {
 
     /// The URL of node `i`, as the tool is given it.
     pub fn url(&self, i: usize) -> String {
-        url_for(self.password.as_deref(), self.nodes[i].port, 0)
+        let url = url_for(self.password.as_deref(), self.nodes[i].port, 0);
+        if self.tls {
+            url.replacen("redis://", "rediss://", 1)
+        } else {
+            url
+        }
     }
 
+    /// A connection to node `i` through its unix socket.
     pub fn con(&self, i: usize) -> redis::Connection {
-        redis::Client::open(self.url(i))
+        redis::Client::open(socket_url(&self.nodes[i].socket, self.password.as_deref()))
             .expect("a valid Redis URL")
             .get_connection()
             .expect("connect to a cluster node")
@@ -138,8 +244,12 @@ impl RedisCluster {
             .expect("CLUSTER SLOTS");
         let mut owners = vec![usize::MAX; SLOTS];
         for range in ranges {
-            let (lo, hi, primary): (usize, usize, Vec<redis::Value>) =
+            // The range, its primary, then its replicas.
+            let range: Vec<redis::Value> =
                 redis::from_redis_value(range).expect("a CLUSTER SLOTS range");
+            let (lo, hi, primary): (usize, usize, Vec<redis::Value>) =
+                redis::from_redis_value(redis::Value::Array(range[..3].to_vec()))
+                    .expect("a CLUSTER SLOTS range");
             let port: u16 =
                 redis::from_redis_value(primary[1].clone()).expect("a CLUSTER SLOTS port");
             let node = self
@@ -269,16 +379,58 @@ impl RedisCluster {
     }
 }
 
+/// How many nodes of a CLUSTER NODES listing have `flag`.
+fn with_flag(nodes: &str, flag: &str) -> usize {
+    nodes
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .is_some_and(|flags| flags.split(',').any(|f| f == flag))
+        })
+        .count()
+}
+
+fn socket_url(socket: &Path, password: Option<&str>) -> String {
+    let pass = password.map(|p| format!("?pass={p}")).unwrap_or_default();
+    format!("redis+unix://{}{pass}", socket.display())
+}
+
 /// Start one cluster-enabled node; its port and cluster bus port are free loopback ports.
-fn spawn_node(test: &str, dir: &Path, password: Option<&str>) -> (ClusterNode, u16) {
+fn spawn_node(test: &str, dir: &Path, options: &Options<'_>) -> (ClusterNode, u16) {
     for _ in 0..5 {
         let port = free_port();
         let bus = free_port();
         if bus == port {
             continue;
         }
+        let socket = dir.join(format!("node-{port}.sock"));
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        match options.tls {
+            None => {
+                cmd.args(["--port", &port.to_string()]);
+            }
+            Some(certs) => {
+                let auth = if options.auth_clients { "yes" } else { "no" };
+                cmd.args(["--port", "0", "--tls-port", &port.to_string()])
+                    .args(["--tls-cluster", "yes", "--tls-replication", "yes"])
+                    .arg("--tls-cert-file")
+                    .arg(&certs.cert)
+                    .arg("--tls-key-file")
+                    .arg(&certs.key)
+                    .arg("--tls-client-cert-file")
+                    .arg(&certs.client_cert)
+                    .arg("--tls-client-key-file")
+                    .arg(&certs.client_key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(&certs.ca)
+                    .args(["--tls-auth-clients", auth]);
+            }
+        }
+        cmd.args(["--bind", "127.0.0.1"])
+            .arg("--unixsocket")
+            .arg(&socket)
+            .args(["--unixsocketperm", "700"])
             .args([
                 "--cluster-enabled",
                 "yes",
@@ -291,7 +443,7 @@ fn spawn_node(test: &str, dir: &Path, password: Option<&str>) -> (ClusterNode, u
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(dir);
-        if let Some(pw) = password {
+        if let Some(pw) = options.password {
             cmd.args(["--requirepass", pw, "--masterauth", pw]);
         }
         let mut child = cmd
@@ -299,10 +451,12 @@ fn spawn_node(test: &str, dir: &Path, password: Option<&str>) -> (ClusterNode, u
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
-        if wait_ready(&mut child, &url_for(password, port, 0)) {
+        if wait_ready(&mut child, &socket_url(&socket, options.password)) {
             let node = ClusterNode {
                 port,
                 id: String::new(),
+                replica_of: None,
+                socket,
                 child: Some(child),
             };
             return (node, bus);

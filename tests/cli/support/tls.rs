@@ -15,6 +15,10 @@ pub struct Certs {
     /// The server's certificate, for `127.0.0.1` and `localhost`, and its key.
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// A client certificate the CA signs (for servers with `tls-auth-clients yes`), and its
+    /// key.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 impl Certs {
@@ -54,54 +58,70 @@ impl Certs {
             ]
             .concat(),
         );
-        openssl(
+        sign(
             d,
-            &[
-                &["req", "-new"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "server.key",
-                    "-out",
-                    "server.csr",
-                    "-subj",
-                    "/CN=localhost",
-                ],
-            ]
-            .concat(),
-        );
-        std::fs::write(
-            d.join("server.ext"),
+            &ec,
+            "server",
+            "/CN=localhost",
             "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-        )
-        .expect("write server.ext");
-        openssl(
+        );
+        sign(
             d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-                "-out",
-                "server.crt",
-            ],
+            &ec,
+            "client",
+            "/CN=azu-session test client",
+            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
         );
         Some(Certs {
             ca: d.join("ca.crt"),
             cert: d.join("server.crt"),
             key: d.join("server.key"),
+            client_cert: d.join("client.crt"),
+            client_key: d.join("client.key"),
             dir,
         })
     }
+}
+
+/// A key and a certificate `<name>.crt` for `subject`, with the extensions `ext`, signed by
+/// the CA in `dir`.
+fn sign(dir: &Path, ec: &[&str], name: &str, subject: &str, ext: &str) {
+    let (key, csr, crt, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.ext"),
+    );
+    openssl(
+        dir,
+        &[
+            &["req", "-new"][..],
+            ec,
+            &["-keyout", &key, "-out", &csr, "-subj", subject],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join(&extfile), ext).expect("write the extensions file");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &extfile,
+            "-out",
+            &crt,
+        ],
+    );
 }
 
 fn openssl(dir: &Path, args: &[&str]) {

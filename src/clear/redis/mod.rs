@@ -15,11 +15,19 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client};
 
 use super::Stop;
 use super::cluster::Cluster;
 use crate::error::{Error, Result};
+
+mod connect;
+mod single;
+mod tls;
+
+use connect::MAXCLIENTS_FIX;
+pub(crate) use connect::{ConnectFailure, open};
+pub use single::clear;
+pub(crate) use single::scan;
 
 /// Keys asked of each SCAN step: large enough to keep round trips few, small enough that no
 /// step (or the UNLINK of its keys) holds the server for more than about a millisecond.
@@ -90,7 +98,7 @@ pub fn seeds(url: &str) -> std::result::Result<Vec<String>, String> {
 }
 
 /// A TCP Redis URL cut where a host list can be: `scheme://` `userinfo@` `hosts` `tail`.
-struct UrlParts<'a> {
+pub(super) struct UrlParts<'a> {
     scheme: &'a str,
     /// With its `@`, or empty.
     userinfo: &'a str,
@@ -160,7 +168,7 @@ pub fn database(url: &str) -> std::result::Result<u32, String> {
 
 /// A TCP URL's `?db=N` moved into its path, where the redis crate reads it (it reads
 /// `?db=` only on unix sockets, and would use database 0).
-fn db_in_path(url: &str) -> std::result::Result<Cow<'_, str>, String> {
+pub(super) fn db_in_path(url: &str) -> std::result::Result<Cow<'_, str>, String> {
     let db = database(url)?;
     let Some(parts) = UrlParts::of(url) else {
         return Ok(Cow::Borrowed(url));
@@ -385,222 +393,9 @@ async fn cluster_enabled(con: &mut MultiplexedConnection) -> redis::RedisResult<
     Ok(info.lines().any(|line| line.trim() == "cluster_enabled:1"))
 }
 
-/// Why a connection could not be made.
-#[derive(Debug)]
-pub(crate) enum ConnectFailure {
-    /// The server's certificate is signed by a CA that is not trusted here.
-    Untrusted(String),
-    /// The server's certificate is refused for another reason (expired, other host, ...).
-    Refused(String),
-    /// The trusted certificates named by SSL_CERT_FILE or SSL_CERT_DIR cannot be loaded.
-    Roots {
-        var: &'static str,
-        path: String,
-        reason: String,
-    },
-    /// The URL itself does not parse: no server was asked.
-    InvalidUrl(String),
-    /// The server refused us for a reason that has a known fix (a password, maxclients).
-    Fixable {
-        reason: String,
-        fix: String,
-    },
-    Other(String),
-}
-
-impl ConnectFailure {
-    pub(crate) fn reason(&self) -> &str {
-        match self {
-            ConnectFailure::Untrusted(r)
-            | ConnectFailure::Refused(r)
-            | ConnectFailure::Other(r)
-            | ConnectFailure::InvalidUrl(r)
-            | ConnectFailure::Fixable { reason: r, .. }
-            | ConnectFailure::Roots { reason: r, .. } => r,
-        }
-    }
-
-    /// The error for a connection to `masked_url`; `other` makes it for a failure that is
-    /// not about TLS.
-    pub(crate) fn into_error(
-        self,
-        masked_url: String,
-        other: impl FnOnce(String, String) -> Error,
-    ) -> Error {
-        match self {
-            ConnectFailure::Untrusted(reason) => Error::RedisTlsUntrusted {
-                url: masked_url,
-                reason,
-            },
-            ConnectFailure::Refused(reason) => Error::RedisTlsRefused {
-                url: masked_url,
-                reason,
-            },
-            ConnectFailure::Roots { var, path, reason } => {
-                Error::RedisTlsRoots { var, path, reason }
-            }
-            ConnectFailure::InvalidUrl(reason) => Error::RedisUrlInvalid {
-                url: masked_url,
-                reason,
-            },
-            ConnectFailure::Fixable { reason, fix } => Error::RedisRefused {
-                url: masked_url,
-                reason,
-                fix,
-            },
-            ConnectFailure::Other(reason) => other(masked_url, reason),
-        }
-    }
-}
-
-/// A connection to the one server `url` names, within [`CONNECT_TIMEOUT`].
-pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection, ConnectFailure> {
-    let url = unix_aliases(url);
-    let url = db_in_path(&url).map_err(ConnectFailure::InvalidUrl)?;
-    let client =
-        Client::open(url.as_ref()).map_err(|e| ConnectFailure::InvalidUrl(e.to_string()))?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT));
-    // The whole handshake (TCP, TLS, AUTH, SELECT) must finish in time, not just the connect.
-    match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        client.get_multiplexed_async_connection_with_config(&config),
-    )
-    .await
-    {
-        Ok(Ok(con)) => Ok(con),
-        Ok(Err(e)) => match classify(&e) {
-            // A server that is full says so as it accepts, then closes; our client only
-            // sees the closed connection. Ask again and read what it says.
-            ConnectFailure::Other(reason) => match refusal(&url).await {
-                Some(said) => Err(match explain_text(&said) {
-                    Some(fix) => ConnectFailure::Fixable { reason: said, fix },
-                    None => ConnectFailure::Other(said),
-                }),
-                None => Err(ConnectFailure::Other(reason)),
-            },
-            failure => Err(failure),
-        },
-        Err(_) => Err(ConnectFailure::Other(format!(
-            "no answer in {} s",
-            CONNECT_TIMEOUT.as_secs()
-        ))),
-    }
-}
-
-/// Sort a connection error: a certificate that does not verify, certificates that cannot be
-/// loaded, or anything else.
-fn classify(e: &redis::RedisError) -> ConnectFailure {
-    // The crate's own connect timeout and ours are the same 5 s: say it one way.
-    if e.is_timeout() {
-        return ConnectFailure::Other(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()));
-    }
-    let reason = e.to_string();
-    if let Some(cert) = certificate_error(e) {
-        return match cert {
-            // No trusted CA of that name, or one of that name that did not sign it.
-            rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature => {
-                ConnectFailure::Untrusted(reason)
-            }
-            // rustls' text for a wrong host has a `;` of its own.
-            _ => ConnectFailure::Refused(reason.replace("; ", ", ")),
-        };
-    }
-    // rustls-native-certs reads SSL_CERT_FILE / SSL_CERT_DIR instead of the system store
-    // when they are set; one that cannot be read fails every TLS connection.
-    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
-        let Some(value) = std::env::var_os(var) else {
-            continue;
-        };
-        let path = value.to_string_lossy().into_owned();
-        let unreadable = std::env::split_paths(&value)
-            .find_map(|p| std::fs::metadata(&p).err().map(|err| (p, err)));
-        if let Some((p, err)) = unreadable {
-            return ConnectFailure::Roots {
-                var,
-                path: p.display().to_string(),
-                reason: err.to_string(),
-            };
-        }
-        if !path.is_empty() && reason.contains(&path) {
-            return ConnectFailure::Roots { var, path, reason };
-        }
-    }
-    match explain(e) {
-        (reason, Some(fix)) => ConnectFailure::Fixable { reason, fix },
-        _ => ConnectFailure::Other(reason),
-    }
-}
-
-/// What a plain TCP server at `url` says unasked as a connection opens (Redis at maxclients
-/// sends its error and closes), within a moment; `None` for TLS, sockets or silence.
-async fn refusal(url: &str) -> Option<String> {
-    use tokio::io::AsyncReadExt;
-    let parts = UrlParts::of(url)?;
-    if !parts.scheme.eq_ignore_ascii_case("redis") || parts.hosts.contains(',') {
-        return None;
-    }
-    let addr = if parts
-        .hosts
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        parts.hosts.to_string()
-    } else {
-        format!("{}:6379", parts.hosts)
-    };
-    let wait = Duration::from_millis(500);
-    let mut stream = tokio::time::timeout(wait, tokio::net::TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    let mut buf = [0u8; 256];
-    let n = tokio::time::timeout(wait, stream.read(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    let said = String::from_utf8_lossy(&buf[..n]);
-    said.strip_prefix('-').map(|e| e.trim().to_string())
-}
-
-/// The fix for a server's refusal known only by its text.
-fn explain_text(text: &str) -> Option<String> {
-    text.to_ascii_lowercase()
-        .contains("max number of clients")
-        .then(|| MAXCLIENTS_FIX.to_string())
-}
-
-const MAXCLIENTS_FIX: &str = "the server has as many clients as its maxclients allows; close idle ones or raise maxclients, then run the command again";
-
-/// The certificate error rustls gave, wherever it sits in the error's chain (the redis
-/// crate keeps an I/O error as an `Arc<dyn Error>`, tokio-rustls wraps rustls' error in an
-/// I/O error).
-fn certificate_error(e: &redis::RedisError) -> Option<&rustls::CertificateError> {
-    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
-    let mut source = std::error::Error::source(e);
-    while let Some(err) = source {
-        let err: &(dyn std::error::Error + 'static) = match err.downcast_ref::<Shared>() {
-            Some(shared) => shared.as_ref(),
-            None => err,
-        };
-        let inner = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-        if let Some(rustls::Error::InvalidCertificate(cert)) =
-            inner.or_else(|| err.downcast_ref::<rustls::Error>())
-        {
-            return Some(cert);
-        }
-        source = err.source();
-    }
-    None
-}
-
 /// A unix socket URL with `password=` / `username=` spelled the way the redis crate reads
 /// them (`pass=` / `user=`): it would silently ignore the long names.
-fn unix_aliases(url: &str) -> Cow<'_, str> {
+pub(super) fn unix_aliases(url: &str) -> Cow<'_, str> {
     let is_unix = url
         .split_once("://")
         .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().ends_with("unix"));
@@ -633,137 +428,6 @@ fn unix_aliases(url: &str) -> Cow<'_, str> {
         out.push_str(fragment);
     }
     Cow::Owned(out)
-}
-
-/// Delete every key under `prefix` on the server behind `con` (or, with `dry_run`, count
-/// them). `progress` is told each batch's count as it lands.
-pub async fn clear(
-    con: &MultiplexedConnection,
-    masked_url: &str,
-    prefix: &str,
-    dry_run: bool,
-    stop: &Stop,
-    mut progress: impl FnMut(u64),
-) -> Result<u64> {
-    let pattern = pattern(prefix);
-    let mut cleared = 0u64;
-    let fail = |e: redis::RedisError, cleared: u64| {
-        let (reason, fix) = explain(&e);
-        Error::Redis {
-            url: masked_url.to_string(),
-            cleared,
-            dry_run,
-            reason,
-            fix,
-        }
-    };
-
-    let (mut cursor, mut keys) = scan(con, 0, &pattern).await.map_err(|e| fail(e, 0))?;
-    if dry_run {
-        loop {
-            cleared += keys.len() as u64;
-            if !keys.is_empty() {
-                progress(keys.len() as u64);
-            }
-            if stop.requested() {
-                return Err(Error::Interrupted { cleared, dry_run });
-            }
-            if cursor == 0 {
-                return Ok(cleared);
-            }
-            (cursor, keys) = scan(con, cursor, &pattern)
-                .await
-                .map_err(|e| fail(e, cleared))?;
-        }
-    }
-    // The UNLINK sent last time, whose answer is not awaited before the next commands go
-    // out: while the server works on it, this side reads the next SCAN's keys.
-    let mut in_flight: Option<Unlinking> = None;
-    loop {
-        // This batch's next SCAN and its UNLINK go out at once, the SCAN first (the tasks
-        // run in the order they are spawned), so its keys come back while the UNLINK runs.
-        let next = (cursor != 0).then(|| {
-            let (con, pattern) = (con.clone(), pattern.clone());
-            tokio::spawn(async move { scan(&con, cursor, &pattern).await })
-        });
-        let sent = in_flight.replace(tokio::spawn(unlink(con.clone(), keys)));
-        // The previous batch's UNLINK, sent before that SCAN, answers first.
-        let deleted = match answer(sent).await {
-            Ok(n) => n,
-            Err(e) => {
-                // The UNLINK sent after it may still have deleted keys: count them too.
-                cleared += answer(in_flight.take()).await.unwrap_or(0);
-                return Err(fail(e, cleared));
-            }
-        };
-        cleared += deleted;
-        if deleted > 0 {
-            progress(deleted);
-        }
-        let scanned = match next {
-            Some(task) if !stop.requested() => Some(answer(Some(task)).await),
-            _ => None,
-        };
-        // Stopping, done or failed: the last UNLINK lands before anything is reported, so
-        // the count is exact.
-        if !matches!(scanned, Some(Ok(_))) {
-            let deleted = answer(in_flight.take())
-                .await
-                .map_err(|e| fail(e, cleared))?;
-            cleared += deleted;
-            if deleted > 0 {
-                progress(deleted);
-            }
-        }
-        match scanned {
-            Some(Ok(found)) => (cursor, keys) = found,
-            Some(Err(e)) => return Err(fail(e, cleared)),
-            None if stop.requested() => return Err(Error::Interrupted { cleared, dry_run }),
-            None => return Ok(cleared),
-        }
-    }
-}
-
-/// An UNLINK sent and not yet answered.
-type Unlinking = tokio::task::JoinHandle<redis::RedisResult<u64>>;
-
-/// The answer of a command sent in its own task (nothing when nothing was sent).
-async fn answer<T: Default>(
-    task: Option<tokio::task::JoinHandle<redis::RedisResult<T>>>,
-) -> redis::RedisResult<T> {
-    let Some(task) = task else {
-        return Ok(T::default());
-    };
-    task.await.unwrap_or_else(|e| {
-        Err(redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "a command's task failed",
-            e.to_string(),
-        )))
-    })
-}
-
-pub(crate) async fn scan(
-    con: &MultiplexedConnection,
-    cursor: u64,
-    pattern: &str,
-) -> redis::RedisResult<(u64, Vec<Vec<u8>>)> {
-    let mut con = con.clone();
-    redis::cmd("SCAN")
-        .arg(cursor)
-        .arg("MATCH")
-        .arg(pattern)
-        .arg("COUNT")
-        .arg(SCAN_COUNT)
-        .query_async(&mut con)
-        .await
-}
-
-async fn unlink(mut con: MultiplexedConnection, keys: Vec<Vec<u8>>) -> redis::RedisResult<u64> {
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    redis::cmd("UNLINK").arg(keys).query_async(&mut con).await
 }
 
 #[cfg(test)]
