@@ -14,6 +14,52 @@ Exit codes:
   2    usage error (unknown flag or backend)
   130  interrupted by Ctrl-C (the message says how many sessions were deleted)";
 
+/// The variables the tool reads (from the process, then `.env` in the project root), for
+/// `--help` and the man page.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "REDIS_URL",
+        "the Redis server (else the initializer's url:, else redis://localhost:6379)",
+    ),
+    (
+        "DATABASE_URL",
+        "the database, read as the app's Crystal driver reads it",
+    ),
+    (
+        "SESSION_BACKEND",
+        "the backend when the initializer does not tell",
+    ),
+    (
+        "AZU_ENV",
+        "the branch of a per-environment initializer that applies",
+    ),
+    (
+        "REDIS_TLS_CERT_FILE",
+        "with REDIS_TLS_KEY_FILE: a client certificate for rediss://",
+    ),
+    ("REDIS_TLS_KEY_FILE", "the key of REDIS_TLS_CERT_FILE"),
+    (
+        "REDIS_TLS_CA_FILE",
+        "CAs to trust for rediss:// instead of the system's",
+    ),
+    (
+        "SSL_CERT_FILE",
+        "CAs to trust for TLS, read by the system's certificate loader",
+    ),
+];
+
+/// `session:clear --help`: the exit codes, then the environment.
+fn clear_long_help() -> String {
+    let width = ENVIRONMENT.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let mut text = format!(
+        "{EXIT_CODES}\n\nEnvironment (the process's, then .env in the project root; an empty value is unset):"
+    );
+    for (name, meaning) in ENVIRONMENT {
+        text.push_str(&format!("\n  {name:width$}  {meaning}"));
+    }
+    text
+}
+
 /// Set up and clear session storage for Azu web applications.
 #[derive(Debug, Parser)]
 #[command(name = "azu-session", version, about, after_help = EXIT_CODES)]
@@ -38,7 +84,12 @@ pub enum Command {
     Setup(SetupArgs),
 
     /// Delete every session from the configured backend, logging out all users.
-    #[command(name = "session:clear", visible_alias = "clear", after_help = EXIT_CODES)]
+    #[command(
+        name = "session:clear",
+        visible_alias = "clear",
+        after_help = EXIT_CODES,
+        after_long_help = clear_long_help()
+    )]
     Clear(ClearArgs),
 
     /// Print a shell completion script (bash, zsh or fish)

@@ -303,7 +303,23 @@ pub fn man_page() -> std::io::Result<Vec<u8>> {
     }
 
     exit_status(&mut out, &cmd)?;
+    environment(&mut out);
     Ok(out)
+}
+
+/// ENVIRONMENT, from the list `--help` shows too.
+fn environment(out: &mut Vec<u8>) {
+    let mut roff = Roff::new();
+    roff.control("SH", ["ENVIRONMENT"]);
+    roff.text([roman(
+        "Read from the process, then from .env in the project root; an empty value counts as unset.",
+    )]);
+    for (name, meaning) in crate::cli::ENVIRONMENT {
+        roff.control("TP", [])
+            .text([bold(*name)])
+            .text([roman(*meaning)]);
+    }
+    out.extend_from_slice(roff.to_roff().as_bytes());
 }
 
 /// What roff's `to_writer` puts before every page (and clap_mangen before every section).
@@ -455,9 +471,14 @@ mod tests {
             ".SS session:setup",
             ".SS session:clear",
             ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
         ] {
             assert!(page.contains(heading), "{heading} missing:\n{page}");
         }
+        for (name, _) in crate::cli::ENVIRONMENT {
+            assert!(page.contains(&format!("\\fB{name}\\fR")), "{name} missing");
+        }
+        assert!(page.contains("\\-\\-lock\\-timeout"));
         assert!(page.contains("\\fBazu\\-session session:setup\\fR"));
         assert!(page.contains("\\-\\-dry\\-run"));
         assert!(!page.contains("azu\\-session\\-session:setup(1)"));
