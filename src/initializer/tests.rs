@@ -3,7 +3,7 @@
 use super::*;
 
 fn only(text: &str) -> Store {
-    let init = Initializer::parse(text).unwrap();
+    let init = Initializer::parse(text).expect("the test input");
     match init.select("development") {
         Selection::Store(s) => s.clone(),
         other => panic!("expected one store, got {other:?}"),
@@ -16,8 +16,8 @@ fn lit(s: &str) -> Vec<Alt> {
 
 #[test]
 fn generated_redis_initializer() {
-    let text =
-        crate::setup::templates::initializer("myapp", crate::backend::Backend::Redis).unwrap();
+    let text = crate::setup::templates::initializer("myapp", crate::backend::Backend::Redis)
+        .expect("the test input");
     let store = only(&text);
     assert_eq!(store.kind, StoreKind::Redis);
     assert_eq!(
@@ -73,7 +73,7 @@ fn store_forms() {
 #[test]
 fn comments_and_strings_are_not_code() {
     let text = "# config.store = RedisStore.new(prefix: \"x:\")\nputs \"MemoryStore.new is for tests # not a comment\"\nc.store = DatabaseStore.new(table: \"t\") # RedisStore.new\n";
-    let init = Initializer::parse(text).unwrap();
+    let init = Initializer::parse(text).expect("the test input");
     assert_eq!(init.stores.len(), 1);
     assert_eq!(init.stores[0].kind, StoreKind::Database);
     assert_eq!(init.stores[0].line, 3);
@@ -134,7 +134,7 @@ end
 
 #[test]
 fn case_branches_follow_azu_env() {
-    let init = Initializer::parse(PER_ENV).unwrap();
+    let init = Initializer::parse(PER_ENV).expect("the test input");
     let kind = |env| match init.select(env) {
         Selection::Store(s) => s.kind,
         other => panic!("{env}: {other:?}"),
@@ -148,13 +148,13 @@ fn case_branches_follow_azu_env() {
 #[test]
 fn if_branches_and_no_store_for_env() {
     let text = "if ENV[\"AZU_ENV\"]? == \"production\"\n  c.store = RedisStore.new\nelsif ENV[\"AZU_ENV\"]? == \"staging\"\n  c.store = DatabaseStore.new\nend\n";
-    let init = Initializer::parse(text).unwrap();
+    let init = Initializer::parse(text).expect("the test input");
     assert!(matches!(init.select("production"), Selection::Store(s) if s.kind == StoreKind::Redis));
     assert!(matches!(init.select("staging"), Selection::Store(s) if s.kind == StoreKind::Database));
     assert!(matches!(init.select("development"), Selection::NoneForEnv));
 
     let unless = "unless ENV[\"AZU_ENV\"]? == \"production\"\n  c.store = MemoryStore.new\nelse\n  c.store = RedisStore.new\nend\n";
-    let init = Initializer::parse(unless).unwrap();
+    let init = Initializer::parse(unless).expect("the test input");
     assert!(matches!(init.select("production"), Selection::Store(s) if s.kind == StoreKind::Redis));
     assert!(matches!(init.select("test"), Selection::Store(s) if s.kind == StoreKind::Memory));
 }
@@ -162,7 +162,7 @@ fn if_branches_and_no_store_for_env() {
 #[test]
 fn undecidable_conditions_are_reported() {
     let text = "if File.exists?(\"x\")\n  c.store = RedisStore.new\nend\n";
-    let init = Initializer::parse(text).unwrap();
+    let init = Initializer::parse(text).expect("the test input");
     assert!(
         matches!(init.select("development"), Selection::Undecidable(u) if u.maybe_none && u.conditions == ["File.exists?(\"x\")"])
     );
@@ -170,7 +170,8 @@ fn undecidable_conditions_are_reported() {
 
 #[test]
 fn last_assignment_wins() {
-    let init = Initializer::parse("c.store = MemoryStore.new\nc.store = RedisStore.new\n").unwrap();
+    let init = Initializer::parse("c.store = MemoryStore.new\nc.store = RedisStore.new\n")
+        .expect("the test input");
     assert!(matches!(init.select("x"), Selection::Store(s) if s.kind == StoreKind::Redis));
 }
 
@@ -188,9 +189,14 @@ fn broken_files_are_errors_not_panics() {
         ReadError::Unbalanced { line: 1 }
     );
     assert_eq!(Initializer::parse("a\0b").unwrap_err(), ReadError::Binary);
-    assert!(Initializer::parse("").unwrap().stores.is_empty());
+    assert!(
+        Initializer::parse("")
+            .expect("the test input")
+            .stores
+            .is_empty()
+    );
     assert!(matches!(
-        Initializer::parse("").unwrap().select("x"),
+        Initializer::parse("").expect("the test input").select("x"),
         Selection::NoStore
     ));
 }
@@ -201,7 +207,7 @@ mod lexing {
     use super::super::lexer::lex;
 
     fn masked(text: &str) -> String {
-        lex(text).unwrap().masked
+        lex(text).expect("the test input").masked
     }
 
     #[test]
@@ -281,12 +287,12 @@ fn undecided<'a>(init: &'a Initializer, env: &str) -> Undecided<'a> {
 #[test]
 fn stores_named_inside_literals_are_not_code() {
     let heredoc = "Session.configure do |c|\n  c.store = DatabaseStore.new(table: \"sessions\")\nend\nHELP = <<-T\n  Example: RedisStore.new(prefix: \"example:\") isn't it\n  T\n";
-    let init = Initializer::parse(heredoc).unwrap();
+    let init = Initializer::parse(heredoc).expect("the test input");
     assert_eq!(kinds(&init), [StoreKind::Database]);
     assert_eq!(init.stores[0].line, 2);
 
     let percent = "c.store = MemoryStore.new\nOLD = %(it's RedisStore.new(prefix: \"old:\") (once))\nc.store = CookieStore.new if false\n";
-    let init = Initializer::parse(percent).unwrap();
+    let init = Initializer::parse(percent).expect("the test input");
     assert_eq!(kinds(&init), [StoreKind::Memory, StoreKind::Cookie]);
     assert_eq!(init.stores[1].line, 3);
 
@@ -304,7 +310,7 @@ fn stores_named_inside_literals_are_not_code() {
 #[test]
 fn conditions_it_cannot_evaluate_make_the_choice_undecidable() {
     let flag = "{% if flag?(:release) %}\n  c.store = RedisStore.new(prefix: \"a:\")\n{% else %}\n  c.store = MemoryStore.new\n{% end %}\n";
-    let init = Initializer::parse(flag).unwrap();
+    let init = Initializer::parse(flag).expect("the test input");
     let u = undecided(&init, "production");
     assert_eq!(
         u.candidates.iter().map(|s| s.line).collect::<Vec<_>>(),
@@ -314,26 +320,26 @@ fn conditions_it_cannot_evaluate_make_the_choice_undecidable() {
     assert!(!u.maybe_none);
 
     let ternary = "c.store = fast? ? RedisStore.new(prefix: \"a:\") : MemoryStore.new\n";
-    let init = Initializer::parse(ternary).unwrap();
+    let init = Initializer::parse(ternary).expect("the test input");
     let u = undecided(&init, "development");
     assert_eq!(u.candidates.len(), 2);
     assert_eq!(u.conditions, ["fast?"]);
 
     let one_line =
         "if File.exists?(\"x\") then c.store = RedisStore.new else c.store = MemoryStore.new end\n";
-    let init = Initializer::parse(one_line).unwrap();
+    let init = Initializer::parse(one_line).expect("the test input");
     let u = undecided(&init, "production");
     assert_eq!(u.candidates.len(), 2);
 
     let postfix = "c.store = RedisStore.new\nc.store = MemoryStore.new unless ready?\n";
-    let init = Initializer::parse(postfix).unwrap();
+    let init = Initializer::parse(postfix).expect("the test input");
     let u = undecided(&init, "production");
     assert_eq!(u.conditions, ["ready?"]);
 
     // A postfix condition after a macro tag is about its own statement only.
     let after_tag =
         "{% if flag?(:release) %}\n  c.store = MemoryStore.new\n{% end %}\nx = 1 if y\n";
-    let init = Initializer::parse(after_tag).unwrap();
+    let init = Initializer::parse(after_tag).expect("the test input");
     assert_eq!(
         init.stores[0].branches,
         [Branch::Unknown("flag?(:release)".into())]
@@ -342,19 +348,19 @@ fn conditions_it_cannot_evaluate_make_the_choice_undecidable() {
     // `unless X` is `if !X`: with `if X` the two cover every case.
     let both = "if ready?\n  c.store = RedisStore.new(prefix: \"a:\")\nend\nc.store = RedisStore.new(prefix: \"a:\") unless ready?\n";
     assert_eq!(
-        chosen(&Initializer::parse(both).unwrap(), "x"),
+        chosen(&Initializer::parse(both).expect("the test input"), "x"),
         StoreKind::Redis
     );
     let macros = "{% unless flag?(:release) %}\n  c.store = MemoryStore.new\n{% end %}\n{% if flag?(:release) %}\n  c.store = MemoryStore.new\n{% end %}\n";
     assert_eq!(
-        chosen(&Initializer::parse(macros).unwrap(), "x"),
+        chosen(&Initializer::parse(macros).expect("the test input"), "x"),
         StoreKind::Memory
     );
 
     // Candidates that clear the same sessions leave nothing to decide.
     let same = "{% if flag?(:release) %}\n  c.store = RedisStore.new(prefix: \"a:\", ttl: 1.day)\n{% else %}\n  c.store = RedisStore.new(prefix: \"a:\")\n{% end %}\n";
     assert_eq!(
-        chosen(&Initializer::parse(same).unwrap(), "x"),
+        chosen(&Initializer::parse(same).expect("the test input"), "x"),
         StoreKind::Redis
     );
 }
@@ -362,39 +368,40 @@ fn conditions_it_cannot_evaluate_make_the_choice_undecidable() {
 #[test]
 fn conditions_on_azu_env_are_followed_in_every_form() {
     let postfix = "c.store = RedisStore.new\nc.store = MemoryStore.new unless ENV[\"AZU_ENV\"]? == \"production\"\n";
-    let init = Initializer::parse(postfix).unwrap();
+    let init = Initializer::parse(postfix).expect("the test input");
     assert_eq!(chosen(&init, "production"), StoreKind::Redis);
     assert_eq!(chosen(&init, "development"), StoreKind::Memory);
 
     let one_line = "if ENV[\"AZU_ENV\"]? == \"production\" then c.store = RedisStore.new else c.store = MemoryStore.new end\n";
-    let init = Initializer::parse(one_line).unwrap();
+    let init = Initializer::parse(one_line).expect("the test input");
     assert_eq!(chosen(&init, "production"), StoreKind::Redis);
     assert_eq!(chosen(&init, "development"), StoreKind::Memory);
 
     let semicolons = "if ENV[\"AZU_ENV\"]? == \"production\"; c.store = RedisStore.new; else c.store = MemoryStore.new; end\n";
-    let init = Initializer::parse(semicolons).unwrap();
+    let init = Initializer::parse(semicolons).expect("the test input");
     assert_eq!(chosen(&init, "production"), StoreKind::Redis);
     assert_eq!(chosen(&init, "development"), StoreKind::Memory);
 
     let ternary =
         "c.store = ENV[\"AZU_ENV\"]? == \"production\" ? RedisStore.new : MemoryStore.new\n";
-    let init = Initializer::parse(ternary).unwrap();
+    let init = Initializer::parse(ternary).expect("the test input");
     assert_eq!(chosen(&init, "production"), StoreKind::Redis);
     assert_eq!(chosen(&init, "test"), StoreKind::Memory);
 
     // An `elsif` holds only when the `if` before it does not.
     let elsif = "if ENV[\"AZU_ENV\"]? != \"test\"\n  c.store = RedisStore.new\nelsif ENV[\"AZU_ENV\"]? != \"production\"\n  c.store = MemoryStore.new\nend\n";
-    let init = Initializer::parse(elsif).unwrap();
+    let init = Initializer::parse(elsif).expect("the test input");
     assert_eq!(chosen(&init, "development"), StoreKind::Redis);
     assert_eq!(chosen(&init, "test"), StoreKind::Memory);
 }
 
 #[test]
 fn required_project_files_are_read_once_each() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("the test input");
     let init_dir = dir.path().join("src/initializers");
-    std::fs::create_dir_all(init_dir.join("stores")).unwrap();
-    let write = |rel: &str, text: &str| std::fs::write(init_dir.join(rel), text).unwrap();
+    std::fs::create_dir_all(init_dir.join("stores")).expect("the test input");
+    let write =
+        |rel: &str, text: &str| std::fs::write(init_dir.join(rel), text).expect("the test input");
     write(
         "session_store.cr",
         "require \"./session\"\nrequire \"./stores/*\"\nSTORE = RedisStore.new(prefix: \"r:\")\n",
@@ -406,7 +413,7 @@ fn required_project_files_are_read_once_each() {
     let main = "require \"./session_store\"\nrequire \"json\"\nSession.configure { |c| c.store = STORE }\n";
     write("session.cr", main);
     let path = init_dir.join("session.cr");
-    let init = Initializer::parse_file(main, &path).unwrap();
+    let init = Initializer::parse_file(main, &path).expect("the test input");
     assert_eq!(kinds(&init), [StoreKind::Redis]);
     assert_eq!(init.stores[0].line, 3);
     assert_eq!(
@@ -435,7 +442,7 @@ fn reading_is_linear() {
     let chunk = "if ENV[\"AZU_ENV\"]? == \"production\"\n  c.store = RedisStore.new(prefix: \"a:#{ENV[\"X\"]}\") # note\nelse\n  c.store = MemoryStore.new unless x ? y : z\nend\n";
     let text = chunk.repeat(10 * 1024 * 1024 / chunk.len());
     let start = std::time::Instant::now();
-    let init = Initializer::parse(&text).unwrap();
+    let init = Initializer::parse(&text).expect("the test input");
     assert_eq!(init.stores.len(), 2 * (10 * 1024 * 1024 / chunk.len()));
     let took = start.elapsed();
     // Quadratic reading took over a thousand times longer than this; a loaded debug build

@@ -238,15 +238,7 @@ async fn refusal(url: &str) -> Option<String> {
     if !parts.scheme.eq_ignore_ascii_case("redis") || parts.hosts.contains(',') {
         return None;
     }
-    let addr = if parts
-        .hosts
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        parts.hosts.to_string()
-    } else {
-        format!("{}:6379", parts.hosts)
-    };
+    let addr = parts.tcp_address();
     let wait = Duration::from_millis(500);
     let mut stream = tokio::time::timeout(wait, tokio::net::TcpStream::connect(addr))
         .await

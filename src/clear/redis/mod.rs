@@ -108,6 +108,19 @@ pub(super) struct UrlParts<'a> {
 }
 
 impl<'a> UrlParts<'a> {
+    /// `host:port` to open a TCP connection to (Redis' port when the URL names none).
+    fn tcp_address(&self) -> String {
+        let has_port = self
+            .hosts
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        if has_port {
+            self.hosts.to_string()
+        } else {
+            format!("{}:6379", self.hosts)
+        }
+    }
+
     fn of(url: &'a str) -> Option<Self> {
         let (scheme, rest) = url.split_once("://")?;
         if !matches!(

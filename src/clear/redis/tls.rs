@@ -120,15 +120,7 @@ pub async fn plain_text_server(url: &str) {
     tokio::time::sleep(PLAIN_PROBE_AFTER).await;
     let answered = async {
         let parts = UrlParts::of(url)?;
-        let addr = if parts
-            .hosts
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            parts.hosts.to_string()
-        } else {
-            format!("{}:6379", parts.hosts)
-        };
+        let addr = parts.tcp_address();
         let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
         stream.write_all(b"PING\r\n").await.ok()?;
         let mut buf = [0u8; 64];
