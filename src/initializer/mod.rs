@@ -12,7 +12,8 @@ mod args;
 mod branches;
 mod lexer;
 
-pub use branches::cond::{AZU_ENVIRONMENTS, CRYSTAL_ENV, Test, Vars, azu_environment};
+use branches::cond::Status;
+pub use branches::cond::{AZU_ENVIRONMENTS, Branch, CRYSTAL_ENV, Test, Vars, azu_environment};
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -71,52 +72,6 @@ pub enum Part {
     Env(String),
     /// Any other interpolation, as written.
     Other(String),
-}
-
-/// A condition on the environment that a store's line lies under.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Branch {
-    /// A condition this reader evaluates, whether it must hold here (false in an `else`),
-    /// and the condition as written.
-    Known {
-        test: Test,
-        holds: bool,
-        text: String,
-    },
-    /// A condition this reader cannot evaluate, as written.
-    Unknown(String),
-    /// True when that condition is false (an `else`, a ternary's second value).
-    UnknownNot(String),
-}
-
-/// Where a branch stands in one environment.
-enum Status<'a> {
-    Holds,
-    Fails,
-    /// Not told: the condition as written, and whether it must be true.
-    Open(&'a str, bool),
-}
-
-impl Branch {
-    fn status<V: Vars + ?Sized>(&self, vars: &V) -> Status<'_> {
-        match self {
-            Branch::Known { test, holds, text } => match test.eval(vars) {
-                Some(b) if b == *holds => Status::Holds,
-                Some(_) => Status::Fails,
-                None => Status::Open(text, *holds),
-            },
-            Branch::Unknown(c) => Status::Open(c, true),
-            Branch::UnknownNot(c) => Status::Open(c, false),
-        }
-    }
-
-    /// The condition it cannot evaluate, if it has one.
-    pub fn unknown(&self) -> Option<&str> {
-        match self {
-            Branch::Unknown(c) | Branch::UnknownNot(c) => Some(c),
-            _ => None,
-        }
-    }
 }
 
 /// A store constructor found in the file.

@@ -139,6 +139,52 @@ impl Test {
     }
 }
 
+/// A condition on the environment that a store's line lies under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Branch {
+    /// A condition this reader evaluates, whether it must hold here (false in an `else`),
+    /// and the condition as written.
+    Known {
+        test: Test,
+        holds: bool,
+        text: String,
+    },
+    /// A condition this reader cannot evaluate, as written.
+    Unknown(String),
+    /// True when that condition is false (an `else`, a ternary's second value).
+    UnknownNot(String),
+}
+
+/// Where a branch stands in one environment.
+pub enum Status<'a> {
+    Holds,
+    Fails,
+    /// Not told: the condition as written, and whether it must be true.
+    Open(&'a str, bool),
+}
+
+impl Branch {
+    pub fn status<V: Vars + ?Sized>(&self, vars: &V) -> Status<'_> {
+        match self {
+            Branch::Known { test, holds, text } => match test.eval(vars) {
+                Some(b) if b == *holds => Status::Holds,
+                Some(_) => Status::Fails,
+                None => Status::Open(text, *holds),
+            },
+            Branch::Unknown(c) => Status::Open(c, true),
+            Branch::UnknownNot(c) => Status::Open(c, false),
+        }
+    }
+
+    /// The condition it cannot evaluate, if it has one.
+    pub fn unknown(&self) -> Option<&str> {
+        match self {
+            Branch::Unknown(c) | Branch::UnknownNot(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
 const ENV_EXPR: &str = r#"ENV\s*(?:\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\]\??|\.fetch\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*(?:,\s*"([^"\\]*)"\s*)?\))"#;
 const APP_ENV: &str = r"(?:::)?[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)*\s*\.\s*env";
 const MEMBER: &str = r"(?:::)?Azu::Environment::([A-Z][A-Za-z0-9_]*)";

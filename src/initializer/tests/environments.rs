@@ -37,7 +37,8 @@ const M: Option<StoreKind> = Some(StoreKind::Memory);
 
 #[test]
 fn any_variable_in_if_conditions() {
-    let cases: &[(&str, &[(&str, &str)], Option<StoreKind>)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<StoreKind>);
+    let cases: &[Case] = &[
         (
             r#"ENV["CRYSTAL_ENV"]? == "production""#,
             &[("CRYSTAL_ENV", "production")],
