@@ -100,6 +100,17 @@ pub enum Error {
         conditions: String,
     },
 
+    #[error("`{}` configures {stores} under conditions this tool cannot evaluate ({conditions}): {reason}; set {variables} or pass --backend (and --prefix or --table) to say which", .path.display())]
+    InitializerUndecidableEnv {
+        path: PathBuf,
+        stores: String,
+        conditions: String,
+        /// `` CRYSTAL_ENV is `prod`, which names no Azu environment ``.
+        reason: String,
+        /// The variables that would decide it: `CRYSTAL_ENV`.
+        variables: String,
+    },
+
     #[error("`{}` uses CookieStore: sessions live in the users' browsers and cannot be cleared server-side; rotate SESSION_SECRET and restart the application to invalidate them all", .0.display())]
     CookieStore(PathBuf),
 

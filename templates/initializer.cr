@@ -22,7 +22,9 @@ Session.configure do |config|
   config.secret = ENV["SESSION_SECRET"]
 
   # Cookie settings (see "Security Considerations" in the Azu session docs)
-  config.http_only = true                         # no JavaScript access
-  config.secure = ENV["AZU_ENV"]? == "production" # HTTPS only in production
-  config.same_site = :strict                      # CSRF protection
+  config.http_only = true    # no JavaScript access
+  config.same_site = :strict # CSRF protection
+  # HTTPS only, in every environment but development and test. Azu reads the
+  # environment from CRYSTAL_ENV (default development); AZU_ENV wins where set.
+  config.secure = !%w(development test).includes?(ENV["AZU_ENV"]? || ENV["CRYSTAL_ENV"]? || "development")
 end

@@ -9,7 +9,9 @@ use crate::clear::sql::Table;
 use crate::cli::ClearArgs;
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
-use crate::initializer::{Alt, Initializer, Part, Selection, Store, StoreKind, Undecided};
+use crate::initializer::{
+    AZU_ENVIRONMENTS, Alt, CRYSTAL_ENV, Initializer, Part, Selection, Store, StoreKind, Undecided,
+};
 use crate::project::{self, Env, INITIALIZER};
 
 pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
@@ -53,9 +55,6 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         return Err(Error::NotADirectory(root.to_path_buf()));
     }
     let env = Env::load(root)?;
-    let azu_env = env
-        .get("AZU_ENV")
-        .unwrap_or_else(|| "development".to_string());
     let mut notes = Vec::new();
 
     let init_path = root.join(INITIALIZER);
@@ -81,7 +80,8 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         Err(e) => return Err(e),
     };
 
-    let selected: Option<&Store> = match initializer.as_ref().map(|i| i.select(&azu_env)) {
+    let vars = |name: &str| env.get(name);
+    let selected: Option<&Store> = match initializer.as_ref().map(|i| i.select(&vars)) {
         None => None,
         Some(Selection::Store(store)) => Some(store),
         Some(Selection::NoStore) => {
@@ -89,12 +89,17 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
             None
         }
         Some(Selection::NoneForEnv) => {
+            let read = initializer
+                .as_ref()
+                .map(Initializer::variables)
+                .unwrap_or_default();
             notes.push(format!(
-                "{INITIALIZER} configures no store for AZU_ENV={azu_env}"
+                "{INITIALIZER} configures no store for {}",
+                environment(&read, &env)
             ));
             None
         }
-        Some(Selection::Undecidable(u)) => undecided(&u, args, &init_path, root)?,
+        Some(Selection::Undecidable(u)) => undecided(&u, args, &init_path, root, &env)?,
     };
 
     if args.backend.is_none()
@@ -203,6 +208,7 @@ fn undecided<'a>(
     args: &ClearArgs,
     init_path: &Path,
     root: &Path,
+    env: &Env,
 ) -> Result<Option<&'a Store>> {
     if let Some(backend) = args.backend {
         let same: Vec<&Store> = u
@@ -232,14 +238,50 @@ fn undecided<'a>(
         .map(|c| format!("`{c}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    Err(Error::InitializerUndecidable {
-        path: init_path
-            .strip_prefix(root)
-            .unwrap_or(init_path)
-            .to_path_buf(),
+    let path = init_path
+        .strip_prefix(root)
+        .unwrap_or(init_path)
+        .to_path_buf();
+    if u.variables.is_empty() {
+        return Err(Error::InitializerUndecidable {
+            path,
+            stores: stores.join(" or "),
+            conditions,
+        });
+    }
+    // Only Azu's environment can leave a condition on a variable open: CRYSTAL_ENV names
+    // no member of `Azu::Environment` (the app itself would not start).
+    let reason = match crate::initializer::azu_environment(&|n: &str| env.get(n)) {
+        Err(value) => format!(
+            "{CRYSTAL_ENV} is `{value}`, which names no Azu environment ({})",
+            AZU_ENVIRONMENTS.join(", ")
+        ),
+        Ok(_) => "they read the environment".to_string(),
+    };
+    Err(Error::InitializerUndecidableEnv {
+        path,
         stores: stores.join(" or "),
         conditions,
+        reason,
+        variables: u.variables.join(" or "),
     })
+}
+
+/// The environment the initializer's conditions were read in, for notes: `AZU_ENV=staging`,
+/// `CRYSTAL_ENV=development (unset)`, `CACHE unset`.
+fn environment(names: &[String], env: &Env) -> String {
+    if names.is_empty() {
+        return "this environment".to_string();
+    }
+    names
+        .iter()
+        .map(|n| match env.get(n) {
+            Some(v) => format!("{n}={v}"),
+            None if n == "AZU_ENV" || n == CRYSTAL_ENV => format!("{n}=development (unset)"),
+            None => format!("{n} unset"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A broken initializer need not stop a run that is told everything it would have read.

@@ -1,5 +1,5 @@
 //! Reading an existing `src/initializers/session.cr`: which store it configures (for the
-//! current `AZU_ENV`), and that store's prefix, table and URL arguments.
+//! current environment: `CRYSTAL_ENV`, `AZU_ENV` or any variable its conditions read), and that store's prefix, table and URL arguments.
 //!
 //! This module owns the API and the choice of store ([`Initializer::select`]); the reading is
 //! split in three. [`lexer`] masks the text, knowing every Crystal literal, so a store name in
@@ -11,6 +11,9 @@
 mod args;
 mod branches;
 mod lexer;
+
+use branches::cond::Status;
+pub use branches::cond::{AZU_ENVIRONMENTS, Branch, CRYSTAL_ENV, Test, Vars, azu_environment};
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -69,37 +72,6 @@ pub enum Part {
     Env(String),
     /// Any other interpolation, as written.
     Other(String),
-}
-
-/// A condition on the environment that a store's line lies under.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Branch {
-    /// True when `AZU_ENV` is one of these.
-    EnvIn(Vec<String>),
-    /// True when `AZU_ENV` is none of these (an `else`, or `!=`).
-    EnvNotIn(Vec<String>),
-    /// A condition this reader cannot evaluate, as written.
-    Unknown(String),
-    /// True when that condition is false (an `else`, a ternary's second value).
-    UnknownNot(String),
-}
-
-impl Branch {
-    fn eval(&self, env: &str) -> Option<bool> {
-        match self {
-            Branch::EnvIn(v) => Some(v.iter().any(|x| x == env)),
-            Branch::EnvNotIn(v) => Some(!v.iter().any(|x| x == env)),
-            Branch::Unknown(_) | Branch::UnknownNot(_) => None,
-        }
-    }
-
-    /// The condition it cannot evaluate, if it has one.
-    pub fn unknown(&self) -> Option<&str> {
-        match self {
-            Branch::Unknown(c) | Branch::UnknownNot(c) => Some(c),
-            _ => None,
-        }
-    }
 }
 
 /// A store constructor found in the file.
@@ -203,7 +175,7 @@ impl std::fmt::Display for ReadError {
     }
 }
 
-/// What the file says for one `AZU_ENV`.
+/// What the file says for one environment.
 #[derive(Debug, Clone)]
 pub enum Selection<'a> {
     Store(&'a Store),
@@ -223,6 +195,9 @@ pub struct Undecided<'a> {
     pub maybe_none: bool,
     /// The conditions that could not be evaluated, as written.
     pub conditions: Vec<String>,
+    /// The environment variables that would decide them (`CRYSTAL_ENV` naming no
+    /// environment), if any.
+    pub variables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -433,33 +408,49 @@ fn collect(
 }
 
 impl Initializer {
-    /// The store configured when `AZU_ENV` is `env`: of the stores whose conditions hold, the
-    /// last (a later `config.store =` replaces an earlier one). When that hangs on conditions
-    /// this reader cannot evaluate, every way they can turn out is tried; if the stores it may
-    /// be clear different sessions, or it may be none, the choice is undecidable.
-    pub fn select(&self, env: &str) -> Selection<'_> {
+    /// The store configured in the environment `vars` gives: of the stores whose conditions
+    /// hold, the last (a later `config.store =` replaces an earlier one). When that hangs on
+    /// conditions this reader cannot evaluate, every way they can turn out is tried; if the
+    /// stores it may be clear different sessions, or it may be none, the choice is
+    /// undecidable.
+    pub fn select<V: Vars + ?Sized>(&self, vars: &V) -> Selection<'_> {
         if self.stores.is_empty() {
             return Selection::NoStore;
         }
-        // The stores the environment does not rule out, and the conditions left open.
-        let open: Vec<&Store> = self
-            .stores
-            .iter()
-            .filter(|s| !s.branches.iter().any(|b| b.eval(env) == Some(false)))
-            .collect();
+        // The stores the environment does not rule out, with the conditions left open.
+        let mut open: Vec<(&Store, Vec<(&str, bool)>)> = Vec::new();
+        let mut variables: Vec<String> = Vec::new();
+        'stores: for s in &self.stores {
+            let mut left = Vec::new();
+            for b in &s.branches {
+                match b.status(vars) {
+                    Status::Holds => {}
+                    Status::Fails => continue 'stores,
+                    Status::Open(c, want) => left.push((c, want)),
+                }
+            }
+            open.push((s, left));
+        }
         let mut conditions: Vec<String> = Vec::new();
-        for b in open.iter().flat_map(|s| &s.branches) {
-            if let Some(c) = b.unknown()
-                && !conditions.iter().any(|x| x == c)
-            {
-                conditions.push(c.to_string());
+        for (s, left) in &open {
+            for (c, _) in left {
+                if !conditions.iter().any(|x| x == c) {
+                    conditions.push(c.to_string());
+                }
+            }
+            for b in &s.branches {
+                if let Branch::Known { test, text, .. } = b
+                    && left.iter().any(|(c, _)| c == text)
+                {
+                    test.variables(&mut variables);
+                }
             }
         }
         let outcomes = outcomes(&open, &conditions);
         let maybe_none = outcomes.contains(&None);
         let mut picked: Vec<usize> = outcomes.into_iter().flatten().collect();
         picked.sort_unstable();
-        let candidates: Vec<&Store> = picked.into_iter().map(|i| open[i]).collect();
+        let candidates: Vec<&Store> = picked.into_iter().map(|i| open[i].0).collect();
         match candidates.last() {
             None => Selection::NoneForEnv,
             Some(last) if !maybe_none && candidates.iter().all(|c| c.same_target(last)) => {
@@ -469,29 +460,47 @@ impl Initializer {
                 candidates,
                 maybe_none,
                 conditions,
+                variables,
             }),
         }
+    }
+
+    /// The environment variables its conditions read, in file order, each once.
+    pub fn variables(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in self.stores.iter().flat_map(|s| &s.branches) {
+            if let Branch::Known { test, .. } = b {
+                test.variables(&mut out);
+            }
+        }
+        out
     }
 }
 
 /// Which of `open` (indexes; `None` for no store) is configured, for each way `conditions`
 /// can turn out. With too many to try, each store's conditions count as independent.
-fn outcomes(open: &[&Store], conditions: &[String]) -> Vec<Option<usize>> {
+fn outcomes(open: &[(&Store, Vec<(&str, bool)>)], conditions: &[String]) -> Vec<Option<usize>> {
     let tries = 1usize
         .checked_shl(conditions.len() as u32)
         .unwrap_or(usize::MAX);
     let exhaustive = tries.saturating_mul(open.len().max(1)) <= 1 << 22;
     let mut found: Vec<Option<usize>> = Vec::new();
     if exhaustive {
+        // Each store's open conditions as (index, wanted), found once.
+        let wants: Vec<Vec<(usize, bool)>> = open
+            .iter()
+            .map(|(_, left)| {
+                left.iter()
+                    .map(|(c, want)| (conditions.iter().position(|x| x == c).unwrap_or(0), *want))
+                    .collect()
+            })
+            .collect();
         for assignment in 0..tries {
-            let holds = |b: &Branch| match b {
-                Branch::Unknown(c) | Branch::UnknownNot(c) => {
-                    let i = conditions.iter().position(|x| x == c).unwrap_or(0);
-                    (assignment >> i & 1 == 1) == matches!(b, Branch::Unknown(_))
-                }
-                _ => true, // already known to hold: `open` has only those
+            let holds = |w: &[(usize, bool)]| {
+                w.iter()
+                    .all(|&(i, want)| (assignment >> i & 1 == 1) == want)
             };
-            let pick = open.iter().rposition(|s| s.branches.iter().all(holds));
+            let pick = wants.iter().rposition(|w| holds(w));
             if !found.contains(&pick) {
                 found.push(pick);
             }
@@ -499,9 +508,9 @@ fn outcomes(open: &[&Store], conditions: &[String]) -> Vec<Option<usize>> {
     } else {
         // From the end: every store with open conditions may be it, up to one without.
         found.push(None);
-        for (i, s) in open.iter().enumerate().rev() {
+        for (i, (_, left)) in open.iter().enumerate().rev() {
             found.push(Some(i));
-            if s.branches.iter().all(|b| b.unknown().is_none()) {
+            if left.is_empty() {
                 found.retain(Option::is_some);
                 break;
             }

@@ -159,6 +159,7 @@ pub fn azu() -> Command {
         "DATABASE_URL",
         "SESSION_SECRET",
         "AZU_ENV",
+        "CRYSTAL_ENV",
         "APP_NAME",
         "NO_COLOR",
     ] {

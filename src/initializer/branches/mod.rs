@@ -3,28 +3,20 @@
 //! `{% if %}` tags, followed token by token over the masked text (where every literal is a
 //! blob and every comment blank, so the only words left are code).
 //!
-//! A condition on `AZU_ENV` becomes a branch that can be evaluated; any other becomes
-//! [`Branch::Unknown`], so that a store under it is never taken as if it were unconditional.
+//! A condition [`cond`] can read (on `ENV["X"]`, or Azu's `App.env`) becomes a branch that
+//! can be evaluated; any other becomes [`Branch::Unknown`], so that a store under it is never taken as if it were unconditional.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
+pub mod cond;
 
 use super::Branch;
-
-static ENV_COMPARE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^ENV\s*(?:\[\s*"AZU_ENV"\s*\]\??|\.fetch\(\s*"AZU_ENV"\s*(?:,\s*"[^"\\]*"\s*)?\))\s*(==|!=)\s*"([^"\\]*)"$"#)
-        .expect("a valid regex")
-});
-static STRING_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"^"([^"\\]*)"$"#).expect("a valid regex"));
+use cond::Subject;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// `if`/`unless` (and a macro `{% if %}`).
     If,
-    /// `case`: whether its subject is `AZU_ENV`, and whether it has a subject at all.
-    Case { on_env: bool, subject: bool },
+    /// `case` (its subject is the frame's).
+    Case,
     /// A block that selects nothing: `do`, `begin`, `def`, `class`, loops...
     Block,
     /// `(` or `[`: a newline inside does not end a statement.
@@ -41,6 +33,8 @@ struct Frame {
     prev: Vec<Branch>,
     /// The current arm's own condition.
     own: Option<Branch>,
+    /// What a `case` is on.
+    subject: Subject,
     /// The enclosing statement's first point and expression start, restored at the close.
     saved_stmt: usize,
     saved_expr: usize,
@@ -55,46 +49,14 @@ enum Prev {
 
 fn negate(b: &Branch) -> Branch {
     match b {
-        Branch::EnvIn(v) => Branch::EnvNotIn(v.clone()),
-        Branch::EnvNotIn(v) => Branch::EnvIn(v.clone()),
+        Branch::Known { test, holds, text } => Branch::Known {
+            test: test.clone(),
+            holds: !holds,
+            text: text.clone(),
+        },
         Branch::Unknown(c) => Branch::UnknownNot(c.clone()),
         Branch::UnknownNot(c) => Branch::Unknown(c.clone()),
     }
-}
-
-/// The branch of an `if` condition (`unless` negates it).
-pub fn if_branch(cond: &str, negated: bool) -> Branch {
-    let cond = cond.trim();
-    let inner = cond
-        .strip_prefix('(')
-        .and_then(|c| c.strip_suffix(')'))
-        .unwrap_or(cond)
-        .trim();
-    match ENV_COMPARE_RE.captures(inner) {
-        Some(c) => {
-            let value = c.get(2).map(|m| m.as_str().to_string()).unwrap_or_default();
-            let eq = c.get(1).map(|m| m.as_str()) == Some("==");
-            if eq != negated {
-                Branch::EnvIn(vec![value])
-            } else {
-                Branch::EnvNotIn(vec![value])
-            }
-        }
-        None if negated => Branch::UnknownNot(cond.to_string()),
-        None => Branch::Unknown(cond.to_string()),
-    }
-}
-
-/// The `when` values, if they are all plain strings.
-fn when_values(text: &str) -> Option<Vec<String>> {
-    text.split(',')
-        .map(|v| {
-            STRING_RE
-                .captures(v.trim())
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_string())
-        })
-        .collect()
 }
 
 fn is_ident(b: u8) -> bool {
@@ -152,8 +114,39 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// The code between `from` and `to` as written, without the blanks (and comments)
+    /// around it, and masked.
+    fn code(&self, from: usize, to: usize) -> (&str, &[u8]) {
+        let (mut a, mut b) = (from.min(to), to.min(self.masked.len()));
+        while a < b && self.masked[a].is_ascii_whitespace() {
+            a += 1;
+        }
+        while b > a && self.masked[b - 1].is_ascii_whitespace() {
+            b -= 1;
+        }
+        match self.orig.get(a..b) {
+            Some(o) => (o, &self.masked[a..b]),
+            None => ("", &[]),
+        }
+    }
+
     fn text(&self, from: usize, to: usize) -> &str {
-        self.orig.get(from..to).unwrap_or("").trim()
+        self.code(from, to).0
+    }
+
+    /// The branch of the condition between `from` and `to` (`unless` negates it).
+    fn cond(&self, from: usize, to: usize, negated: bool) -> Branch {
+        let (orig, masked) = self.code(from, to);
+        let text = orig.to_string();
+        match cond::parse(orig, masked) {
+            Some(test) => Branch::Known {
+                test,
+                holds: !negated,
+                text,
+            },
+            None if negated => Branch::UnknownNot(text),
+            None => Branch::Unknown(text),
+        }
     }
 
     fn current(&self) -> Vec<Branch> {
@@ -169,6 +162,7 @@ impl Walk<'_> {
             kind,
             prev: Vec::new(),
             own,
+            subject: Subject::None,
             saved_stmt: self.stmt,
             saved_expr: self.expr,
         };
@@ -205,7 +199,7 @@ impl Walk<'_> {
     /// for an `else`), and every earlier arm's condition is false.
     fn next_arm(frames: &mut [Frame], cond: Option<Branch>) {
         let Some(f) = frames.last_mut() else { return };
-        if !matches!(f.kind, Kind::If | Kind::Case { .. }) {
+        if !matches!(f.kind, Kind::If | Kind::Case) {
             return;
         }
         f.prev.extend(f.own.take());
@@ -216,11 +210,10 @@ impl Walk<'_> {
     /// under it.
     fn postfix(&mut self, kw: &str, from: usize) -> usize {
         let end = clause_end(self.masked, from);
-        let cond = self.text(from, end);
         let branch = match kw {
-            "if" => if_branch(cond, false),
-            "unless" => if_branch(cond, true),
-            _ => Branch::Unknown(format!("{kw} {cond}")),
+            "if" => self.cond(from, end, false),
+            "unless" => self.cond(from, end, true),
+            _ => Branch::Unknown(format!("{kw} {}", self.text(from, end))),
         };
         self.close_ternaries();
         for point in &mut self.out[self.stmt..] {
@@ -269,29 +262,41 @@ impl Walk<'_> {
             }
             "if" | "unless" => {
                 let cond_end = clause_end(self.masked, end);
-                let branch = if_branch(self.text(end, cond_end), word == "unless");
+                let branch = self.cond(end, cond_end, word == "unless");
                 self.push(false, Kind::If, Some(branch), end);
             }
             "case" => {
                 let subject_end = clause_end(self.masked, end);
-                let subject = self.text(end, subject_end);
-                let kind = Kind::Case {
-                    on_env: subject.contains("AZU_ENV"),
-                    subject: !subject.is_empty(),
-                };
-                self.push(false, kind, None, end);
+                let subject = cond::subject(self.text(end, subject_end));
+                self.push(false, Kind::Case, None, end);
+                if let Some(f) = self.code.last_mut() {
+                    f.subject = subject;
+                }
                 return (Prev::Start, subject_end);
             }
             "when" | "in" => {
-                let Some(Kind::Case { on_env, subject }) = self.code.last().map(|f| f.kind) else {
+                let Some(subject) = self
+                    .code
+                    .last()
+                    .filter(|f| f.kind == Kind::Case)
+                    .map(|f| f.subject.clone())
+                else {
                     return (Prev::Start, end);
                 };
                 let values_end = clause_end(self.masked, end);
-                let text = self.text(end, values_end);
-                let branch = match when_values(text) {
-                    Some(v) if on_env && word == "when" => Branch::EnvIn(v),
-                    _ if !subject => if_branch(text, false),
-                    _ => Branch::Unknown(format!("{word} {text}")),
+                let (orig, masked) = self.code(end, values_end);
+                let test = match (word, &subject) {
+                    ("when", _) => cond::when(&subject, orig, masked),
+                    _ => None,
+                };
+                let branch = match test {
+                    Some(test) => Branch::Known {
+                        test,
+                        holds: true,
+                        text: format!("{word} {orig}"),
+                    },
+                    None if subject == Subject::None => self.cond(end, values_end, false),
+                    None => Branch::Unknown(format!("{word} {orig}")),
                 };
                 Self::next_arm(&mut self.code, Some(branch));
                 self.boundary(values_end);
@@ -299,7 +304,7 @@ impl Walk<'_> {
             }
             "elsif" => {
                 let cond_end = clause_end(self.masked, end);
-                let branch = if_branch(self.text(end, cond_end), false);
+                let branch = self.cond(end, cond_end, false);
                 Self::next_arm(&mut self.code, Some(branch));
                 self.boundary(cond_end);
                 return (Prev::Start, cond_end);
@@ -320,7 +325,7 @@ impl Walk<'_> {
                 self.close_ternaries();
                 if matches!(
                     self.code.last().map(|f| f.kind),
-                    Some(Kind::If | Kind::Case { .. } | Kind::Block)
+                    Some(Kind::If | Kind::Case | Kind::Block)
                 ) {
                     self.pop();
                 }
@@ -413,8 +418,7 @@ impl Walk<'_> {
                     prev = Prev::Value;
                 }
                 b'?' if was_spaced && m.get(i + 1).is_some_and(|c| c.is_ascii_whitespace()) => {
-                    let cond = self.text(self.expr, i).to_string();
-                    let branch = if_branch(&cond, false);
+                    let branch = self.cond(self.expr, i, false);
                     self.push(false, Kind::Ternary { in_else: false }, Some(branch), i + 1);
                     // A ternary is inside its statement: the statement's start stays.
                     if let Some(f) = self.code.last() {
