@@ -30,8 +30,12 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "the backend when the initializer does not tell",
     ),
     (
+        "CRYSTAL_ENV",
+        "the Azu environment a per-environment initializer branches on",
+    ),
+    (
         "AZU_ENV",
-        "the branch of a per-environment initializer that applies",
+        "the same, for initializers that read it (as the documentation's do)",
     ),
     (
         "REDIS_TLS_CERT_FILE",
