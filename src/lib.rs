@@ -37,7 +37,8 @@ pub fn main(cli: Cli) -> ExitCode {
     // choosing it here means no connection can panic for lack of one.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let quiet = matches!(&cli.command, Command::Clear(args) if args.quiet);
-    let out = Output::new(cli.format, cli.color, quiet);
+    Output::use_color(cli.color);
+    let out = Output::new(cli.format, quiet);
     match run(cli.command, &out) {
         Ok(code) => code,
         Err(err) => {

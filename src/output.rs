@@ -46,14 +46,19 @@ pub struct Output {
 impl Output {
     /// Set the color choice for both streams (NO_COLOR and CLICOLOR are honoured under
     /// `auto`, by anstream).
-    pub fn new(format: Format, color: Color, quiet: bool) -> Self {
+    pub fn new(format: Format, quiet: bool) -> Self {
+        Output { format, quiet }
+    }
+
+    /// Set, for the whole process, whether anstream writes colour (`--color`; under auto,
+    /// NO_COLOR and whether the stream is a terminal decide).
+    pub fn use_color(color: Color) {
         let choice = match color {
             Color::Auto => anstream::ColorChoice::Auto,
             Color::Always => anstream::ColorChoice::Always,
             Color::Never => anstream::ColorChoice::Never,
         };
         choice.write_global();
-        Output { format, quiet }
     }
 
     pub fn is_json(&self) -> bool {
