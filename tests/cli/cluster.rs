@@ -611,3 +611,45 @@ fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
     }
     assert_eq!(cluster.all_keys(), set(&canaries));
 }
+
+/// A prefix holding glob characters is matched literally on every primary: the SCAN pattern
+/// escapes them, so keys the unescaped glob would also match are kept.
+#[test]
+fn cluster_clear_takes_a_glob_prefix_literally() {
+    let Some(cluster) = RedisCluster::start("cluster_glob_prefix", 3, None) else {
+        return;
+    };
+    let p = Project::new();
+    // (prefix, keys the raw pattern `{prefix}*` would match too, but that must stay)
+    let cases: [(&str, &[&str]); 3] = [
+        ("a*b:", &["aXb:", "ab:", "a-long-b:", "a*bb:"]),
+        ("s[1]:", &["s1:", "s1:x", "s[1]x:"]),
+        (r"q?\z:", &["qX\\z:", "q?z:", "qz\\z:"]),
+    ];
+    for (prefix, decoys) in cases {
+        let sessions = keys(prefix, 60);
+        let decoys: Vec<String> = decoys.iter().flat_map(|d| keys(d, 20)).collect();
+        let per_node = cluster.plant(&sessions);
+        assert!(per_node.iter().all(|&n| n > 0), "{prefix}: {per_node:?}");
+        let per_node = cluster.plant(&decoys);
+        assert!(per_node.iter().all(|&n| n > 0), "{prefix}: {per_node:?}");
+
+        let out = run(
+            p.cmd()
+                .args(["clear", "-f", "--prefix", prefix])
+                .env("REDIS_URL", cluster.url(0)),
+            0,
+        );
+        assert!(
+            stdout(&out).contains("Cleared 60 session(s)\n"),
+            "{prefix}: {}",
+            stdout(&out)
+        );
+        assert_eq!(cluster.all_keys(), set(&decoys), "{prefix}");
+        for i in 0..3 {
+            redis::cmd("FLUSHALL")
+                .query::<()>(&mut cluster.con(i))
+                .expect("FLUSHALL");
+        }
+    }
+}

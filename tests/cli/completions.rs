@@ -565,7 +565,10 @@ fn optional(program: &str) -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(program).is_file()));
     if !found {
-        eprintln!("SKIPPED formatting the man page with {program}: it is not installed");
+        crate::support::servers::skip_optional(
+            "man_page_formats",
+            &format!("formatting the man page with {program}: it is not installed"),
+        );
     }
     found
 }
@@ -611,9 +614,9 @@ fn man_page_opens_with_man_l() {
     );
     if !out.status.success() && out.stdout.is_empty() {
         // man without a formatter (groff or mandoc) behind it cannot render anything.
-        eprintln!(
-            "SKIPPED man -l -: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+        crate::support::servers::skip_optional(
+            "man_page_opens_with_man_l",
+            String::from_utf8_lossy(&out.stderr).trim(),
         );
         return;
     }

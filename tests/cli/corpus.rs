@@ -101,11 +101,10 @@ fn crystal_available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`crystal` is not installed, and CI=true: install it (apt-get install crystal)"
+        crate::support::servers::skip(
+            "corpus",
+            "`crystal` is not installed (apt-get install crystal)",
         );
-        println!("SKIPPED: `crystal` is not installed");
     }
     found
 }

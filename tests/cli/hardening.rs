@@ -113,6 +113,11 @@ fn a_broken_initializer_can_be_bypassed_with_explicit_flags() {
         return;
     };
     server.plant(0, "app:s:", 3);
+    // Keys under the app's default prefix and near the given one: none may go.
+    let decoys = ["myapp:session:1", "app:s", "app:sx:1", "open:1", "APP:S:1"];
+    for k in decoys {
+        server.set(0, k);
+    }
     let p = Project::new();
     p.write(
         "src/initializers/session.cr",
@@ -130,6 +135,10 @@ fn a_broken_initializer_can_be_bypassed_with_explicit_flags() {
         "{}",
         text(&out.stderr)
     );
+    for k in decoys {
+        assert!(server.exists(0, k), "decoy {k} was deleted");
+    }
+    assert_eq!(server.count(0, "app:s:*"), 0);
 }
 
 // ---------------------------------------------------------------- prefixes
@@ -397,9 +406,22 @@ fn no_output_of_any_command_contains_a_planted_secret() {
                 "setup",
                 p.cmd()
                     .args(["setup", "-b", backend, "-f", "--format", format])
+                    .env("REDIS_URL", format!("redis://:{PLANTED}@127.0.0.1:1"))
+                    .env("DATABASE_URL", format!("postgres://u:{PLANTED}@h/db"))
                     .output()
                     .unwrap(),
             );
+            // Every file setup wrote but .env (which holds secrets by design) is clean.
+            for (path, contents) in p.tree() {
+                if path == ".env" {
+                    continue;
+                }
+                let contents = String::from_utf8_lossy(contents.as_deref().unwrap_or_default());
+                assert!(
+                    !contents.contains(PLANTED) && !contents.contains(encoded),
+                    "setup -b {backend} --format {format} wrote the secret into {path}:\n{contents}"
+                );
+            }
         }
     }
     // clear against URLs carrying the planted password in every form, servers unreachable
@@ -483,6 +505,81 @@ fn no_output_of_any_command_contains_a_planted_secret() {
                 .output()
                 .unwrap(),
         );
+    }
+    // reachable servers whose URLs hold the planted password: success and failure, every
+    // format, a real clear and a dry run
+    if let Some(server) =
+        RedisServer::start_with("planted_secret_redis_ok", &["--requirepass", PLANTED])
+    {
+        let fails = RedisServer::start_with(
+            "planted_secret_redis_no_unlink",
+            &["--requirepass", PLANTED, "--rename-command", "UNLINK", ""],
+        )
+        .expect("a second redis-server");
+        for (what, server, code) in [("ok", &server, 0), ("no UNLINK", &fails, 1)] {
+            for url in [
+                format!("redis://:{PLANTED}@127.0.0.1:{}", server.port),
+                format!("redis://default:{encoded}@127.0.0.1:{}/2", server.port),
+            ] {
+                for format in ["text", "json"] {
+                    for args in [vec!["clear", "-f"], vec!["clear", "--dry-run"]] {
+                        for db in [0, 2] {
+                            redis::cmd("SET")
+                                .arg("myapp:session:1")
+                                .arg("x")
+                                .query::<()>(&mut server.con(db))
+                                .expect("SET");
+                        }
+                        let out = p
+                            .cmd()
+                            .args(["--format", format])
+                            .args(&args)
+                            .env("REDIS_URL", &url)
+                            .output()
+                            .unwrap();
+                        let expected = if args[1] == "--dry-run" { 0 } else { code };
+                        assert_eq!(
+                            out.status.code(),
+                            Some(expected),
+                            "redis {what} {args:?} {format}: {}{}",
+                            text(&out.stdout),
+                            text(&out.stderr)
+                        );
+                        record(&format!("clear redis {what} {args:?} {format}"), out);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(db) = TestDb::postgres("planted_secret_postgres") {
+        // The test server trusts loopback: a password in the query is accepted, unchecked.
+        let (base, _) = db.url.split_once('@').expect("a URL with a user");
+        let (_, host_db) = db.url.split_once('@').expect("a URL with a user");
+        let url = format!(
+            "{}://azs@{host_db}?password={PLANTED}",
+            base.split_once("://").expect("a scheme").0
+        );
+        for (what, code) in [("no table", 1), ("ok", 0)] {
+            if code == 0 {
+                db.create_sessions("sessions", 3);
+            }
+            for format in ["text", "json"] {
+                let out = p
+                    .cmd()
+                    .args(["--format", format, "clear", "-f", "-b", "database"])
+                    .env("DATABASE_URL", &url)
+                    .output()
+                    .unwrap();
+                assert_eq!(
+                    out.status.code(),
+                    Some(code),
+                    "postgres {what} {format}: {}{}",
+                    text(&out.stdout),
+                    text(&out.stderr)
+                );
+                record(&format!("clear postgres {what} {format}"), out);
+            }
+        }
     }
     // the confirmation summary (no terminal: refused) and the .env secret in a clear's project
     p.write(
