@@ -401,6 +401,13 @@ pub enum Error {
         rounds: usize,
     },
 
+    #[error(
+        "SESSION_SECRET comes from this process's environment, not from `{}`, so it was not rotated ({}); change it where it is set (the deploy's environment or secrets manager) and restart the application",
+        .dotenv.display(),
+        if *.cleared { "the sessions were cleared" } else { "nothing was changed" }
+    )]
+    SecretInProcess { dotenv: PathBuf, cleared: bool },
+
     #[error("cannot render `{template}`: {reason}; this is a bug, please report it")]
     Template {
         template: &'static str,
