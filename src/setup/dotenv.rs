@@ -378,6 +378,55 @@ mod tests {
         assert!(matches!(err, Error::DotenvEdit { .. }), "{err}");
     }
 
+    fn rotated(text: &str) -> String {
+        rotate(Path::new(".env"), Some(text), &"cd".repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn rotation_replaces_the_value_keeping_the_rest_of_the_line() {
+        let s = "cd".repeat(32);
+        assert_eq!(
+            rotated("A=1\nSESSION_SECRET=old\nB=2\n"),
+            format!("A=1\nSESSION_SECRET={s}\nB=2\n")
+        );
+        assert_eq!(
+            rotated("export SESSION_SECRET=\"o\\\"ld\" # why\r\nA=1\r\n"),
+            format!("export SESSION_SECRET=\"{s}\" # why\r\nA=1\r\n")
+        );
+        assert_eq!(
+            rotated("  SESSION_SECRET = 'old'"),
+            format!("  SESSION_SECRET = '{s}'")
+        );
+        assert_eq!(
+            rotated("SESSION_SECRET=old # note\n"),
+            format!("SESSION_SECRET={s} # note\n")
+        );
+        assert_eq!(
+            rotated("SESSION_SECRET=\n"),
+            format!("SESSION_SECRET={s}\n")
+        );
+        assert_eq!(
+            rotated("\u{feff}SESSION_SECRET=a\nSESSION_SECRET=b\n"),
+            format!("\u{feff}SESSION_SECRET=a\nSESSION_SECRET={s}\n")
+        );
+    }
+
+    #[test]
+    fn rotation_appends_when_no_line_can_be_replaced() {
+        let s = "cd".repeat(32);
+        assert_eq!(rotated("A=1"), format!("A=1\nSESSION_SECRET={s}\n"));
+        assert_eq!(
+            rotate(Path::new(".env"), None, &s).unwrap(),
+            format!("SESSION_SECRET={s}\n")
+        );
+        // A value over two lines: no one-line edit reads back, so the new line wins.
+        let text = "SESSION_SECRET=\"a\nb\"\r\n";
+        assert_eq!(rotated(text), format!("{text}SESSION_SECRET={s}\r\n"));
+        // A line that only looks like one, inside another value, is left alone.
+        let text = "CERT=\"x\nSESSION_SECRET=old\n\"\n";
+        assert_eq!(rotated(text), format!("{text}SESSION_SECRET={s}\n"));
+    }
+
     #[test]
     fn gitignore() {
         assert_eq!(with_env_line(None), ".env\n");
