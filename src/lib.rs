@@ -86,7 +86,8 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
             } else {
                 None
             };
-            let report = run_clear(&plan, args.force, rotation.is_some(), out)?;
+            let rotates = matches!(rotation, Some(rotate::Prepared::Ready(_)));
+            let report = run_clear(&plan, args.force, rotates, out)?;
             match rotation {
                 Some(rotation) => rotate::finish_clear(rotation, &plan, report, out),
                 None => {

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{run, stderr, stdout};
+use crate::support::run::{run, stderr, stdout, under_terminal};
 use crate::support::servers::in_ci;
 use crate::support::sql::TestDb;
 
@@ -259,6 +259,38 @@ fn clear_rotate_secret_with_the_secret_in_the_process_clears_then_refuses() {
         stderr(&out)
     );
     assert!(!stderr(&out).contains("from-the-deploy"));
+}
+
+/// The question says the secret will be replaced; a no leaves `.env` and the sessions as
+/// they were (and nothing staged behind).
+#[test]
+fn clear_rotate_secret_asks_first_and_a_no_changes_nothing() {
+    let Some(server) = RedisServer::start("clear_rotate_secret_asks_first") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 6);
+    let p = project_with_env();
+    let env = [("REDIS_URL", server.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let before = p.tree();
+    let text = under_terminal(&p, "session:clear --rotate-secret", &env, "n\n");
+    assert!(
+        text.contains("Then SESSION_SECRET in .env is replaced with a new one"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Operation cancelled; no sessions were cleared"),
+        "{text}"
+    );
+    assert!(p.tree() == before, "the tree changed");
+    assert_eq!(server.count(0, "myapp:session:*"), 6);
+
+    let text = under_terminal(&p, "session:clear --rotate-secret", &env, "y\n");
+    assert!(text.contains("Cleared 6 session(s)"), "{text}");
+    let new = secret(&p);
+    assert_eq!(p.read(".env"), expected_env(&new));
+    assert!(!text.contains(&new), "the secret was printed");
+    assert_eq!(server.count(0, "myapp:session:*"), 0);
 }
 
 #[test]
