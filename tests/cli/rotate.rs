@@ -195,6 +195,81 @@ fn clear_rotate_secret_clears_redis_and_rotates() {
     assert_eq!(json["restart"], "src/myapp.cr");
 }
 
+/// Sessions written while the clear runs (an app still serving requests) are found by the
+/// look after it, and reported as a count with what invalidates them.
+#[test]
+fn clear_rotate_secret_reports_sessions_written_during_the_clear() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(server) = RedisServer::start("clear_rotate_secret_reports_late_sessions") else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 20_000);
+    let p = project_with_env();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        let mut con = server.con(0);
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                redis::cmd("SET")
+                    .arg(format!("myapp:session:late-{i}"))
+                    .arg("{}")
+                    .query::<()>(&mut con)
+                    .expect("SET");
+                i += 1;
+            }
+            i
+        })
+    };
+    let out = run(
+        p.cmd()
+            .args(["--format", "json", "clear", "-f", "--rotate-secret"])
+            .env("REDIS_URL", server.url()),
+        0,
+    );
+    stop.store(true, Ordering::SeqCst);
+    let written = writer.join().expect("the writer");
+    check_new_secret(&p, "old-secret", &out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let late = json["sessions_during_clear"].as_u64().expect("a count");
+    assert!(late > 0 && late <= written, "{late} of {written}: {json}");
+
+    // In text, the count comes with what invalidates those sessions.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        let mut con = server.con(0);
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                redis::cmd("SET")
+                    .arg(format!("myapp:session:later-{i}"))
+                    .arg("{}")
+                    .query::<()>(&mut con)
+                    .expect("SET");
+                i += 1;
+            }
+        })
+    };
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f", "--rotate-secret"])
+            .env("REDIS_URL", server.url()),
+        0,
+    );
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("the writer");
+    let o = stdout(&out);
+    assert!(
+        o.lines().any(|l| l.starts_with("Found ")
+            && l.ends_with(" session(s) written while the clear ran; their cookies stop working when the application restarts with the new secret")),
+        "{o}"
+    );
+    assert!(o.ends_with(RESTART), "{o}");
+}
+
 #[test]
 fn clear_rotate_secret_clears_sqlite_and_rotates() {
     let db = TestDb::sqlite();
