@@ -389,6 +389,12 @@ pub enum Error {
     )]
     DotenvTracked(PathBuf),
 
+    #[error(
+        "`{}` is tracked by git, so a new secret written there would be committed; untrack it with `git rm --cached .env` (and commit that), then run the command again (nothing was changed)",
+        .0.display()
+    )]
+    DotenvTrackedRotate(PathBuf),
+
     #[error("cannot read `{}` as git would: {reason}; fix the file", .path.display())]
     GitignoreInvalid { path: PathBuf, reason: String },
 

@@ -11,6 +11,7 @@
 //! says where the secret must be rotated instead (exit 1). `clear --rotate-secret` still
 //! clears in that case, since the clear was asked for and does not depend on the secret.
 //! With no `.env`, the app used the shard's default secret: `.env` is created (mode 0600).
+//! A `.env` tracked by git is refused, as setup refuses it: the new secret would be committed.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{self, DirLock, PlannedWrite};
 use crate::output::{self, Output};
 use crate::project::{self, DOTENV, Project};
-use crate::setup::dotenv;
+use crate::setup::{dotenv, git};
 
 /// What a rotation can do, found before anything changes.
 pub enum Prepared {
@@ -55,6 +56,10 @@ pub fn prepare(root: &Path) -> Result<Prepared> {
         return Ok(Prepared::InProcess { dotenv: path });
     }
     let lock = fsutil::lock_dir(root)?;
+    // As setup: a secret is never written where git would commit it.
+    if git::env_file(root, None)? == git::EnvFile::Tracked {
+        return Err(Error::DotenvTrackedRotate(path));
+    }
     let existing = project::read_text_opt(&path)?;
     let secret = dotenv::generate_secret()?;
     let text = dotenv::rotate(&path, existing.as_deref(), &secret)?;

@@ -2,7 +2,7 @@
 //! write all files at once (see `fsutil`). Returns a report; printing is the caller's.
 
 pub(crate) mod dotenv;
-mod git;
+pub(crate) mod git;
 pub mod shard;
 pub mod templates;
 

@@ -368,6 +368,40 @@ fn clear_rotate_secret_asks_first_and_a_no_changes_nothing() {
     assert_eq!(server.count(0, "myapp:session:*"), 0);
 }
 
+/// A `.env` git tracks would have the new secret committed: refused, before any clear.
+#[test]
+fn a_dotenv_tracked_by_git_is_refused_before_the_clear() {
+    let db = TestDb::sqlite();
+    db.create_sessions("sessions", 2);
+    let p = project_with_env();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(p.root())
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", ".env"]);
+    let before = p.tree();
+    let out = run(
+        p.cmd()
+            .args(["clear", "-f", "-b", "database", "--rotate-secret"])
+            .env("DATABASE_URL", &db.url),
+        1,
+    );
+    assert_eq!(
+        stderr(&out),
+        "error: `./.env` is tracked by git, so a new secret written there would be committed; untrack it with `git rm --cached .env` (and commit that), then run the command again (nothing was changed)\n"
+    );
+    assert_eq!(db.count("sessions"), 2);
+    assert!(p.tree() == before, "the tree changed");
+    run(p.cmd().arg("rotate-secret"), 1);
+    assert!(p.tree() == before, "the tree changed");
+}
+
 #[test]
 fn rotate_secret_conflicts_with_dry_run() {
     let p = project_with_env();
