@@ -26,6 +26,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "the database, read as the app's Crystal driver reads it",
     ),
     (
+        "SESSION_SECRET",
+        "--rotate-secret replaces it in .env; refused when set in the process",
+    ),
+    (
         "SESSION_BACKEND",
         "the backend when the initializer does not tell",
     ),
