@@ -396,6 +396,39 @@ mod tests {
     }
 
     #[test]
+    fn a_prepared_change_dropped_uncommitted_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("one"), "old one").unwrap();
+        let prepared = prepare(&[
+            planned(dir.path().join("one"), "new one"),
+            planned(dir.path().join("a/b/new"), "new"),
+        ])
+        .unwrap();
+        // Staged next to their targets, and the replaced file linked aside.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4);
+        drop(prepared);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["one"]);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("one")).unwrap(),
+            "old one"
+        );
+
+        prepare(&[planned(dir.path().join("one"), "new one")])
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("one")).unwrap(),
+            "new one"
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
     fn a_loop_of_links_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         symlink("b", dir.path().join("a")).unwrap();
