@@ -26,6 +26,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "the database, read as the app's Crystal driver reads it",
     ),
     (
+        "SESSION_SECRET",
+        "--rotate-secret replaces it in .env; refused when set in the process",
+    ),
+    (
         "SESSION_BACKEND",
         "the backend when the initializer does not tell",
     ),
@@ -96,6 +100,15 @@ pub enum Command {
     )]
     Clear(ClearArgs),
 
+    /// Replace SESSION_SECRET in .env with a new random one (never shown), invalidating every
+    /// session cookie once the application restarts.
+    #[command(
+        name = "session:rotate-secret",
+        visible_alias = "rotate-secret",
+        after_help = EXIT_CODES
+    )]
+    RotateSecret(RotateArgs),
+
     /// Print a shell completion script (bash, zsh or fish)
     Completions {
         #[arg(value_enum)]
@@ -164,6 +177,18 @@ pub struct ClearArgs {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub lock_timeout: Option<std::time::Duration>,
 
+    /// Also replace SESSION_SECRET in .env with a new random one, checked writable before
+    /// anything is deleted (for a security incident: stolen cookies stop working once the
+    /// application restarts)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub rotate_secret: bool,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RotateArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
 }

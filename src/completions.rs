@@ -435,6 +435,7 @@ mod tests {
         let zsh = text(Shell::Zsh);
         assert!(zsh.contains("'session\\:setup:Write the session initializer"));
         assert!(zsh.contains("'session\\:clear:Delete every session"));
+        assert!(zsh.contains("'session\\:rotate-secret:Replace SESSION_SECRET"));
         assert!(zsh.contains("'setup:Write the session initializer"));
         assert!(!zsh.contains("\n'session:"));
         assert!(zsh.contains("${line[1]//:/-}:\""));
@@ -455,7 +456,10 @@ mod tests {
     #[test]
     fn colon_names_are_longest_first() {
         let names = colon_names(&Cli::command());
-        assert_eq!(names, ["session:clear", "session:setup"]);
+        assert_eq!(
+            names,
+            ["session:rotate-secret", "session:clear", "session:setup"]
+        );
     }
 
     #[test]
@@ -470,6 +474,7 @@ mod tests {
             ".SH COMMANDS",
             ".SS session:setup",
             ".SS session:clear",
+            ".SS session:rotate-secret",
             ".SH \"EXIT STATUS\"",
             ".SH ENVIRONMENT",
         ] {

@@ -389,6 +389,12 @@ pub enum Error {
     )]
     DotenvTracked(PathBuf),
 
+    #[error(
+        "`{}` is tracked by git, so a new secret written there would be committed; untrack it with `git rm --cached .env` (and commit that), then run the command again (nothing was changed)",
+        .0.display()
+    )]
+    DotenvTrackedRotate(PathBuf),
+
     #[error("cannot read `{}` as git would: {reason}; fix the file", .path.display())]
     GitignoreInvalid { path: PathBuf, reason: String },
 
@@ -400,6 +406,13 @@ pub enum Error {
         cleared: u64,
         rounds: usize,
     },
+
+    #[error(
+        "SESSION_SECRET comes from this process's environment, not from `{}`, so it was not rotated ({}); change it where it is set (the deploy's environment or secrets manager) and restart the application",
+        .dotenv.display(),
+        if *.cleared { "the sessions were cleared" } else { "nothing was changed" }
+    )]
+    SecretInProcess { dotenv: PathBuf, cleared: bool },
 
     #[error("cannot render `{template}`: {reason}; this is a bug, please report it")]
     Template {

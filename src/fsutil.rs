@@ -127,50 +127,89 @@ struct Placed {
 /// Write every planned file, all or nothing: a failure at any step, staging or moving into
 /// place, leaves every file as it was.
 pub fn write_all(writes: &[PlannedWrite]) -> Result<()> {
-    let mut created_dirs: Vec<PathBuf> = Vec::new();
-    let staged = match stage_all(writes, &mut created_dirs) {
-        Ok(staged) => staged,
-        Err(err) => {
-            remove_created_dirs(&created_dirs);
-            return Err(err);
-        }
-    };
-    let mut placed: Vec<Placed> = Vec::with_capacity(staged.len());
-    let mut staged = staged.into_iter();
-    let failed = staged.by_ref().find_map(|s| place(s, &mut placed).err());
-    // The temporaries not moved go first, so the directories made for them are empty.
-    drop(staged);
-    if let Some((path, source)) = failed {
-        let not_undone = undo(placed);
-        remove_created_dirs(&created_dirs);
-        return Err(if not_undone.is_empty() {
-            Error::RenameUndone { path, source }
-        } else {
-            Error::Rename {
-                path,
-                source,
-                written: not_undone,
-            }
-        });
-    }
-    // Every file is in place: the kept copies go (each removed as it is dropped).
-    drop(placed);
-    Ok(())
+    prepare(writes)?.commit()
 }
 
-/// Keep the file `s` replaces aside, then move `s` into place.
-fn place(s: Staged, placed: &mut Vec<Placed>) -> std::result::Result<(), (PathBuf, io::Error)> {
-    let kept = if s.replaces {
-        let dir = parent_dir(&s.target);
-        let kept = tempfile::Builder::new()
-            .prefix(".azu-session-")
-            .suffix(".orig")
-            .make_in(&dir, |p| fs::hard_link(&s.target, p))
-            .map_err(|e| (s.target.clone(), e))?;
-        Some(kept)
-    } else {
-        None
+/// Files staged and ready to move into place: every new content written and synced next to
+/// its target, and every file it replaces already linked aside (so a file that cannot be
+/// replaced, an immutable one, is found here, before anything changed). Dropped without
+/// [`Prepared::commit`], it removes what it staged and leaves every file as it was.
+pub struct Prepared {
+    staged: Vec<(Staged, Option<NamedTempFile<()>>)>,
+    created_dirs: Vec<PathBuf>,
+}
+
+/// Stage every planned write (see [`Prepared`]); nothing is changed yet.
+pub fn prepare(writes: &[PlannedWrite]) -> Result<Prepared> {
+    let mut prepared = Prepared {
+        staged: Vec::with_capacity(writes.len()),
+        created_dirs: Vec::new(),
     };
+    for s in stage_all(writes, &mut prepared.created_dirs)? {
+        let kept = keep_aside(&s).map_err(|(path, source)| Error::RenameUndone { path, source })?;
+        prepared.staged.push((s, kept));
+    }
+    Ok(prepared)
+}
+
+impl Prepared {
+    /// Move every staged file into place, all or nothing.
+    pub fn commit(mut self) -> Result<()> {
+        let mut placed: Vec<Placed> = Vec::with_capacity(self.staged.len());
+        let mut staged = std::mem::take(&mut self.staged).into_iter();
+        let failed = staged
+            .by_ref()
+            .find_map(|(s, kept)| place(s, kept, &mut placed).err());
+        // The temporaries not moved go first, so the directories made for them are empty.
+        drop(staged);
+        if let Some((path, source)) = failed {
+            let not_undone = undo(placed);
+            // `drop(self)` removes the directories this change made.
+            return Err(if not_undone.is_empty() {
+                Error::RenameUndone { path, source }
+            } else {
+                Error::Rename {
+                    path,
+                    source,
+                    written: not_undone,
+                }
+            });
+        }
+        // Every file is in place: the directories stay, and the kept copies go (each
+        // removed as it is dropped).
+        self.created_dirs.clear();
+        drop(placed);
+        Ok(())
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        self.staged.clear();
+        remove_created_dirs(&self.created_dirs);
+    }
+}
+
+/// The file `s` replaces, hard-linked aside in its directory (`None` for a new file).
+fn keep_aside(s: &Staged) -> std::result::Result<Option<NamedTempFile<()>>, (PathBuf, io::Error)> {
+    if !s.replaces {
+        return Ok(None);
+    }
+    let dir = parent_dir(&s.target);
+    tempfile::Builder::new()
+        .prefix(".azu-session-")
+        .suffix(".orig")
+        .make_in(&dir, |p| fs::hard_link(&s.target, p))
+        .map(Some)
+        .map_err(|e| (s.target.clone(), e))
+}
+
+/// Move `s` into place, its replaced file kept aside as `kept`.
+fn place(
+    s: Staged,
+    kept: Option<NamedTempFile<()>>,
+    placed: &mut Vec<Placed>,
+) -> std::result::Result<(), (PathBuf, io::Error)> {
     match s.tmp.persist(&s.target) {
         Ok(_) => {
             placed.push(Placed {
@@ -354,6 +393,39 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, vec![".env"]);
+    }
+
+    #[test]
+    fn a_prepared_change_dropped_uncommitted_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("one"), "old one").unwrap();
+        let prepared = prepare(&[
+            planned(dir.path().join("one"), "new one"),
+            planned(dir.path().join("a/b/new"), "new"),
+        ])
+        .unwrap();
+        // Staged next to their targets, and the replaced file linked aside.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4);
+        drop(prepared);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["one"]);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("one")).unwrap(),
+            "old one"
+        );
+
+        prepare(&[planned(dir.path().join("one"), "new one")])
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("one")).unwrap(),
+            "new one"
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

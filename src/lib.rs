@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod initializer;
 pub mod output;
 pub mod project;
+pub mod rotate;
 pub mod setup;
 pub mod url;
 
@@ -79,8 +80,24 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
         }
         Command::Clear(args) => {
             let plan = clear::plan(&args)?;
-            run_clear(&plan, args.force, out)
+            // Staged before anything is deleted: a `.env` that cannot take the new secret
+            // refuses the whole command.
+            let rotation = if args.rotate_secret {
+                Some(rotate::prepare(&args.project.path)?)
+            } else {
+                None
+            };
+            let rotates = matches!(rotation, Some(rotate::Prepared::Ready(_)));
+            let report = run_clear(&plan, args.force, rotates, out)?;
+            match rotation {
+                Some(rotation) => rotate::finish_clear(rotation, &plan, report, out),
+                None => {
+                    out.json(&report);
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
+        Command::RotateSecret(args) => rotate::run(&args.project.path, out),
         Command::Completions { shell } => {
             completions::print(&completions::script(shell));
             Ok(ExitCode::SUCCESS)
@@ -93,7 +110,14 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
     }
 }
 
-fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Error> {
+/// Clear as `plan` says, printing its lines; returns its JSON report, for the caller to
+/// complete and print.
+fn run_clear(
+    plan: &ClearPlan,
+    force: bool,
+    rotates: bool,
+    out: &Output,
+) -> Result<serde_json::Value, Error> {
     let target_lines = target_lines(plan);
     // --expired touches no live session, so it needs no yes.
     let deletes = !matches!(plan.target, Target::Memory) && !plan.dry_run && !plan.expired;
@@ -137,6 +161,9 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
                 .iter()
                 .map(|c| format!("  It will also {}", c.describe())),
         );
+        if rotates {
+            summary.push("  Then SESSION_SECRET in .env is replaced with a new one".to_string());
+        }
         confirm::confirm(&summary)?;
     }
 
@@ -164,15 +191,13 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
         );
         out.lines(&["Restart the application to clear memory sessions"]);
         report["message"] = json!(MEMORY_CANNOT_BE_CLEARED);
-        out.json(&report);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(report);
     }
     let Some(runtime) = runtime else {
         // Redis with --expired: nothing to do.
         out.lines(&[REDIS_EXPIRES_ITSELF]);
         report["message"] = json!(REDIS_EXPIRES_ITSELF);
-        out.json(&report);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(report);
     };
 
     let mut connected = match early.take() {
@@ -236,7 +261,6 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
     let outcome = result?;
 
     report["cleared"] = json!(outcome.count);
-    out.json(&report);
     if plan.dry_run {
         let mut lines = vec![format!("Would clear {} {which}session(s)", outcome.count)];
         lines.extend(
@@ -257,7 +281,7 @@ fn run_clear(plan: &ClearPlan, force: bool, out: &Output) -> Result<ExitCode, Er
             },
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// From here on Ctrl-C asks the clear to stop after the batch in flight (so the count it

@@ -127,16 +127,7 @@ fn set_secret(
 fn fill_line(line: &str, secret: &str) -> Option<String> {
     let body = line.trim_end_matches('\n').trim_end_matches('\r');
     let ending = &line[body.len()..];
-    let trimmed = body.trim_start_matches([' ', '\t']);
-    let after_export = match trimmed.strip_prefix("export") {
-        Some(r) if r.starts_with([' ', '\t']) => r.trim_start_matches([' ', '\t']),
-        _ => trimmed,
-    };
-    let after_key = after_export.strip_prefix(SECRET)?;
-    let value = after_key
-        .trim_start_matches([' ', '\t'])
-        .strip_prefix('=')?;
-    let head = &body[..body.len() - value.len()];
+    let (head, value) = split_assignment(body)?;
     let spaced = value.trim_start_matches([' ', '\t']);
     let space = &value[..value.len() - spaced.len()];
     let new_value = if let Some(rest) = spaced
@@ -151,6 +142,89 @@ fn fill_line(line: &str, secret: &str) -> Option<String> {
         return None;
     };
     Some(format!("{head}{new_value}{ending}"))
+}
+
+/// The new `.env` text with `secret` as `SESSION_SECRET` in place of whatever it was: the
+/// last line dotenvy reads as the variable gets the new value, keeping its `export`, quotes,
+/// comment and line ending; with no such line (or one no edit reads back from, such as a
+/// value over several lines) a line is added at the end. Every other variable reads back
+/// unchanged, or the edit is refused.
+pub(crate) fn rotate(path: &Path, existing: Option<&str>, secret: &str) -> Result<String> {
+    let (bom, text) = split_bom(existing.unwrap_or(""));
+    let before = parse_dotenv(path, text)?;
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let want = [(SECRET, secret.to_string())];
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let replaced = lines.iter().enumerate().rev().find_map(|(i, line)| {
+        let new_line = fill_line(line, secret).or_else(|| replace_line(line, secret))?;
+        let mut out = String::with_capacity(text.len() + secret.len());
+        for (j, l) in lines.iter().enumerate() {
+            out.push_str(if i == j { &new_line } else { l });
+        }
+        reads_back(path, &out, &before, &want).then_some(out)
+    });
+    let out = match replaced {
+        Some(out) => out,
+        None => {
+            let mut out = text.to_string();
+            push_line(&mut out, &format!("{SECRET}={secret}"), eol);
+            out
+        }
+    };
+    if !reads_back(path, &out, &before, &want) {
+        return Err(Error::DotenvEdit {
+            path: path.to_path_buf(),
+            key: SECRET,
+            reason: "the edited file would not read back as intended",
+        });
+    }
+    Ok(format!("{bom}{out}"))
+}
+
+/// `line` (with its line ending) with `secret` in place of its value, if it is a
+/// `[export ]SESSION_SECRET=value` line whose value ends on it: unquoted (up to a ` #`
+/// comment), or in single or double quotes.
+fn replace_line(line: &str, secret: &str) -> Option<String> {
+    let body = line.trim_end_matches('\n').trim_end_matches('\r');
+    let ending = &line[body.len()..];
+    let (head, value) = split_assignment(body)?;
+    let spaced = value.trim_start_matches([' ', '\t']);
+    let space = &value[..value.len() - spaced.len()];
+    let (quote, rest) = match spaced.chars().next()? {
+        q @ ('"' | '\'') => {
+            let inner = &spaced[1..];
+            let mut escaped = false;
+            let close = inner.char_indices().find_map(|(i, c)| {
+                let found = c == q && !(q == '"' && escaped);
+                escaped = q == '"' && c == '\\' && !escaped;
+                found.then_some(i)
+            })?;
+            (&spaced[..1], &inner[close + 1..])
+        }
+        _ => {
+            let end = spaced
+                .find(" #")
+                .or_else(|| spaced.find("\t#"))
+                .unwrap_or(spaced.len());
+            let kept = spaced[..end].trim_end_matches([' ', '\t']);
+            ("", &spaced[kept.len()..])
+        }
+    };
+    Some(format!("{head}{space}{quote}{secret}{quote}{rest}{ending}"))
+}
+
+/// A `[export ]SESSION_SECRET=value` line split after its `=`.
+fn split_assignment(body: &str) -> Option<(&str, &str)> {
+    let trimmed = body.trim_start_matches([' ', '\t']);
+    let after_export = match trimmed.strip_prefix("export") {
+        Some(r) if r.starts_with([' ', '\t']) => r.trim_start_matches([' ', '\t']),
+        _ => trimmed,
+    };
+    let value = after_export
+        .strip_prefix(SECRET)?
+        .trim_start_matches([' ', '\t'])
+        .strip_prefix('=')?;
+    Some((&body[..body.len() - value.len()], value))
 }
 
 /// `.gitignore` text with a `.env` line at its end, where it wins over any earlier `!.env`.
@@ -302,6 +376,55 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, Error::DotenvEdit { .. }), "{err}");
+    }
+
+    fn rotated(text: &str) -> String {
+        rotate(Path::new(".env"), Some(text), &"cd".repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn rotation_replaces_the_value_keeping_the_rest_of_the_line() {
+        let s = "cd".repeat(32);
+        assert_eq!(
+            rotated("A=1\nSESSION_SECRET=old\nB=2\n"),
+            format!("A=1\nSESSION_SECRET={s}\nB=2\n")
+        );
+        assert_eq!(
+            rotated("export SESSION_SECRET=\"o\\\"ld\" # why\r\nA=1\r\n"),
+            format!("export SESSION_SECRET=\"{s}\" # why\r\nA=1\r\n")
+        );
+        assert_eq!(
+            rotated("  SESSION_SECRET = 'old'"),
+            format!("  SESSION_SECRET = '{s}'")
+        );
+        assert_eq!(
+            rotated("SESSION_SECRET=old # note\n"),
+            format!("SESSION_SECRET={s} # note\n")
+        );
+        assert_eq!(
+            rotated("SESSION_SECRET=\n"),
+            format!("SESSION_SECRET={s}\n")
+        );
+        assert_eq!(
+            rotated("\u{feff}SESSION_SECRET=a\nSESSION_SECRET=b\n"),
+            format!("\u{feff}SESSION_SECRET=a\nSESSION_SECRET={s}\n")
+        );
+    }
+
+    #[test]
+    fn rotation_appends_when_no_line_can_be_replaced() {
+        let s = "cd".repeat(32);
+        assert_eq!(rotated("A=1"), format!("A=1\nSESSION_SECRET={s}\n"));
+        assert_eq!(
+            rotate(Path::new(".env"), None, &s).unwrap(),
+            format!("SESSION_SECRET={s}\n")
+        );
+        // A value over two lines: no one-line edit reads back, so the new line wins.
+        let text = "SESSION_SECRET=\"a\nb\"\r\n";
+        assert_eq!(rotated(text), format!("{text}SESSION_SECRET={s}\r\n"));
+        // A line that only looks like one, inside another value, is left alone.
+        let text = "CERT=\"x\nSESSION_SECRET=old\n\"\n";
+        assert_eq!(rotated(text), format!("{text}SESSION_SECRET={s}\n"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `session:setup`: plan every file change in memory, refuse before touching anything, then
 //! write all files at once (see `fsutil`). Returns a report; printing is the caller's.
 
-mod dotenv;
-mod git;
+pub(crate) mod dotenv;
+pub(crate) mod git;
 pub mod shard;
 pub mod templates;
 

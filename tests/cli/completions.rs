@@ -419,7 +419,11 @@ fn fish_complete_command_lists_candidates() {
     assert_eq!(candidates("azu-session session:se"), ["session:setup"]);
     assert_eq!(
         candidates("azu-session session:"),
-        ["session:clear", "session:setup"]
+        ["session:clear", "session:rotate-secret", "session:setup"]
+    );
+    assert_eq!(
+        candidates("azu-session session:clear --rot"),
+        ["--rotate-secret"]
     );
     assert_eq!(candidates("azu-session session:clear --dr"), ["--dry-run"]);
     assert_eq!(
@@ -496,6 +500,9 @@ fn man_page_is_roff_describing_both_commands() {
         "\\fBazu\\-session session:clear\\fR",
         "Alias: \\fBsetup\\fR",
         "Alias: \\fBclear\\fR",
+        ".SS session:rotate-secret",
+        "Alias: \\fBrotate\\-secret\\fR",
+        "\\-\\-rotate\\-secret",
         "\\-\\-force",
         "\\-\\-dry\\-run",
         "\\-\\-backend",

@@ -17,6 +17,7 @@ mod output;
 mod promises;
 mod redis_targets;
 mod redis_transport;
+mod rotate;
 mod schemas;
 mod setup;
 mod setup_git;
