@@ -186,10 +186,13 @@ pub fn finish_clear(
             None
         }
     };
-    report["sessions_during_clear"] = json!(late);
-    if let Some(n) = late.filter(|n| *n > 0) {
+    report["sessions_during_clear"] = json!(late.map(|l| l.count));
+    report["sessions_during_clear_complete"] = json!(late.map(|l| l.complete));
+    if let Some(late) = late.filter(|l| l.count > 0) {
+        let at_least = if late.complete { "" } else { "at least " };
         out.lines(&[format!(
-            "Found {n} session(s) written while the clear ran; their cookies stop working when the application restarts with the new secret"
+            "Found {at_least}{} session(s) written while the clear ran; their cookies stop working when the application restarts with the new secret",
+            late.count
         )]);
     }
     out.styled(output::SUCCESS, "✓ Session secret rotated");
@@ -201,7 +204,7 @@ pub fn finish_clear(
 /// After a full clear, how many sessions the store holds again: one more count of the same
 /// keys or rows (every one of them was written while the clear ran). `None` when there is
 /// nothing to look at (memory, or only expired sessions were cleared).
-fn look_again(plan: &ClearPlan) -> Result<Option<u64>> {
+fn look_again(plan: &ClearPlan) -> Result<Option<Late>> {
     if plan.expired || matches!(plan.target, Target::Memory) {
         return Ok(None);
     }
@@ -211,7 +214,38 @@ fn look_again(plan: &ClearPlan) -> Result<Option<u64>> {
     let runtime = clear::runtime()?;
     let outcome = runtime.block_on(async {
         let connected = clear::connect(&count, &stop).await?;
-        connected.clear(true, &stop, |_| {}).await
-    })?;
-    Ok(Some(outcome.count))
+        // Bounded: a server the app keeps writing to is not walked again at length.
+        let deadline = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(LOOK_FOR).await;
+                stop.request();
+            })
+        };
+        let counted = connected.clear(true, &stop, |_| {}).await;
+        deadline.abort();
+        counted
+    });
+    match outcome {
+        Ok(outcome) => Ok(Some(Late {
+            count: outcome.count,
+            complete: true,
+        })),
+        Err(Error::Interrupted { cleared, .. }) => Ok(Some(Late {
+            count: cleared,
+            complete: false,
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+/// How long the look after the clear may take.
+const LOOK_FOR: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Sessions found after the clear: all of them, or at least `count` when the look ran out
+/// of time.
+#[derive(Debug, Clone, Copy)]
+struct Late {
+    count: u64,
+    complete: bool,
 }

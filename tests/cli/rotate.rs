@@ -192,6 +192,7 @@ fn clear_rotate_secret_clears_redis_and_rotates() {
     assert_eq!(json["secret_rotated"], true);
     assert_eq!(json["file"], ".env");
     assert_eq!(json["sessions_during_clear"], 0);
+    assert_eq!(json["sessions_during_clear_complete"], true);
     assert_eq!(json["restart"], "src/myapp.cr");
 }
 
