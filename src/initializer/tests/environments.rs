@@ -161,7 +161,7 @@ fn case_on_the_app_environment_as_a_statement_and_a_value() {
 #[test]
 fn a_crystal_env_naming_no_environment_is_undecidable_and_named() {
     let text = if_else("Blog.env.production?");
-    let init = Initializer::parse(&text).unwrap();
+    let init = Initializer::parse(&text).expect("the test input");
     match init.select(&vars(&[("CRYSTAL_ENV", "prod")])) {
         Selection::Undecidable(u) => {
             assert_eq!(u.conditions, ["Blog.env.production?"]);
@@ -178,7 +178,7 @@ fn a_crystal_env_naming_no_environment_is_undecidable_and_named() {
 fn conditions_are_quoted_as_written() {
     // The note quotes the original text, never the masked one; comments are left out.
     let text = "case ENV[\"REGION\"]?.try(&.downcase)\nwhen \"eu\", \"us\" # regions\n  c.store = RedisStore.new(prefix: \"r:\")\nelse\n  c.store = MemoryStore.new\nend\n";
-    let init = Initializer::parse(text).unwrap();
+    let init = Initializer::parse(text).expect("the test input");
     match init.select("production") {
         Selection::Undecidable(u) => {
             assert_eq!(u.conditions, ["when \"eu\", \"us\""]);
@@ -187,6 +187,7 @@ fn conditions_are_quoted_as_written() {
         other => panic!("{other:?}"),
     }
     assert_eq!(init.variables(), Vec::<String>::new());
-    let init = Initializer::parse(&if_else("Blog.env.test? || ENV[\"X\"]? == \"1\"")).unwrap();
+    let init = Initializer::parse(&if_else("Blog.env.test? || ENV[\"X\"]? == \"1\""))
+        .expect("the test input");
     assert_eq!(init.variables(), ["CRYSTAL_ENV", "X"]);
 }
