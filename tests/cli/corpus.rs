@@ -2,7 +2,6 @@
 //! (`crystal tool format`) and read by the initializer reader: a store named inside a literal
 //! or comment must not be found, a store in code must. Then random concatenations of them.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use azu_session::initializer::{Initializer, StoreKind};
@@ -72,27 +71,6 @@ const CORPUS: &[(&str, &[StoreKind])] = &[
     ),
 ];
 
-/// Whether Crystal parses `text`; `None` when `crystal` is not installed.
-fn crystal_accepts(text: &str, cache: &std::path::Path) -> Option<Result<(), String>> {
-    let mut child = Command::new("crystal")
-        .args(["tool", "format", "-"])
-        .env("CRYSTAL_CACHE_DIR", cache)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take()?;
-    stdin.write_all(text.as_bytes()).ok()?;
-    drop(stdin);
-    let out = child.wait_with_output().ok()?;
-    Some(if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    })
-}
-
 fn crystal_available() -> bool {
     let found = Command::new("crystal")
         .arg("--version")
@@ -121,14 +99,14 @@ fn every_literal_in_the_corpus_is_crystal_and_hides_its_store_names() {
     }
     let cache = tempfile::tempdir().unwrap();
     for (snippet, want) in CORPUS {
-        if let Some(Err(e)) = crystal_accepts(snippet, cache.path()) {
+        if let Some(Err(e)) = crate::support::crystal::parses(snippet, cache.path()) {
             panic!("Crystal refuses the snippet:\n{snippet}\n{e}");
         }
         assert_eq!(kinds(snippet), *want, "{snippet}");
     }
     // The initializers the undecidable-store tests run the binary on are Crystal too.
     for (init, _) in crate::initializer::undecidable_cases() {
-        if let Some(Err(e)) = crystal_accepts(init, cache.path()) {
+        if let Some(Err(e)) = crate::support::crystal::parses(init, cache.path()) {
             panic!("Crystal refuses the initializer:\n{init}\n{e}");
         }
     }
@@ -158,7 +136,7 @@ fn random_concatenations_of_the_corpus_read_as_their_parts() {
             want.extend_from_slice(kinds);
         }
         // Only what Crystal accepts must read as its parts.
-        if let Some(Ok(())) = crystal_accepts(&text, cache.path()) {
+        if let Some(Ok(())) = crate::support::crystal::parses(&text, cache.path()) {
             accepted += 1;
             assert_eq!(kinds(&text), want, "{text}");
         }

@@ -2,8 +2,7 @@
 //! variable, and on the app's own `Blog.env`, from the process and from `.env`, against a
 //! real Redis: a Redis branch clears exactly its prefix, a memory branch touches nothing.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
@@ -70,32 +69,11 @@ fn forms() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Whether Crystal parses `text`; `None` when `crystal` is not installed.
-fn crystal_format(text: &str, cache: &std::path::Path) -> Option<Result<(), String>> {
-    let mut child = Command::new("crystal")
-        .args(["tool", "format", "-"])
-        .env("CRYSTAL_CACHE_DIR", cache)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take()?;
-    stdin.write_all(text.as_bytes()).ok()?;
-    drop(stdin);
-    let out = child.wait_with_output().ok()?;
-    Some(if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    })
-}
-
 #[test]
 fn every_form_is_crystal() {
     let cache = tempfile::tempdir().unwrap();
     for (_, init) in forms() {
-        match crystal_format(&init, cache.path()) {
+        match crate::support::crystal::parses(&init, cache.path()) {
             None => {
                 crate::support::servers::skip(
                     "every_form_is_crystal",

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod crystal;
 pub mod project;
 pub mod redis;
 pub mod redis_cluster;
