@@ -456,7 +456,7 @@ fn every_cut_of_a_file_reads_or_fails_cleanly_and_hides_literals_after_it() {
     // The fuzz target `lexer`'s property, on every prefix of the seeds: a text that reads
     // still reads, with the same stores, when a closed literal naming a store follows it.
     let seeds = [
-        include_str!("../../fuzz/seeds/lexer/literals.cr"),
+        include_str!("../../fuzz/seeds/initializer/literals.cr"),
         include_str!("../../fuzz/seeds/initializer/forms.cr"),
         include_str!("../../fuzz/seeds/initializer/per_env.cr"),
     ];
