@@ -142,6 +142,9 @@ impl Output {
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style);
         }
+        // The first frame now, not at the ticker thread's first turn: a clear that ends
+        // before that turn (one SQLite `DELETE`) would otherwise show no progress at all.
+        bar.tick();
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     }
