@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod initializer;
 pub mod output;
 pub mod project;
+pub mod render;
 pub mod rotate;
 pub mod setup;
 pub mod url;

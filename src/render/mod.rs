@@ -1,0 +1,5 @@
+//! Turning command reports into what the user sees: text lines on stdout/stderr, or one
+//! JSON document. Commands decide and act; they never print.
+
+pub mod clear;
+pub mod setup;
