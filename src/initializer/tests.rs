@@ -112,29 +112,21 @@ fn env_fetch_with_default() {
     assert_eq!(store.arg(&["url"]), Some([Alt::Env("U".into())].as_slice()));
 }
 
-const PER_ENV: &str = r##"case ENV["AZU_ENV"]?
-when "production"
-  Session.configure do |config|
-    config.store = RedisStore.new(
-      url: ENV["REDIS_URL"],
-      prefix: "#{ENV["APP_NAME"]}:session:",
-      ttl: 1.day
+/// The documentation's per-environment initializer (a seed of the initializer fuzz target),
+/// with an `else` arm added.
+fn per_env() -> String {
+    let doc = include_str!("../../fuzz/seeds/initializer/per_env.cr");
+    let body = doc
+        .strip_suffix("end\n")
+        .expect("the seed ends with its `case`");
+    format!(
+        "{body}else\n  Session.configure do |config|\n    config.store = DatabaseStore.new(table: \"s\")\n  end\nend\n"
     )
-  end
-when "development", "test"
-  Session.configure do |config|
-    config.store = MemoryStore.new(ttl: 1.hour)
-  end
-else
-  Session.configure do |config|
-    config.store = DatabaseStore.new(table: "s")
-  end
-end
-"##;
+}
 
 #[test]
 fn case_branches_follow_azu_env() {
-    let init = Initializer::parse(PER_ENV).expect("the test input");
+    let init = Initializer::parse(&per_env()).expect("the test input");
     let kind = |env| match init.select(env) {
         Selection::Store(s) => s.kind,
         other => panic!("{env}: {other:?}"),

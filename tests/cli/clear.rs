@@ -2,7 +2,7 @@
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{redis_lines, run, stderr, stdout, under_terminal};
+use crate::support::run::{Says, redis_lines, run, stderr, stdout, under_terminal};
 use crate::support::sql::{Kind, TestDb};
 
 fn database_lines(n: i64) -> String {
@@ -42,11 +42,7 @@ fn redis_clears_exactly_the_prefix_and_keeps_canaries() {
         stdout(&out),
         redis_lines(&server.url(), "myapp:session:*", 2500)
     );
-    assert!(
-        stderr(&out).contains("(default: no initializer store and no SESSION_BACKEND)"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["(default: no initializer store and no SESSION_BACKEND)"]);
     assert_eq!(server.count(0, "myapp:session:*"), 0);
     for k in canaries {
         assert!(server.exists(0, k), "canary {k} was deleted");
@@ -184,11 +180,7 @@ fn redis_dry_run_deletes_nothing() {
             .env("REDIS_URL", server.url()),
         0,
     );
-    assert!(
-        stdout(&out).contains("Would clear 1200 session(s)\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Would clear 1200 session(s)\n"]);
     assert!(!stdout(&out).contains("Cleared"));
     assert_eq!(server.count(0, "myapp:session:*"), 1200);
 }
@@ -234,11 +226,7 @@ fn redis_settings_from_the_generated_initializer_and_dotenv() {
         stdout(&out),
         redis_lines(&server.url(), "shop:session:*", 30)
     );
-    assert!(
-        stderr(&out).contains("(detected from src/initializers/session.cr)"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["(detected from src/initializers/session.cr)"]);
     assert!(server.exists(0, "myapp:session:1"));
 }
 
@@ -288,32 +276,11 @@ fn redis_prefix_from_an_environment_branch_with_interpolation() {
         p.cmd().args(["clear", "-f"]).env("REDIS_URL", server.url()),
         0,
     );
-    assert!(
-        stdout(&out).contains("Cleared 2 session(s)"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Cleared 2 session(s)"]);
 }
 
-const SPEC_PER_ENV: &str = r##"case ENV["AZU_ENV"]?
-when "production"
-  Session.configure do |config|
-    config.store = RedisStore.new(
-      url: ENV["REDIS_URL"],
-      prefix: "#{ENV["APP_NAME"]}:session:",
-      ttl: 1.day
-    )
-    config.secret = ENV["SESSION_SECRET"]
-    config.secure = true
-    config.same_site = :strict
-  end
-when "development", "test"
-  Session.configure do |config|
-    config.store = MemoryStore.new(ttl: 1.hour)
-    config.secret = "development-secret"
-  end
-end
-"##;
+/// The documentation's per-environment initializer (also a seed of the initializer fuzz target).
+const SPEC_PER_ENV: &str = include_str!("../../fuzz/seeds/initializer/per_env.cr");
 
 #[test]
 fn environment_branch_selects_memory_in_development() {
@@ -324,7 +291,7 @@ fn environment_branch_selects_memory_in_development() {
         stdout(&out),
         "Clearing sessions...\nBackend: memory\n⚠️  Memory sessions cannot be cleared remotely\nRestart the application to clear memory sessions\n"
     );
-    assert!(stderr(&out).contains("(detected from src/initializers/session.cr)"));
+    out.warns(&["(detected from src/initializers/session.cr)"]);
 }
 
 #[test]
@@ -338,7 +305,7 @@ fn environment_without_a_branch_goes_down_the_chain() {
             .env("SESSION_BACKEND", "memory"),
         0,
     );
-    assert!(stdout(&out).contains("Backend: memory\n"));
+    out.says(&["Backend: memory\n"]);
     let err = stderr(&out);
     assert!(
         err.contains("configures no store for AZU_ENV=staging"),
@@ -405,11 +372,7 @@ fn invalid_session_backend_lists_the_valid_ones() {
 fn invalid_backend_flag_is_a_usage_error() {
     let p = Project::new();
     let out = run(p.cmd().args(["clear", "-f", "-b", "mongo"]), 2);
-    assert!(
-        stderr(&out).contains("[possible values: redis, database, memory]"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["[possible values: redis, database, memory]"]);
 }
 
 #[test]
@@ -432,11 +395,7 @@ fn store_names_in_comments_and_strings_are_ignored() {
         "# config.store = DatabaseStore.new\nputs \"RedisStore.new(prefix: 'x')\"\nSession.configure do |c|\n  c.store = MemoryStore.new(ttl: 1.hour) # not RedisStore.new\nend\n",
     );
     let out = run(p.cmd().args(["clear"]), 0);
-    assert!(
-        stdout(&out).contains("Backend: memory\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Backend: memory\n"]);
 }
 
 #[test]
@@ -451,11 +410,7 @@ fn empty_prefix_is_refused() {
             p.cmd().args(&args).env("REDIS_URL", "redis://127.0.0.1:1"),
             1,
         );
-        assert!(
-            stderr(&out).contains("the Redis key prefix is empty"),
-            "{}",
-            stderr(&out)
-        );
+        out.warns(&["the Redis key prefix is empty"]);
     }
 }
 
@@ -525,11 +480,7 @@ fn database_dry_run_counts_and_deletes_nothing() {
                 .env("DATABASE_URL", &db.url),
             0,
         );
-        assert!(
-            stdout(&out).contains("Would clear 17 session(s)\n"),
-            "{}",
-            stdout(&out)
-        );
+        out.says(&["Would clear 17 session(s)\n"]);
         assert_eq!(db.count("sessions"), 17);
     }
 }

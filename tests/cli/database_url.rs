@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::project::{Project, azu};
-use crate::support::run::{run, stderr, stdout};
+use crate::support::run::{Says, run, stderr, stdout};
 use crate::support::sql::TestDb;
 
 /// Two projects with SQLite sessions in `db/app.db` each: the one cleared, and the caller's,
@@ -113,11 +113,7 @@ fn a_relative_sqlite_url_in_the_projects_env_file_and_every_mode() {
         &mut t.clear_from_other(&["clear", "--expired", "-b", "database"]),
         0,
     );
-    assert!(
-        stdout(&out).contains("Cleared 3 expired session(s)\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Cleared 3 expired session(s)\n"]);
     assert_eq!(t.app_db.count("sessions"), 7);
     assert_eq!(t.other_db.count("sessions"), 9);
 
@@ -125,7 +121,7 @@ fn a_relative_sqlite_url_in_the_projects_env_file_and_every_mode() {
         &mut t.clear_from_other(&["clear", "-f", "-b", "database"]),
         0,
     );
-    assert!(stdout(&out).contains("Cleared 7 session(s)\n"));
+    out.says(&["Cleared 7 session(s)\n"]);
     assert_eq!(t.app_db.count("sessions"), 0);
     assert_eq!(t.other_db.count("sessions"), 9);
 }
@@ -171,7 +167,7 @@ fn sqlite_parameters_of_the_crystal_driver_are_understood() {
             .env("DATABASE_URL", &url),
         0,
     );
-    assert!(stdout(&out).contains("Cleared 6 session(s)\n"));
+    out.says(&["Cleared 6 session(s)\n"]);
     assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
     // journal_mode is stored in the file: a clear must not change it.
     assert!(
@@ -188,15 +184,11 @@ fn sqlite_parameters_of_the_crystal_driver_are_understood() {
             .env("DATABASE_URL", "sqlite3://./db/app.db?frobnicate=1"),
         0,
     );
-    assert!(stdout(&out).contains("Cleared 7 session(s)\n"));
+    out.says(&["Cleared 7 session(s)\n"]);
     assert_eq!(t.other_db.count("sessions"), 5);
-    assert!(
-        stderr(&out).contains(
-            "note: DATABASE_URL parameter `frobnicate` is not one crystal-sqlite3 reads; ignored"
-        ),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&[
+        "note: DATABASE_URL parameter `frobnicate` is not one crystal-sqlite3 reads; ignored",
+    ]);
 }
 
 /// A second connection holds SQLite's write lock; the clear waits for it as long as the URL's
@@ -216,11 +208,7 @@ fn sqlite_busy_timeout_is_how_long_a_clear_waits_for_the_apps_write_lock() {
             .env("DATABASE_URL", "sqlite3://./db/app.db?busy_timeout=0"),
         1,
     );
-    assert!(
-        stderr(&out).contains("stayed locked by another connection for 0 s: another connection is writing to the database file (nothing was deleted)"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["stayed locked by another connection for 0 s: another connection is writing to the database file (nothing was deleted)"]);
     release.send(()).expect("the lock holder is waiting");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(t.app_db.count("sessions"), 7);
@@ -238,7 +226,7 @@ fn sqlite_busy_timeout_is_how_long_a_clear_waits_for_the_apps_write_lock() {
         0,
     );
     letting_go.join().expect("the lock holder");
-    assert!(stdout(&out).contains("Cleared 7 session(s)\n"));
+    out.says(&["Cleared 7 session(s)\n"]);
     assert_eq!(t.app_db.count("sessions"), 0);
     assert_eq!(t.other_db.count("sessions"), 5);
 }
@@ -289,7 +277,7 @@ fn postgres_parameters_of_the_crystal_driver_are_understood() {
             .env("DATABASE_URL", &url),
         0,
     );
-    assert!(stdout(&out).contains("Cleared 5 session(s)\n"));
+    out.says(&["Cleared 5 session(s)\n"]);
     assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
 
     // `dbname` and `options` are passed over by crystal-pg, so they must not lead the clear
@@ -305,19 +293,11 @@ fn postgres_parameters_of_the_crystal_driver_are_understood() {
             .env("DATABASE_URL", &url),
         0,
     );
-    assert!(
-        stdout(&out).contains("Cleared 2 session(s)\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Cleared 2 session(s)\n"]);
     for key in ["dbname", "options"] {
-        assert!(
-            stderr(&out).contains(&format!(
-                "note: DATABASE_URL parameter `{key}` is not one crystal-pg reads; ignored"
-            )),
-            "{}",
-            stderr(&out)
-        );
+        out.warns(&[&format!(
+            "note: DATABASE_URL parameter `{key}` is not one crystal-pg reads; ignored"
+        )]);
     }
 }
 
@@ -336,7 +316,7 @@ fn postgres_tls_parameters_reach_the_client() {
             .env("DATABASE_URL", with_query(&db.url, "sslmode=disable")),
         0,
     );
-    assert!(stdout(&out).contains("Would clear 2 session(s)\n"));
+    out.says(&["Would clear 2 session(s)\n"]);
 
     let out = p
         .cmd()
@@ -362,7 +342,7 @@ fn postgres_tls_parameters_reach_the_client() {
         "sslrootcert `certs/ca.pem` is `{}`, which does not exist",
         p.path("certs/ca.pem").display()
     );
-    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    out.warns(&[&want]);
 
     let out = run(
         p.cmd()
@@ -370,11 +350,7 @@ fn postgres_tls_parameters_reach_the_client() {
             .env("DATABASE_URL", with_query(&db.url, "sslmode=sometimes")),
         1,
     );
-    assert!(
-        stderr(&out).contains("sslmode `sometimes` is not one of disable"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["sslmode `sometimes` is not one of disable"]);
     assert_eq!(db.count("sessions"), 2);
 }
 
@@ -440,11 +416,7 @@ fn mysql_database_parameter_and_socket_as_crystal_mysql_reads_them() {
             .env("DATABASE_URL", &url),
         0,
     );
-    assert!(
-        stdout(&out).contains("Cleared 4 session(s)\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Cleared 4 session(s)\n"]);
     assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
     assert_eq!(db.count("sessions"), 0);
     assert_eq!(canary.count("sessions"), 6);
@@ -459,11 +431,7 @@ fn mysql_database_parameter_and_socket_as_crystal_mysql_reads_them() {
             .env("DATABASE_URL", &url),
         0,
     );
-    assert!(
-        stdout(&out).contains("Cleared 3 session(s)\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Cleared 3 session(s)\n"]);
     assert_eq!(canary.count("sessions"), 6);
 
     // TLS modes in crystal-mysql's spelling reach the client.
@@ -482,11 +450,7 @@ fn mysql_database_parameter_and_socket_as_crystal_mysql_reads_them() {
             .env("DATABASE_URL", with_query(&db.url, "ssl-mode=verify-ca")),
         1,
     );
-    assert!(
-        stderr(&out).contains("ssl-mode `verify-ca` is not one of disabled"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["ssl-mode `verify-ca` is not one of disabled"]);
     assert_eq!(canary.count("sessions"), 6);
 }
 
@@ -513,12 +477,6 @@ fn setup_names_the_database_url_in_use() {
     let p = Project::new();
     p.write(".env", "DATABASE_URL=sqlite3://./db/app.db\n");
     let out = run(p.cmd().args(["setup", "-b", "database"]), 0);
-    assert!(
-        stdout(&out).contains(
-            "DATABASE_URL is in .env (sqlite3://./db/app.db); export DATABASE_URL to use another database"
-        ),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["DATABASE_URL is in .env (sqlite3://./db/app.db); export DATABASE_URL to use another database"]);
     assert!(p.read("shard.yml").contains("crystal-lang/crystal-sqlite3"));
 }

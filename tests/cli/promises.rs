@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{run, stdout};
+use crate::support::run::{Says, run, stdout};
 use crate::support::sql::TestDb;
 
 const PREFIX: &str = "myapp:session:";
@@ -78,11 +78,7 @@ fn setup_next_steps_mask_the_redis_password() {
     let p = Project::new();
     p.write(".env", "REDIS_URL=redis://:Hunter2pw@cache:6379\n");
     let out = run(p.cmd().args(["setup", "-b", "redis"]), 0);
-    assert!(
-        stdout(&out).contains("REDIS_URL is in .env (redis://:****@cache:6379)"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["REDIS_URL is in .env (redis://:****@cache:6379)"]);
     assert!(!stdout(&out).contains("Hunter2pw"));
 }
 

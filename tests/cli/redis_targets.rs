@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{run, stderr, stdout};
+use crate::support::run::{Says, run, stderr, stdout};
 
 const PREFIX: &str = "myapp:session:";
 
@@ -32,12 +32,8 @@ fn query_db_selects_the_database_on_a_tcp_url() {
             .env("REDIS_URL", &url),
         0,
     );
-    assert!(
-        stdout(&out).contains(&format!("Redis URL: {url} (database 5)\n")),
-        "{}",
-        stdout(&out)
-    );
-    assert!(stdout(&out).contains("Cleared 7 session(s)\n"));
+    out.says(&[&format!("Redis URL: {url} (database 5)\n")]);
+    out.says(&["Cleared 7 session(s)\n"]);
     assert_eq!(server.count(5, "myapp:session:*"), 0);
     for db in [0, 3] {
         assert_eq!(server.count(db, "myapp:session:*"), 7, "database {db}");
@@ -65,7 +61,7 @@ fn query_db_selects_the_database_on_a_tcp_url() {
             .env("REDIS_URL", &agree),
         0,
     );
-    assert!(stdout(&out).contains("Cleared 7 session(s)\n"));
+    out.says(&["Cleared 7 session(s)\n"]);
     assert_eq!(server.count(3, "myapp:session:*"), 0);
     server.plant(0, "other:", 1);
     let disagree = format!("{}/3?db=0", server.url());
@@ -75,11 +71,7 @@ fn query_db_selects_the_database_on_a_tcp_url() {
             .env("REDIS_URL", &disagree),
         1,
     );
-    assert!(
-        stderr(&out).contains("names database 3 in its path and 0 in `?db=`; keep one"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["names database 3 in its path and 0 in `?db=`; keep one"]);
     assert_eq!(server.count(0, "myapp:session:*"), 7);
 }
 
@@ -103,11 +95,7 @@ fn an_empty_redis_url_in_the_environment_does_not_hide_dotenv() {
         ),
     );
     let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", ""), 0);
-    assert!(
-        stdout(&out).contains("Cleared 4 session(s)\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Cleared 4 session(s)\n"]);
     assert_eq!(server.count(0, "myapp:session:*"), 0);
     assert_eq!(other.count(0, "myapp:session:*"), 6);
 }
@@ -172,11 +160,7 @@ fn a_replica_is_refused_and_named_its_primary() {
         &["clear", "--dry-run", "--prefix", PREFIX],
     ] {
         let out = run(p.cmd().args(args).env("REDIS_URL", replica.url()), 1);
-        assert!(
-            stderr(&out).contains(&format!("is a replica of `127.0.0.1:{port}`")),
-            "{}",
-            stderr(&out)
-        );
+        out.warns(&[&format!("is a replica of `127.0.0.1:{port}`")]);
         assert!(!stdout(&out).contains("✓"));
     }
     assert_eq!(replica.count(0, "myapp:session:*"), 9);
@@ -308,11 +292,7 @@ fn keys_that_are_not_text_are_cleared_and_never_printed() {
             .env("REDIS_URL", server.url()),
         0,
     );
-    assert!(
-        stdout(&out).contains("Cleared 3 session(s)\n"),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&["Cleared 3 session(s)\n"]);
     assert_eq!(server.dbsize(0), 0);
 }
 
@@ -359,11 +339,7 @@ fn prefix_escapes_are_read_as_crystal_reads_them() {
         ),
     );
     let out = run(p.cmd().args(["clear", "-f"]), 1);
-    assert!(
-        stderr(&out).contains("pass the prefix with --prefix"),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["pass the prefix with --prefix"]);
     assert_eq!(server.count(0, "myapp:session:*"), 2);
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::support::project::Project;
-use crate::support::run::{finish, interrupt, run, spawn, stderr, stdout, under_terminal};
+use crate::support::run::{Says, finish, interrupt, run, spawn, stderr, stdout, under_terminal};
 use crate::support::sql::{Kind, TestDb};
 
 const PAST: &str = "2000-01-01 00:00:00";
@@ -171,7 +171,7 @@ fn the_issue_case_a_range_partition_by_expiry_keeps_its_live_session() {
     );
     let p = Project::new();
     let out = clear(&p, &db, &["--expired"], 0);
-    assert!(stdout(&out).contains("Cleared 1 expired session(s)\n"));
+    out.says(&["Cleared 1 expired session(s)\n"]);
     assert_eq!(db.strings("SELECT session_id FROM sessions"), ["new"]);
     // Parent rows and child rows at the same addresses, with INHERITS.
     let Some(db) = TestDb::postgres("inherits_issue_case") else {
@@ -183,7 +183,7 @@ fn the_issue_case_a_range_partition_by_expiry_keeps_its_live_session() {
     db.insert_sessions("sessions", 5, PAST);
     db.insert_sessions("s_child", 5, FUTURE);
     let out = clear(&p, &db, &["--expired"], 0);
-    assert!(stdout(&out).contains("Cleared 5 expired session(s)\n"));
+    out.says(&["Cleared 5 expired session(s)\n"]);
     assert_eq!(db.count("s_child"), 5);
 }
 
@@ -206,7 +206,7 @@ fn views_are_refused_with_the_fix() {
         }
         assert_eq!(db.count("real_sessions"), 6, "{:?}", db.kind);
         let out = clear(&p, &db, &["--force", "--table", "real_sessions"], 0);
-        assert!(stdout(&out).contains("Cleared 6 session(s)\n"));
+        out.says(&["Cleared 6 session(s)\n"]);
     }
 }
 
@@ -228,7 +228,7 @@ fn a_held_lock_ends_the_clear_after_the_lock_timeout_and_says_what_holds_it() {
         if db.kind == Kind::Sqlite {
             // SQLite lets readers in while a writer holds its lock: counting goes on.
             let out = clear(&p, &db, &["--dry-run", "--lock-timeout", "1"], 0);
-            assert!(stdout(&out).contains("Would clear 8 session(s)\n"));
+            out.says(&["Would clear 8 session(s)\n"]);
         }
         let waits: &[&[&str]] = match db.kind {
             Kind::Sqlite => &[&["--force", "--lock-timeout", "1.5"]],
@@ -260,7 +260,7 @@ fn a_held_lock_ends_the_clear_after_the_lock_timeout_and_says_what_holds_it() {
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(db.count("sessions"), 8, "{:?}", db.kind);
         let out = clear(&p, &db, &["--force"], 0);
-        assert!(stdout(&out).contains("Cleared 8 session(s)\n"));
+        out.says(&["Cleared 8 session(s)\n"]);
     }
 }
 
@@ -399,14 +399,10 @@ fn cascades_are_named_before_anything_is_deleted() {
         assert_eq!(db.count("carts"), 20);
 
         let out = clear_at(&p, &url, &["--force"], 0);
-        assert!(stdout(&out).contains("Cleared 10 session(s)\n"));
-        assert!(
-            stderr(&out).contains(&format!(
-                "note: clearing these sessions will also delete 20 row(s) of `{carts}`"
-            )),
-            "{}",
-            stderr(&out)
-        );
+        out.says(&["Cleared 10 session(s)\n"]);
+        out.warns(&[&format!(
+            "note: clearing these sessions will also delete 20 row(s) of `{carts}`"
+        )]);
         assert_eq!(db.count("carts"), 0, "{:?}", db.kind);
         assert_eq!(db.count("orders"), 4, "{:?}", db.kind);
         assert_eq!(
@@ -441,23 +437,11 @@ fn row_level_security_that_hides_rows_is_never_a_success() {
     );
     let p = Project::new();
     let out = clear(&p, &db, &["--dry-run"], 0);
-    assert!(stdout(&out).contains("Would clear 10 session(s)\n"));
-    assert!(
-        stderr(&out).contains("row-level security hides rows of this table from the role `azs`"),
-        "{}",
-        stderr(&out)
-    );
+    out.says(&["Would clear 10 session(s)\n"]);
+    out.warns(&["row-level security hides rows of this table from the role `azs`"]);
     let out = clear(&p, &db, &["--force"], 1);
     assert!(!stdout(&out).contains("✓"), "{}", stdout(&out));
-    assert!(
-        stderr(&out).contains(
-            "row-level security on `sessions` in `"
-        ) && stderr(&out).contains(
-            "hides rows from the role `azs`: 10 session(s) it could see were cleared, and rows it cannot see remain"
-        ),
-        "{}",
-        stderr(&out)
-    );
+    out.warns(&["row-level security on `sessions` in `", "hides rows from the role `azs`: 10 session(s) it could see were cleared, and rows it cannot see remain"]);
     db.exec("ALTER TABLE sessions NO FORCE ROW LEVEL SECURITY");
     assert_eq!(db.count("sessions"), 10);
 }

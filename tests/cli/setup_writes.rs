@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::project::Project;
-use crate::support::run::{finish, run, spawn, stderr, stdout};
+use crate::support::run::{Says, finish, run, spawn, stderr, stdout};
 use crate::support::servers::skip;
 
 const INITIALIZER: &str = "src/initializers/session.cr";
@@ -141,15 +141,11 @@ fn a_dangling_link_is_created_at_its_target() {
     let p = Project::new();
     symlink(shared_dir.join(".env"), p.path(".env")).expect("link");
     let out = run(p.cmd().args(["setup", "-b", "memory"]), 0);
-    assert!(
-        stdout(&out).contains(&format!(
-            "{} (through the link to {})\n",
-            line("create", ".env"),
-            shared_dir.join(".env").display()
-        )),
-        "{}",
-        stdout(&out)
-    );
+    out.says(&[&format!(
+        "{} (through the link to {})\n",
+        line("create", ".env"),
+        shared_dir.join(".env").display()
+    )]);
     assert!(
         fs::symlink_metadata(p.path(".env"))
             .expect("lstat")
@@ -447,7 +443,7 @@ fn an_empty_secret_with_a_comment_is_filled_in_place() {
     let p = Project::new();
     p.write(".env", "A=1\r\nexport SESSION_SECRET= # TODO\r\nB=2\r\n");
     let out = run(p.cmd().args(["setup", "-b", "memory"]), 0);
-    assert!(stdout(&out).contains(&line("update", ".env")));
+    out.says(&[&line("update", ".env")]);
     let text = p.read(".env");
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(lines.len(), 4, "{text:?}");
@@ -495,8 +491,8 @@ fn an_export_with_a_secret_is_kept() {
     let text = "export SESSION_SECRET=\"already\"\nexport REDIS_URL='redis://r:6379'\n";
     p.write(".env", text);
     let out = run(p.cmd().args(["setup", "-b", "redis"]), 0);
-    assert!(stdout(&out).contains(&line("keep", ".env")));
-    assert!(stdout(&out).contains("REDIS_URL is in .env (redis://r:6379)"));
+    out.says(&[&line("keep", ".env")]);
+    out.says(&["REDIS_URL is in .env (redis://r:6379)"]);
     assert_eq!(p.read(".env"), text);
 }
 

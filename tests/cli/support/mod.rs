@@ -10,3 +10,4 @@ pub mod run;
 pub mod servers;
 pub mod sql;
 pub mod tls;
+pub mod transcript;

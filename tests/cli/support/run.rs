@@ -117,3 +117,35 @@ pub fn interrupt(child: &std::process::Child) {
         .is_ok_and(|s| s.success());
     assert!(ok, "kill -INT");
 }
+
+/// What a finished run printed, asserted the way a reader scans it: each needle must appear,
+/// and a failure shows the whole stream it was looked for in.
+pub trait Says {
+    /// stdout holds each of `needles`.
+    fn says(&self, needles: &[&str]) -> &Self;
+    /// stderr holds each of `needles`.
+    fn warns(&self, needles: &[&str]) -> &Self;
+}
+
+impl Says for Output {
+    #[track_caller]
+    fn says(&self, needles: &[&str]) -> &Self {
+        assert_holds("stdout", &stdout(self), needles);
+        self
+    }
+
+    #[track_caller]
+    fn warns(&self, needles: &[&str]) -> &Self {
+        assert_holds("stderr", &stderr(self), needles);
+        self
+    }
+}
+
+#[track_caller]
+fn assert_holds(stream: &str, text: &str, needles: &[&str]) {
+    let missing: Vec<&&str> = needles.iter().filter(|n| !text.contains(**n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{stream} lacks {missing:?}\n--- {stream}\n{text}"
+    );
+}
