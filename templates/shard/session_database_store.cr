@@ -53,7 +53,8 @@ class SessionDatabaseStore(T) < Session::Store(T)
 
   # Opens a connection pool on *url*; its scheme picks the dialect.
   def self.new(url : String)
-    new(DB.open(url), Dialect.from_url(url))
+    dialect = Dialect.from_url(url) # before opening, so an unknown scheme says so
+    new(DB.open(url), dialect)
   end
 
   # Uses a pool the app already has.
