@@ -9,6 +9,7 @@ pub mod clear;
 pub mod cli;
 pub mod completions;
 pub mod confirm;
+pub mod conventions;
 pub mod crystal;
 pub mod database_url;
 pub mod error;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use rand::TryRng;
 
+use crate::conventions::DEFAULT_REDIS_URL;
 use crate::error::{Error, Result};
 use crate::project::{parse_dotenv, split_bom};
 
@@ -23,7 +24,6 @@ pub fn generate_secret() -> Result<String> {
 
 const SECRET: &str = "SESSION_SECRET";
 const REDIS_URL: &str = "REDIS_URL";
-const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
 
 /// The new `.env` text, or `None` when it already has all it needs. `secret` is called only
 /// when a secret is missing.
