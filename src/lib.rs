@@ -15,6 +15,7 @@ pub mod database_url;
 pub mod error;
 pub mod fsutil;
 pub mod initializer;
+pub mod man;
 pub mod output;
 pub mod project;
 pub mod render;
@@ -101,12 +102,12 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
         }
         Command::RotateSecret(args) => rotate::run(&args.project.path, out),
         Command::Completions { shell } => {
-            completions::print(&completions::script(shell));
+            output::print_raw(&completions::script(shell));
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
-            let page = completions::man_page().map_err(Error::ManPage)?;
-            completions::print(&page);
+            let page = man::page().map_err(Error::ManPage)?;
+            output::print_raw(&page);
             Ok(ExitCode::SUCCESS)
         }
     }
