@@ -26,4 +26,15 @@ mod tests {
         assert_eq!(default_prefix("myapp"), "myapp:session:");
         assert!(default_prefix("myapp").ends_with(SHARD_DEFAULT_PREFIX));
     }
+
+    /// `--help` names the default in a `&'static str` table, where the constant cannot be
+    /// spliced in: this keeps the two in step.
+    #[test]
+    fn help_names_the_default_redis_url() {
+        let (_, meaning) = crate::cli::ENVIRONMENT
+            .iter()
+            .find(|(name, _)| *name == "REDIS_URL")
+            .expect("REDIS_URL is listed");
+        assert!(meaning.contains(DEFAULT_REDIS_URL), "{meaning}");
+    }
 }

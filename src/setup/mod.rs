@@ -301,3 +301,88 @@ fn existing_migration(dir: &Path) -> Result<Option<String>> {
     found.sort();
     Ok(found.into_iter().next())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::cli::ProjectArgs;
+
+    /// Every file under `root`, with its contents.
+    fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).expect("read the test tree") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let rel = path.strip_prefix(root).expect("under root");
+                    files.push((rel.display().to_string(), fs::read(&path).expect("read")));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_plan_writes_nothing_and_says_what_write_will_do() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let root = dir.path();
+        fs::write(root.join(SHARD_YML), "name: myapp\nversion: 0.1.0\n").expect("write");
+        let kept = format!("{MIGRATIONS_DIR}/20200101000000_create_sessions.cr");
+        fs::create_dir_all(root.join(MIGRATIONS_DIR)).expect("mkdir");
+        fs::write(root.join(&kept), "# applied\n").expect("write");
+        let before = tree(root);
+
+        let args = SetupArgs {
+            backend: Backend::Database,
+            force: false,
+            project: ProjectArgs {
+                path: root.to_path_buf(),
+            },
+        };
+        let project = Project::open(root).expect("the project");
+        let env = Env::load(root).expect("no .env");
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 22, 9, 5, 7)
+            .single()
+            .expect("a time");
+        let plan = plan(&project, &env, &args, now).expect("a plan");
+        assert_eq!(tree(root), before, "planning wrote something");
+
+        let files: Vec<(Action, &str, Option<&str>)> = plan
+            .report()
+            .files
+            .iter()
+            .map(|f| (f.action, f.path.as_str(), f.note.as_deref()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                (Action::Create, INITIALIZER, None),
+                (
+                    Action::Keep,
+                    kept.as_str(),
+                    Some("a sessions migration already exists")
+                ),
+                (Action::Update, SHARD_YML, None),
+                (Action::Create, DOTENV, None),
+                (Action::Create, GITIGNORE, None),
+            ]
+        );
+
+        let report = write(plan).expect("written");
+        assert_eq!(report.files.len(), 5);
+        for path in [INITIALIZER, DOTENV, GITIGNORE] {
+            assert!(root.join(path).is_file(), "{path} not written");
+        }
+        assert_eq!(
+            fs::read_to_string(root.join(&kept)).expect("read"),
+            "# applied\n"
+        );
+    }
+}
