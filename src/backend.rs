@@ -3,8 +3,11 @@
 use std::fmt;
 
 use clap::ValueEnum;
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Serialized as its name (`"redis"`), as [`Backend::as_str`] writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// Redis (recommended for production)
     Redis,

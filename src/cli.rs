@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::backend::Backend;
 use crate::output::{Color, Format};
@@ -13,6 +13,9 @@ Exit codes:
   1    failure, refusal or cancelled confirmation (the error says why and how to fix it)
   2    usage error (unknown flag or backend)
   130  interrupted by Ctrl-C (the message says how many sessions were deleted)";
+
+/// The binary's name: what the completion scripts complete and the man page describes.
+pub const BIN: &str = "azu-session";
 
 /// The variables the tool reads (from the process, then `.env` in the project root), for
 /// `--help` and the man page.
@@ -70,7 +73,7 @@ fn clear_long_help() -> String {
 
 /// Set up and clear session storage for Azu web applications.
 #[derive(Debug, Parser)]
-#[command(name = "azu-session", version, about, after_help = EXIT_CODES)]
+#[command(name = BIN, version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -112,11 +115,19 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh or fish)
     Completions {
         #[arg(value_enum)]
-        shell: crate::completions::Shell,
+        shell: Shell,
     },
 
     /// Print the man page (roff)
     Man,
+}
+
+/// The shells `completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Where the Azu project lives.

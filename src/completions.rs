@@ -1,4 +1,4 @@
-//! Shell completion scripts and the man page, generated from the clap definitions.
+//! Shell completion scripts, generated from the clap definitions.
 //!
 //! clap_complete's scripts need fixing for this command: its subcommand names contain a colon
 //! (`session:setup`), which every shell treats specially, and its binary name contains a
@@ -18,22 +18,9 @@
 //! - fish: the generator leaves out positional arguments, so `completions <TAB>` would offer
 //!   files; their possible values are added.
 
-use std::io::Write;
+use clap::CommandFactory;
 
-use clap::{CommandFactory, ValueEnum};
-use clap_mangen::roff::{Roff, bold, italic, roman};
-
-use crate::cli::Cli;
-
-/// The name the scripts complete, and the man page describes.
-const BIN: &str = "azu-session";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
+use crate::cli::{BIN, Cli, Shell};
 
 /// The completion script for `shell`.
 pub fn script(shell: Shell) -> Vec<u8> {
@@ -219,174 +206,6 @@ fn fix_fish(script: &str, cmd: &clap::Command) -> String {
     fixed
 }
 
-/// The man page, in roff: the main page's sections, then every subcommand with its synopsis,
-/// description and options, then the exit codes.
-pub fn man_page() -> std::io::Result<Vec<u8>> {
-    let mut cmd = Cli::command();
-    cmd.build();
-    let version = cmd.get_version().unwrap_or_default().to_owned();
-    let man = clap_mangen::Man::new(cmd.clone());
-
-    let mut out = Vec::new();
-    // Written by hand: clap_mangen writes the empty date without quotes, which shifts the
-    // source into the date field.
-    out.extend_from_slice(APOSTROPHE_PREAMBLE.as_bytes());
-    writeln!(
-        out,
-        ".TH {BIN} 1 \"\" \"{BIN} {version}\" \"User Commands\""
-    )?;
-    section(&mut out, |w| man.render_name_section(w))?;
-
-    out.extend_from_slice(b".SH SYNOPSIS\n");
-    section_body(&mut out, |w| man.render_synopsis_section(w))?;
-    // Global options are described once, in OPTIONS, not under every command.
-    let globals: Vec<clap::Id> = cmd
-        .get_arguments()
-        .filter(|a| a.is_global_set())
-        .map(|a| a.get_id().clone())
-        .collect();
-    let subcommands: Vec<clap::Command> = cmd
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-        .map(|s| {
-            s.clone().mut_args(|a| {
-                if globals.contains(a.get_id()) {
-                    a.hide(true)
-                } else {
-                    a
-                }
-            })
-        })
-        .collect();
-    for sub in &subcommands {
-        out.extend_from_slice(b".br\n");
-        let sub_man = clap_mangen::Man::new(sub.clone());
-        section_body(&mut out, |w| sub_man.render_synopsis_section(w))?;
-    }
-
-    section(&mut out, |w| man.render_description_section(w))?;
-    section(&mut out, |w| man.render_options_section(w))?;
-
-    let mut roff = Roff::new();
-    roff.control("SH", ["COMMANDS"]);
-    out.extend_from_slice(roff.to_roff().as_bytes());
-    for sub in &subcommands {
-        let mut roff = Roff::new();
-        roff.control("SS", [sub.get_name()]);
-        out.extend_from_slice(roff.to_roff().as_bytes());
-        let sub_man = clap_mangen::Man::new(sub.clone());
-        section_body(&mut out, |w| sub_man.render_synopsis_section(w))?;
-        out.extend_from_slice(b".PP\n");
-        section_body(&mut out, |w| sub_man.render_description_section(w))?;
-        let aliases: Vec<&str> = sub.get_visible_aliases().collect();
-        let mut roff = Roff::new();
-        if !aliases.is_empty() {
-            let mut line = vec![roman(if aliases.len() == 1 {
-                "Alias: "
-            } else {
-                "Aliases: "
-            })];
-            for (i, alias) in aliases.iter().enumerate() {
-                if i > 0 {
-                    line.push(roman(", "));
-                }
-                line.push(bold(*alias));
-            }
-            line.push(roman("."));
-            roff.control("PP", []).text(line);
-        }
-        if sub.get_arguments().any(|a| !a.is_hide_set()) {
-            roff.control("PP", []).text([italic("Options:")]);
-        }
-        out.extend_from_slice(roff.to_roff().as_bytes());
-        section_body(&mut out, |w| sub_man.render_options_section(w))?;
-    }
-
-    exit_status(&mut out, &cmd)?;
-    environment(&mut out);
-    Ok(out)
-}
-
-/// ENVIRONMENT, from the list `--help` shows too.
-fn environment(out: &mut Vec<u8>) {
-    let mut roff = Roff::new();
-    roff.control("SH", ["ENVIRONMENT"]);
-    roff.text([roman(
-        "Read from the process, then from .env in the project root; an empty value counts as unset.",
-    )]);
-    for (name, meaning) in crate::cli::ENVIRONMENT {
-        roff.control("TP", [])
-            .text([bold(*name)])
-            .text([roman(*meaning)]);
-    }
-    out.extend_from_slice(roff.to_roff().as_bytes());
-}
-
-/// What roff's `to_writer` puts before every page (and clap_mangen before every section).
-const APOSTROPHE_PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
-
-/// A section rendered by clap_mangen, without the preamble it repeats each time.
-fn section(
-    out: &mut Vec<u8>,
-    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    render(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    out.extend_from_slice(
-        text.strip_prefix(APOSTROPHE_PREAMBLE)
-            .unwrap_or(&text)
-            .as_bytes(),
-    );
-    Ok(())
-}
-
-/// A section rendered by clap_mangen, without its `.SH` heading lines.
-fn section_body(
-    out: &mut Vec<u8>,
-    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    section(&mut buf, render)?;
-    for line in String::from_utf8_lossy(&buf).split_inclusive('\n') {
-        if !line.starts_with(".SH") {
-            out.extend_from_slice(line.as_bytes());
-        }
-    }
-    Ok(())
-}
-
-/// EXIT STATUS, from the "Exit codes:" list in the after-help text.
-fn exit_status(out: &mut Vec<u8>, cmd: &clap::Command) -> std::io::Result<()> {
-    let Some(text) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) else {
-        return Ok(());
-    };
-    let mut roff = Roff::new();
-    roff.control("SH", ["EXIT STATUS"]);
-    for line in text.to_string().lines() {
-        let code = line.trim_start().split_once(char::is_whitespace);
-        match code {
-            Some((code, meaning)) if code.chars().all(|c| c.is_ascii_digit()) => {
-                roff.control("TP", [])
-                    .text([bold(code)])
-                    .text([roman(meaning.trim())]);
-            }
-            _ if line.trim_end().ends_with(':') || line.trim().is_empty() => {}
-            _ => {
-                roff.text([roman(line.trim())]);
-            }
-        }
-    }
-    out.extend_from_slice(roff.to_roff().as_bytes());
-    Ok(())
-}
-
-/// Write bytes to stdout; a closed pipe ends quietly.
-pub fn print(bytes: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes).and_then(|()| out.flush());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,32 +279,5 @@ mod tests {
             names,
             ["session:rotate-secret", "session:clear", "session:setup"]
         );
-    }
-
-    #[test]
-    fn man_page_lists_every_subcommand_and_its_options() {
-        let page = String::from_utf8(man_page().expect("render")).expect("UTF-8");
-        assert!(page.starts_with(APOSTROPHE_PREAMBLE));
-        assert_eq!(page.matches(APOSTROPHE_PREAMBLE).count(), 1);
-        assert!(page.contains(".TH azu-session 1 \"\" \"azu-session "));
-        for heading in [
-            ".SH NAME",
-            ".SH SYNOPSIS",
-            ".SH COMMANDS",
-            ".SS session:setup",
-            ".SS session:clear",
-            ".SS session:rotate-secret",
-            ".SH \"EXIT STATUS\"",
-            ".SH ENVIRONMENT",
-        ] {
-            assert!(page.contains(heading), "{heading} missing:\n{page}");
-        }
-        for (name, _) in crate::cli::ENVIRONMENT {
-            assert!(page.contains(&format!("\\fB{name}\\fR")), "{name} missing");
-        }
-        assert!(page.contains("\\-\\-lock\\-timeout"));
-        assert!(page.contains("\\fBazu\\-session session:setup\\fR"));
-        assert!(page.contains("\\-\\-dry\\-run"));
-        assert!(!page.contains("azu\\-session\\-session:setup(1)"));
     }
 }

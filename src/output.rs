@@ -150,6 +150,13 @@ impl Output {
     }
 }
 
+/// Bytes as they are on stdout (a completion script, the man page); a closed pipe ends
+/// quietly.
+pub fn print_raw(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
 /// `text` in `style` (anstream strips the codes where color is off).
 pub fn paint(style: Style, text: impl Display) -> String {
     format!("{style}{text}{style:#}")

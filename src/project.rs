@@ -64,9 +64,10 @@ pub fn split_bom(text: &str) -> (&str, &str) {
     }
 }
 
-/// Parse shard.yml as Crystal's YAML (libyaml) reads it: a byte-order mark is skipped, and
-/// a tab after a key's `:` separates as a space does (yaml-rust2 refuses it; libyaml and
-/// the YAML spec do not).
+/// shard.yml's top-level mapping, parsed as Crystal's YAML (libyaml) reads it: a byte-order
+/// mark is skipped, and a tab after a key's `:` separates as a space does (yaml-rust2
+/// refuses it; libyaml and the YAML spec do not). Text that is not YAML, or whose first
+/// document is not a mapping, is an error naming `path`.
 pub fn parse_shard(path: &Path, text: &str) -> Result<Yaml> {
     let (_, text) = split_bom(text);
     let mut text = std::borrow::Cow::Borrowed(text);
@@ -183,32 +184,79 @@ pub fn parse_dotenv(path: &Path, text: &str) -> Result<HashMap<String, String>> 
     Ok(vars)
 }
 
+/// The project's `.env` as read once: its text, kept so an edit can preserve every byte it
+/// does not change, and its variables as the app's loader reads them.
+#[derive(Debug, Clone)]
+pub struct Dotenv {
+    pub path: PathBuf,
+    /// `None` when the file does not exist.
+    pub text: Option<String>,
+    pub vars: HashMap<String, String>,
+}
+
+impl Dotenv {
+    /// Read `.env` in `root`, if it exists. A line that does not parse is an error naming it.
+    pub fn read(root: &Path) -> Result<Self> {
+        let path = root.join(DOTENV);
+        let text = read_text_opt(&path)?;
+        Self::parse(path, text)
+    }
+
+    /// A `.env` text (or none) read from `path`.
+    pub fn parse(path: PathBuf, text: Option<String>) -> Result<Self> {
+        let vars = match &text {
+            Some(text) => parse_dotenv(&path, text)?,
+            None => HashMap::new(),
+        };
+        Ok(Dotenv { path, text, vars })
+    }
+}
+
+/// Where [`Env::lookup`] found a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Process,
+    Dotenv,
+}
+
 /// Variables from the process, then from the project's `.env` for what the process lacks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Env {
-    dotenv: HashMap<String, String>,
+    dotenv: Dotenv,
 }
 
 impl Env {
     /// Load `.env` from `root` if it exists. A line that does not parse is an error naming it.
     pub fn load(root: &Path) -> Result<Self> {
-        let path = root.join(DOTENV);
-        let Some(text) = read_text_opt(&path)? else {
-            return Ok(Env::default());
-        };
-        let dotenv = parse_dotenv(&path, &text)?;
-        Ok(Env { dotenv })
+        Ok(Env {
+            dotenv: Dotenv::read(root)?,
+        })
     }
 
     /// The value of `name`: the process's, else `.env`'s. An empty value counts as unset in
     /// both, so `REDIS_URL= azu-session ...` (a deploy script's unset variable) does not
     /// hide the value in `.env`.
     pub fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .or_else(|| self.dotenv.get(name).cloned())
-            .filter(|v| !v.is_empty())
+        self.lookup(name).map(|(value, _)| value)
+    }
+
+    /// [`Env::get`], with where the value came from.
+    pub fn lookup(&self, name: &str) -> Option<(String, Origin)> {
+        let from_process = std::env::var(name).ok().filter(|v| !v.is_empty());
+        match from_process {
+            Some(value) => Some((value, Origin::Process)),
+            None => self
+                .dotenv
+                .vars
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| (v.clone(), Origin::Dotenv)),
+        }
+    }
+
+    /// `.env` as it was read.
+    pub fn dotenv(&self) -> &Dotenv {
+        &self.dotenv
     }
 }
 

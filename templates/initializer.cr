@@ -6,13 +6,13 @@
 Session.configure do |config|
 {%- if backend == "redis" %}
   config.store = RedisStore.new(
-    url: ENV["REDIS_URL"]? || "redis://localhost:6379",
+    url: ENV["REDIS_URL"]? || {{ redis_url_literal }},
     prefix: {{ prefix_literal }},
     ttl: 1.hour
   )
 {%- else if backend == "database" %}
   config.store = DatabaseStore.new(
-    table: "sessions",
+    table: {{ table_literal }},
     ttl: 1.hour
   )
 {%- else %}

@@ -7,17 +7,13 @@ use std::time::Duration;
 use crate::backend::{self, Backend, Source};
 use crate::clear::sql::Table;
 use crate::cli::ClearArgs;
+use crate::conventions::{DEFAULT_REDIS_URL, DEFAULT_TABLE, SHARD_DEFAULT_PREFIX, default_prefix};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::initializer::{
     AZU_ENVIRONMENTS, Alt, CRYSTAL_ENV, Initializer, Part, Selection, Store, StoreKind, Undecided,
 };
 use crate::project::{self, Env, INITIALIZER};
-
-pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
-/// The session shard's own prefix, used by a Redis store given no `prefix:`.
-pub const SHARD_DEFAULT_PREFIX: &str = "session:";
-pub const DEFAULT_TABLE: &str = "sessions";
 
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -314,7 +310,7 @@ fn redis_prefix(args: &ClearArgs, store: Option<&Store>, env: &Env, root: &Path)
     } else {
         // What session:setup generates: `<app>:session:`, the app named by shard.yml.
         match project::Project::open(root) {
-            Ok(p) => crate::setup::templates::default_prefix(&p.app_name),
+            Ok(p) => default_prefix(&p.app_name),
             Err(Error::NoShardYml(_)) => return Err(Error::NoPrefix(root.to_path_buf())),
             Err(e) => return Err(e),
         }

@@ -15,28 +15,6 @@ fn lit(s: &str) -> Vec<Alt> {
 }
 
 #[test]
-fn generated_redis_initializer() {
-    let text = crate::setup::templates::initializer("myapp", crate::backend::Backend::Redis)
-        .expect("the test input");
-    let store = only(&text);
-    assert_eq!(store.kind, StoreKind::Redis);
-    assert_eq!(
-        store.arg(&["prefix"]),
-        Some(lit("myapp:session:").as_slice())
-    );
-    assert_eq!(
-        store.arg(&["url"]),
-        Some(
-            [
-                Alt::Env("REDIS_URL".into()),
-                Alt::Literal(vec![Part::Text("redis://localhost:6379".into())])
-            ]
-            .as_slice()
-        )
-    );
-}
-
-#[test]
 fn store_forms() {
     let cases = [
         (

@@ -9,8 +9,9 @@ use std::path::Path;
 
 use rand::TryRng;
 
+use crate::conventions::DEFAULT_REDIS_URL;
 use crate::error::{Error, Result};
-use crate::project::{parse_dotenv, split_bom};
+use crate::project::{Dotenv, parse_dotenv, split_bom};
 
 /// 32 bytes from the operating system's secure generator, hex-encoded (64 characters).
 pub fn generate_secret() -> Result<String> {
@@ -23,25 +24,23 @@ pub fn generate_secret() -> Result<String> {
 
 const SECRET: &str = "SESSION_SECRET";
 const REDIS_URL: &str = "REDIS_URL";
-const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
 
 /// The new `.env` text, or `None` when it already has all it needs. `secret` is called only
 /// when a secret is missing.
 ///
-/// What the file holds is decided by the parser that reads it (`project::parse_dotenv`,
-/// dotenvy): an empty `SESSION_SECRET=` (even `SESSION_SECRET= # TODO`) is missing and is
+/// What the file holds is decided by the parser that read it (`project::Dotenv`, dotenvy): an empty `SESSION_SECRET=` (even `SESSION_SECRET= # TODO`) is missing and is
 /// filled in place, keeping its `export`, quotes, comment and line ending; a line that only
 /// looks like one (inside another variable's quoted value) is never touched. The result is
 /// parsed again and must read back the new values with every other variable unchanged, or
 /// the edit is refused.
 pub fn plan(
-    path: &Path,
-    existing: Option<&str>,
+    dotenv: &Dotenv,
     want_redis_url: bool,
     secret: impl FnOnce() -> Result<String>,
 ) -> Result<Option<String>> {
-    let (bom, text) = split_bom(existing.unwrap_or(""));
-    let before = parse_dotenv(path, text)?;
+    let path = dotenv.path.as_path();
+    let (bom, text) = split_bom(dotenv.text.as_deref().unwrap_or(""));
+    let before = &dotenv.vars;
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let refuse = |key, reason| Error::DotenvEdit {
         path: path.to_path_buf(),
@@ -53,7 +52,7 @@ pub fn plan(
     let mut want: Vec<(&str, String)> = Vec::new();
     if before.get(SECRET).is_none_or(|v| v.is_empty()) {
         let secret = secret()?;
-        out = set_secret(path, &out, &before, &secret, eol)
+        out = set_secret(path, &out, before, &secret, eol)
             .ok_or_else(|| refuse(SECRET, "no edit of it reads back as the new secret"))?;
         want.push((SECRET, secret));
     }
@@ -67,7 +66,7 @@ pub fn plan(
     // The proof: the new text, read as the app reads it, holds the new values and nothing
     // else changed.
     let key = want.first().map_or(SECRET, |(k, _)| *k);
-    if !reads_back(path, &out, &before, &want) {
+    if !reads_back(path, &out, before, &want) {
         return Err(refuse(
             key,
             "the edited file would not read back as intended",
@@ -252,6 +251,16 @@ mod tests {
         Ok("ab".repeat(32))
     }
 
+    /// `plan` for a `.env` holding `text`.
+    fn plan_for(
+        text: &str,
+        want_redis_url: bool,
+        secret: impl FnOnce() -> Result<String>,
+    ) -> Result<Option<String>> {
+        let dotenv = Dotenv::parse(".env".into(), Some(text.to_string())).expect("the test input");
+        plan(&dotenv, want_redis_url, secret)
+    }
+
     #[test]
     fn secret_is_64_hex_chars_and_random() {
         let a = generate_secret().unwrap();
@@ -263,9 +272,7 @@ mod tests {
 
     #[test]
     fn appends_secret_and_redis_url_keeping_lines() {
-        let out = plan(Path::new(".env"), Some("# mine\nFOO=1"), true, fixed)
-            .unwrap()
-            .unwrap();
+        let out = plan_for("# mine\nFOO=1", true, fixed).unwrap().unwrap();
         assert_eq!(
             out,
             format!(
@@ -279,24 +286,16 @@ mod tests {
     fn keeps_what_is_there() {
         let text = "export SESSION_SECRET=\"x\"\nREDIS_URL=redis://r:6379\n";
         assert_eq!(
-            plan(Path::new(".env"), Some(text), true, || panic!(
-                "no secret needed"
-            ))
-            .unwrap(),
+            plan_for(text, true, || panic!("no secret needed")).unwrap(),
             None
         );
     }
 
     #[test]
     fn fills_an_empty_secret_in_place() {
-        let out = plan(
-            Path::new(".env"),
-            Some("A=1\nSESSION_SECRET=\nB=2\n"),
-            false,
-            fixed,
-        )
-        .unwrap()
-        .unwrap();
+        let out = plan_for("A=1\nSESSION_SECRET=\nB=2\n", false, fixed)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             out,
             format!("A=1\nSESSION_SECRET={}\nB=2\n", "ab".repeat(32))
@@ -304,9 +303,7 @@ mod tests {
     }
 
     fn filled(text: &str) -> String {
-        plan(Path::new(".env"), Some(text), false, fixed)
-            .unwrap()
-            .unwrap()
+        plan_for(text, false, fixed).unwrap().unwrap()
     }
 
     #[test]
@@ -347,12 +344,9 @@ mod tests {
             format!("SESSION_SECRET=old\nSESSION_SECRET={s}\n")
         );
         assert_eq!(
-            plan(
-                Path::new(".env"),
-                Some("SESSION_SECRET=\nSESSION_SECRET=x\n"),
-                false,
-                || { panic!("no secret needed") }
-            )
+            plan_for("SESSION_SECRET=\nSESSION_SECRET=x\n", false, || {
+                panic!("no secret needed")
+            })
             .unwrap(),
             None
         );
@@ -371,10 +365,7 @@ mod tests {
     fn an_edit_that_does_not_read_back_is_refused() {
         // A secret that dotenvy would read differently (a `#` after a space starts a
         // comment) cannot be proved, so nothing is written.
-        let err = plan(Path::new(".env"), Some("A=1\n"), false, || {
-            Ok("ab #cd".to_string())
-        })
-        .unwrap_err();
+        let err = plan_for("A=1\n", false, || Ok("ab #cd".to_string())).unwrap_err();
         assert!(matches!(err, Error::DotenvEdit { .. }), "{err}");
     }
 

@@ -1,5 +1,6 @@
-//! `session:setup`: plan every file change in memory, refuse before touching anything, then
-//! write all files at once (see `fsutil`). Returns a report; printing is the caller's.
+//! `session:setup`: [`plan`] decides every file change in memory, refusing before anything is
+//! touched; [`write`] then writes all files at once (see `fsutil`). Returns a report; printing
+//! is the caller's (`render::setup`).
 
 pub(crate) mod dotenv;
 pub(crate) mod git;
@@ -10,15 +11,20 @@ use std::fs;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cli::SetupArgs;
+use crate::conventions::DEFAULT_REDIS_URL;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, PlannedWrite};
-use crate::project::{self, DOTENV, GITIGNORE, INITIALIZER, MIGRATIONS_DIR, Project, SHARD_YML};
+use crate::project::{
+    DOTENV, Env, GITIGNORE, INITIALIZER, MIGRATIONS_DIR, Origin, Project, SHARD_YML,
+};
 
 /// What happened to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
     Overwrite,
@@ -35,9 +41,18 @@ impl Action {
             Action::Keep => "keep",
         }
     }
+
+    /// The action on a file that is edited (or not) from what is there (or not).
+    fn edit(existed: bool, edited: bool) -> Self {
+        match (existed, edited) {
+            (_, false) => Action::Keep,
+            (false, true) => Action::Create,
+            (true, true) => Action::Update,
+        }
+    }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FileAction {
     pub action: Action,
     /// Relative to the project root.
@@ -47,16 +62,21 @@ pub struct FileAction {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+/// What setup did. Serialized as the JSON report's `backend`, `app_name` and `files`; the
+/// fields it skips are what the next steps are written from (see `render::setup`).
+#[derive(Debug, Clone, Serialize)]
 pub struct SetupReport {
     pub backend: Backend,
     pub app_name: String,
     pub files: Vec<FileAction>,
     /// The app's main file (`src/<app>.cr`), when it exists.
+    #[serde(skip)]
     pub main_file: Option<String>,
     /// For redis, the REDIS_URL that `.env` now holds (password masked).
+    #[serde(skip)]
     pub redis_url: Option<String>,
     /// For the database backend, the DATABASE_URL in use, if any (password masked).
+    #[serde(skip)]
     pub database_url: Option<UrlInUse>,
 }
 
@@ -69,111 +89,180 @@ pub struct UrlInUse {
     pub in_dotenv: bool,
 }
 
+/// Everything setup will do, decided before any file is touched: the contents of every file
+/// it writes, and the report it returns once they are written.
+#[derive(Debug)]
+pub struct SetupPlan {
+    writes: Vec<PlannedWrite>,
+    report: SetupReport,
+}
+
+impl SetupPlan {
+    /// The report, as it will be once the plan is written.
+    pub fn report(&self) -> &SetupReport {
+        &self.report
+    }
+}
+
 pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
     // One run at a time per project, from the first read to the last write, so two runs
     // never both see a file missing and both create it.
     let _lock = fsutil::lock_dir(&args.project.path)?;
     let project = Project::open(&args.project.path)?;
+    // A .env the app's loader would refuse is refused here too, before anything is written.
+    let env = Env::load(&project.root)?;
+    write(plan(&project, &env, args, now)?)
+}
+
+/// Decide every file change: reads the project (and asks git about `.env`), writes nothing.
+/// Anything that would refuse the run refuses it here, so a refusal leaves the tree as it was.
+pub fn plan(
+    project: &Project,
+    env: &Env,
+    args: &SetupArgs,
+    now: DateTime<Utc>,
+) -> Result<SetupPlan> {
     let backend = args.backend;
-    let mut files = Vec::new();
-    let mut writes = Vec::new();
-    let mut plan = |action: Action, rel: String, contents: Option<String>, mode: u32| {
-        let path = project.path(&rel);
+    let mut files = Files::new(project);
+    initializer(&mut files, project, backend, args.force)?;
+    if backend == Backend::Database {
+        migration(&mut files, project, now)?;
+    }
+
+    // shard.yml: the dependencies, the database driver chosen by the DATABASE_URL in use.
+    let database_url = env.lookup("DATABASE_URL");
+    let wanted = shard::required(backend, database_url.as_ref().map(|(url, _)| url.as_str()));
+    let edited = shard::add_dependencies(&project.path(SHARD_YML), &project.shard_yml, &wanted)?;
+    let action = Action::edit(true, edited.is_some());
+    files.add(action, SHARD_YML, edited, 0o644)?;
+
+    // .env: the secret (and, for redis, the URL the initializer falls back to).
+    let dotenv = env.dotenv();
+    let edited = dotenv::plan(dotenv, backend == Backend::Redis, dotenv::generate_secret)?;
+    let writes_secret = edited.is_some();
+    let action = Action::edit(dotenv.text.is_some(), writes_secret);
+    files.add(action, DOTENV, edited, 0o600)?;
+    gitignore(&mut files, project, writes_secret)?;
+
+    let main_file = format!("src/{}.cr", project.app_name);
+    let main_file = project.path(&main_file).is_file().then_some(main_file);
+    let (writes, files) = files.finish();
+    let report = SetupReport {
+        backend,
+        app_name: project.app_name.clone(),
+        files,
+        main_file,
+        // What `.env` holds once written: the value it had, else the one the plan appends.
+        redis_url: (backend == Backend::Redis).then(|| {
+            let url = dotenv
+                .vars
+                .get("REDIS_URL")
+                .map_or(DEFAULT_REDIS_URL, String::as_str);
+            crate::url::mask(url)
+        }),
+        database_url: database_url
+            .filter(|_| backend == Backend::Database)
+            .map(|(url, origin)| UrlInUse {
+                masked: crate::url::mask(&url),
+                in_dotenv: origin == Origin::Dotenv,
+            }),
+    };
+    Ok(SetupPlan { writes, report })
+}
+
+/// Write every file of `plan` at once (or none), and return its report.
+pub fn write(plan: SetupPlan) -> Result<SetupReport> {
+    fsutil::write_all(&plan.writes)?;
+    Ok(plan.report)
+}
+
+/// The files a plan touches, in the order the report lists them, and the writes among them.
+struct Files<'a> {
+    project: &'a Project,
+    files: Vec<FileAction>,
+    writes: Vec<PlannedWrite>,
+}
+
+impl<'a> Files<'a> {
+    fn new(project: &'a Project) -> Self {
+        Files {
+            project,
+            files: Vec::new(),
+            writes: Vec::new(),
+        }
+    }
+
+    /// `rel` gets `action`; `contents`, when given, is written to it (a new file with `mode`).
+    fn add(
+        &mut self,
+        action: Action,
+        rel: impl Into<String>,
+        contents: Option<String>,
+        mode: u32,
+    ) -> Result<&mut FileAction> {
+        let rel = rel.into();
+        let path = self.project.path(&rel);
         // A symbolic link is written through: the file it points to is the one replaced.
         let target = fsutil::resolve(&path)?;
         let note = (target != path).then(|| format!("through the link to {}", target.display()));
         if let Some(contents) = contents {
-            writes.push(PlannedWrite {
+            self.writes.push(PlannedWrite {
                 path: target,
                 contents: contents.into_bytes(),
                 new_mode: mode,
             });
         }
-        files.push(FileAction {
+        self.files.push(FileAction {
             action,
             path: rel,
             note,
         });
-        Ok::<(), Error>(())
-    };
+        let last = self.files.len() - 1;
+        Ok(&mut self.files[last])
+    }
 
-    // The initializer: the one file --force is about.
-    let initializer_exists = project.path(INITIALIZER).exists();
-    if initializer_exists && !args.force {
+    fn finish(self) -> (Vec<PlannedWrite>, Vec<FileAction>) {
+        (self.writes, self.files)
+    }
+}
+
+/// The initializer: the one file --force is about.
+fn initializer(files: &mut Files, project: &Project, backend: Backend, force: bool) -> Result<()> {
+    let exists = project.path(INITIALIZER).exists();
+    if exists && !force {
         return Err(Error::AlreadyExists(INITIALIZER.to_string()));
     }
-    let action = if initializer_exists {
+    let action = if exists {
         Action::Overwrite
     } else {
         Action::Create
     };
     let text = templates::initializer(&project.app_name, backend)?;
-    plan(action, INITIALIZER.to_string(), Some(text), 0o644)?;
+    files.add(action, INITIALIZER, Some(text), 0o644)?;
+    Ok(())
+}
 
-    // The migration: one per project, ever; an existing one is kept even with --force, since
-    // a second would fail `azu db:migrate` and rewriting an applied one changes history.
-    let mut migration_kept = false;
-    if backend == Backend::Database {
-        match existing_migration(&project.path(MIGRATIONS_DIR))? {
-            Some(name) => {
-                plan(Action::Keep, format!("{MIGRATIONS_DIR}/{name}"), None, 0)?;
-                migration_kept = true;
-            }
-            None => {
-                let version = templates::migration_version(now);
-                let text = templates::migration(&version)?;
-                let rel = format!("{MIGRATIONS_DIR}/{version}_create_sessions.cr");
-                plan(Action::Create, rel, Some(text), 0o644)?;
-            }
+/// The migration: one per project, ever; an existing one is kept even with --force, since a
+/// second would fail `azu db:migrate` and rewriting an applied one changes history.
+fn migration(files: &mut Files, project: &Project, now: DateTime<Utc>) -> Result<()> {
+    match existing_migration(&project.path(MIGRATIONS_DIR))? {
+        Some(name) => {
+            let kept = files.add(Action::Keep, format!("{MIGRATIONS_DIR}/{name}"), None, 0)?;
+            kept.note = Some("a sessions migration already exists".to_string());
+        }
+        None => {
+            let version = templates::migration_version(now);
+            let text = templates::migration(&version)?;
+            let rel = format!("{MIGRATIONS_DIR}/{version}_create_sessions.cr");
+            files.add(Action::Create, rel, Some(text), 0o644)?;
         }
     }
+    Ok(())
+}
 
-    // shard.yml: the dependencies.
-    // A .env the app's loader would refuse is refused here too, before anything is written;
-    // what it holds is read by the same parser.
-    let dotenv_path = project.path(DOTENV);
-    let dotenv_text = project::read_text_opt(&dotenv_path)?;
-    let dotenv_vars = match &dotenv_text {
-        Some(text) => project::parse_dotenv(&dotenv_path, text)?,
-        None => Default::default(),
-    };
-    let database_url_in_process = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
-    let database_url = database_url_in_process
-        .clone()
-        .or_else(|| dotenv_vars.get("DATABASE_URL").cloned());
-    let wanted = shard::required(backend, database_url.as_deref());
-    let edited = shard::add_dependencies(&project.path(SHARD_YML), &project.shard_yml, &wanted)?;
-    let action = if edited.is_some() {
-        Action::Update
-    } else {
-        Action::Keep
-    };
-    plan(action, SHARD_YML.to_string(), edited, 0o644)?;
-
-    // .env: the secret (and, for redis, the URL the initializer falls back to).
-    let edited = dotenv::plan(
-        &dotenv_path,
-        dotenv_text.as_deref(),
-        backend == Backend::Redis,
-        dotenv::generate_secret,
-    )?;
-    let action = match (&dotenv_text, &edited) {
-        (_, None) => Action::Keep,
-        (None, Some(_)) => Action::Create,
-        (Some(_), Some(_)) => Action::Update,
-    };
-    let redis_url = match (backend, &edited) {
-        (Backend::Redis, Some(text)) => project::parse_dotenv(&dotenv_path, text)?
-            .get("REDIS_URL")
-            .map(|u| crate::url::mask(u)),
-        (Backend::Redis, None) => dotenv_vars.get("REDIS_URL").map(|u| crate::url::mask(u)),
-        _ => None,
-    };
-    let writes_secret = edited.is_some();
-    plan(action, DOTENV.to_string(), edited, 0o600)?;
-
-    // .gitignore: .env must never be committed, as git itself decides it.
-    let gitignore = project::read_text_opt(&project.path(GITIGNORE))?;
+/// .gitignore: .env must never be committed, as git itself decides it.
+fn gitignore(files: &mut Files, project: &Project, writes_secret: bool) -> Result<()> {
+    let gitignore = crate::project::read_text_opt(&project.path(GITIGNORE))?;
     let env_file = git::env_file(&project.root, gitignore.as_deref())?;
     if env_file == git::EnvFile::Tracked && writes_secret {
         return Err(Error::DotenvTracked(project.path(DOTENV)));
@@ -192,37 +281,9 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
             reason: "a `.env` line added at its end still does not ignore .env".to_string(),
         });
     }
-    let action = match (&gitignore, &edited) {
-        (_, None) => Action::Keep,
-        (None, Some(_)) => Action::Create,
-        (Some(_), Some(_)) => Action::Update,
-    };
-    plan(action, GITIGNORE.to_string(), edited, 0o644)?;
-
-    fsutil::write_all(&writes)?;
-
-    if migration_kept
-        && let Some(f) = files
-            .iter_mut()
-            .find(|f| f.path.starts_with(MIGRATIONS_DIR))
-    {
-        f.note = Some("a sessions migration already exists".to_string());
-    }
-    let main_file = format!("src/{}.cr", project.app_name);
-    let main_file = project.path(&main_file).is_file().then_some(main_file);
-    Ok(SetupReport {
-        backend,
-        app_name: project.app_name,
-        files,
-        main_file,
-        redis_url,
-        database_url: database_url
-            .filter(|_| backend == Backend::Database)
-            .map(|url| UrlInUse {
-                masked: crate::url::mask(&url),
-                in_dotenv: database_url_in_process.is_none(),
-            }),
-    })
+    let action = Action::edit(gitignore.is_some(), edited.is_some());
+    files.add(action, GITIGNORE, edited, 0o644)?;
+    Ok(())
 }
 
 /// The name of an existing `*_create_sessions.cr` in the migrations directory, if any.
@@ -239,4 +300,89 @@ fn existing_migration(dir: &Path) -> Result<Option<String>> {
         .collect();
     found.sort();
     Ok(found.into_iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::cli::ProjectArgs;
+
+    /// Every file under `root`, with its contents.
+    fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).expect("read the test tree") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let rel = path.strip_prefix(root).expect("under root");
+                    files.push((rel.display().to_string(), fs::read(&path).expect("read")));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_plan_writes_nothing_and_says_what_write_will_do() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let root = dir.path();
+        fs::write(root.join(SHARD_YML), "name: myapp\nversion: 0.1.0\n").expect("write");
+        let kept = format!("{MIGRATIONS_DIR}/20200101000000_create_sessions.cr");
+        fs::create_dir_all(root.join(MIGRATIONS_DIR)).expect("mkdir");
+        fs::write(root.join(&kept), "# applied\n").expect("write");
+        let before = tree(root);
+
+        let args = SetupArgs {
+            backend: Backend::Database,
+            force: false,
+            project: ProjectArgs {
+                path: root.to_path_buf(),
+            },
+        };
+        let project = Project::open(root).expect("the project");
+        let env = Env::load(root).expect("no .env");
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 22, 9, 5, 7)
+            .single()
+            .expect("a time");
+        let plan = plan(&project, &env, &args, now).expect("a plan");
+        assert_eq!(tree(root), before, "planning wrote something");
+
+        let files: Vec<(Action, &str, Option<&str>)> = plan
+            .report()
+            .files
+            .iter()
+            .map(|f| (f.action, f.path.as_str(), f.note.as_deref()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                (Action::Create, INITIALIZER, None),
+                (
+                    Action::Keep,
+                    kept.as_str(),
+                    Some("a sessions migration already exists")
+                ),
+                (Action::Update, SHARD_YML, None),
+                (Action::Create, DOTENV, None),
+                (Action::Create, GITIGNORE, None),
+            ]
+        );
+
+        let report = write(plan).expect("written");
+        assert_eq!(report.files.len(), 5);
+        for path in [INITIALIZER, DOTENV, GITIGNORE] {
+            assert!(root.join(path).is_file(), "{path} not written");
+        }
+        assert_eq!(
+            fs::read_to_string(root.join(&kept)).expect("read"),
+            "# applied\n"
+        );
+    }
 }

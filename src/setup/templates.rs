@@ -4,6 +4,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::backend::Backend;
+use crate::conventions::{DEFAULT_REDIS_URL, DEFAULT_TABLE, default_prefix};
 use crate::error::{Error, Result};
 
 #[derive(Template)]
@@ -12,17 +13,14 @@ struct Initializer<'a> {
     app_name: &'a str,
     backend: &'a str,
     prefix_literal: &'a str,
+    redis_url_literal: &'a str,
+    table_literal: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "migration.cr", escape = "none")]
 struct Migration {
     version: String,
-}
-
-/// The Redis key prefix setup writes for an app: `<app>:session:`.
-pub fn default_prefix(app_name: &str) -> String {
-    format!("{app_name}:session:")
 }
 
 /// `src/initializers/session.cr` for `backend`.
@@ -33,6 +31,8 @@ pub fn initializer(app_name: &str, backend: Backend) -> Result<String> {
         app_name: &app_name.replace(['\n', '\r'], " "),
         backend: backend.as_str(),
         prefix_literal: &prefix_literal,
+        redis_url_literal: &crystal_string(DEFAULT_REDIS_URL),
+        table_literal: &crystal_string(DEFAULT_TABLE),
     };
     finish("initializer.cr", tpl.render())
 }
@@ -109,6 +109,33 @@ mod tests {
         let version = migration_version(now);
         assert_eq!(version, "20261122090507");
         insta::assert_snapshot!(migration(&version).unwrap());
+    }
+
+    /// What setup writes, clear reads back as the same store, prefix and URL.
+    #[test]
+    fn the_reader_reads_the_generated_redis_initializer() {
+        use crate::initializer::{Alt, Initializer, Part, Selection, StoreKind};
+        let text = initializer("myapp", Backend::Redis).expect("the test input");
+        let init = Initializer::parse(&text).expect("the generated initializer parses");
+        let Selection::Store(store) = init.select("development") else {
+            panic!("expected one store");
+        };
+        let lit = |s: &str| vec![Alt::Literal(vec![Part::Text(s.to_string())])];
+        assert_eq!(store.kind, StoreKind::Redis);
+        assert_eq!(
+            store.arg(&["prefix"]),
+            Some(lit("myapp:session:").as_slice())
+        );
+        assert_eq!(
+            store.arg(&["url"]),
+            Some(
+                [
+                    Alt::Env("REDIS_URL".into()),
+                    Alt::Literal(vec![Part::Text(DEFAULT_REDIS_URL.into())])
+                ]
+                .as_slice()
+            )
+        );
     }
 
     #[test]
