@@ -148,8 +148,33 @@ pub struct SetupArgs {
     #[arg(short, long)]
     pub force: bool,
 
+    /// Which configuration API to write: the Azu documentation's, or the session shard's
+    /// (1.0.30 and later) [default: shard when shard.lock pins the shard at 1.0.30 or later,
+    /// else docs]
+    #[arg(long, value_enum, value_name = "API")]
+    pub api: Option<Api>,
+
     #[command(flatten)]
     pub project: ProjectArgs,
+}
+
+/// The configuration API a generated initializer is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// The Azu documentation's (`RedisStore.new(url:, prefix:, ttl:)`, ...)
+    Docs,
+    /// The session shard's, as released (1.0.30 and later)
+    Shard,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Docs => "docs",
+            Api::Shard => "shard",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

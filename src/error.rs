@@ -48,6 +48,16 @@ pub enum Error {
     #[error("`{}` is not UTF-8 text; fix or remove it and run again", .0.display())]
     NotUtf8(PathBuf),
 
+    #[error(
+        "`{file}` pins the session shard at {version}, older than 1.0.30, whose API `--api shard` writes; run `shards update session` and setup again, or pass --api docs (the documentation's API)"
+    )]
+    ShardApiTooOld { file: String, version: String },
+
+    #[error(
+        "cannot tell which session shard `{file}` pins ({reason}); pass --api shard (session 1.0.30 or later) or --api docs"
+    )]
+    ShardPinUnreadable { file: String, reason: String },
+
     #[error("cannot read `{}`: {source}; check that it exists and is readable", .path.display())]
     Read { path: PathBuf, source: io::Error },
 

@@ -4,12 +4,25 @@
 use serde::Serialize;
 
 use crate::backend::Backend;
+use crate::cli::Api;
 use crate::conventions::DEFAULT_REDIS_URL;
 use crate::output::{self, Output, paint};
 use crate::setup::{Action, SetupReport};
 
 /// Print `report` as lines, or as JSON in JSON mode.
 pub fn print(report: &SetupReport, out: &Output) {
+    if report.api == Api::Shard && report.api_source != "flag" && report.api_source != "default" {
+        out.info(paint(
+            output::DIM,
+            format!(
+                "(--api shard: {} pins the session shard at 1.0.30 or later)",
+                report.api_source
+            ),
+        ));
+    }
+    for note in &report.notes {
+        out.info(format!("{} {note}", paint(output::WARNING, "note:")));
+    }
     out.lines(&lines(report));
     out.json(&json(report));
 }
@@ -42,6 +55,12 @@ fn next_steps(report: &SetupReport) -> Vec<Step> {
         format!("Require the initializer in {main_file}:"),
         &["require \"./initializers/session\""],
     ));
+    if report.api == Api::Shard {
+        steps.push(step(
+            "Give UserSession the app's own properties:".into(),
+            &["class UserSession < Session::Base in src/initializers/session.cr"],
+        ));
+    }
     steps
 }
 

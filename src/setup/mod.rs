@@ -2,6 +2,7 @@
 //! touched; [`write`] then writes all files at once (see `fsutil`). Returns a report; printing
 //! is the caller's (`render::setup`).
 
+pub(crate) mod api;
 pub(crate) mod dotenv;
 pub(crate) mod git;
 pub mod shard;
@@ -14,13 +15,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::cli::SetupArgs;
+use crate::cli::{Api, SetupArgs};
 use crate::conventions::DEFAULT_REDIS_URL;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, PlannedWrite};
 use crate::project::{
     DOTENV, Env, GITIGNORE, INITIALIZER, MIGRATIONS_DIR, Origin, Project, SHARD_YML,
 };
+
+/// The database store `--api shard` writes beside the initializer (the shard has none).
+pub const DATABASE_STORE: &str = "src/initializers/session_database_store.cr";
 
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,8 +71,14 @@ pub struct FileAction {
 #[derive(Debug, Clone, Serialize)]
 pub struct SetupReport {
     pub backend: Backend,
+    /// The configuration API the initializer is written for.
+    pub api: Api,
+    /// Why that API: `flag`, `default`, or the file that pins the shard.
+    pub api_source: String,
     pub app_name: String,
     pub files: Vec<FileAction>,
+    /// What the user should know about the code written (printed on stderr).
+    pub notes: Vec<String>,
     /// The app's main file (`src/<app>.cr`), when it exists.
     #[serde(skip)]
     pub main_file: Option<String>,
@@ -123,15 +133,23 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Result<SetupPlan> {
     let backend = args.backend;
+    let chosen = api::choose(args.api, &project.root)?;
+    let database_url = env.lookup("DATABASE_URL");
+    let url = database_url.as_ref().map(|(url, _)| url.as_str());
     let mut files = Files::new(project);
-    initializer(&mut files, project, backend, args.force)?;
+    let generated = Generated {
+        backend,
+        api: chosen.api,
+        driver: shard::driver_for(url).name,
+        force: args.force,
+    };
+    initializer(&mut files, project, &generated)?;
     if backend == Backend::Database {
         migration(&mut files, project, now)?;
     }
 
     // shard.yml: the dependencies, the database driver chosen by the DATABASE_URL in use.
-    let database_url = env.lookup("DATABASE_URL");
-    let wanted = shard::required(backend, database_url.as_ref().map(|(url, _)| url.as_str()));
+    let wanted = shard::required(backend, chosen.api, url);
     let edited = shard::add_dependencies(&project.path(SHARD_YML), &project.shard_yml, &wanted)?;
     let action = Action::edit(true, edited.is_some());
     files.add(action, SHARD_YML, edited, 0o644)?;
@@ -149,8 +167,11 @@ pub fn plan(
     let (writes, files) = files.finish();
     let report = SetupReport {
         backend,
+        api: chosen.api,
+        api_source: chosen.source.describe(),
         app_name: project.app_name.clone(),
         files,
+        notes: api::notes(&chosen, &project.root),
         main_file,
         // What `.env` holds once written: the value it had, else the one the plan appends.
         redis_url: (backend == Backend::Redis).then(|| {
@@ -226,20 +247,43 @@ impl<'a> Files<'a> {
     }
 }
 
-/// The initializer: the one file --force is about.
-fn initializer(files: &mut Files, project: &Project, backend: Backend, force: bool) -> Result<()> {
-    let exists = project.path(INITIALIZER).exists();
-    if exists && !force {
-        return Err(Error::AlreadyExists(INITIALIZER.to_string()));
-    }
-    let action = if exists {
-        Action::Overwrite
-    } else {
-        Action::Create
+/// What the generated Crystal is written for.
+struct Generated {
+    backend: Backend,
+    api: Api,
+    /// The database driver shard (`pg`, `mysql`, `sqlite3`).
+    driver: &'static str,
+    force: bool,
+}
+
+/// The initializer, and for the shard API's database backend the store beside it: the files
+/// --force is about.
+fn initializer(files: &mut Files, project: &Project, generated: &Generated) -> Result<()> {
+    let mut add = |rel: &str, text: String| -> Result<()> {
+        let exists = project.path(rel).exists();
+        if exists && !generated.force {
+            return Err(Error::AlreadyExists(rel.to_string()));
+        }
+        let action = if exists {
+            Action::Overwrite
+        } else {
+            Action::Create
+        };
+        files.add(action, rel, Some(text), 0o644)?;
+        Ok(())
     };
-    let text = templates::initializer(&project.app_name, backend)?;
-    files.add(action, INITIALIZER, Some(text), 0o644)?;
-    Ok(())
+    let app = &project.app_name;
+    match generated.api {
+        Api::Docs => add(INITIALIZER, templates::initializer(app, generated.backend)?),
+        Api::Shard => {
+            let text = templates::shard_initializer(app, generated.backend, generated.driver)?;
+            add(INITIALIZER, text)?;
+            if generated.backend == Backend::Database {
+                add(DATABASE_STORE, templates::shard_database_store()?)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The migration: one per project, ever; an existing one is kept even with --force, since a
@@ -341,6 +385,7 @@ mod tests {
         let args = SetupArgs {
             backend: Backend::Database,
             force: false,
+            api: None,
             project: ProjectArgs {
                 path: root.to_path_buf(),
             },

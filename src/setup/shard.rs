@@ -10,6 +10,7 @@ use std::path::Path;
 use yaml_rust2::Yaml;
 
 use crate::backend::Backend;
+use crate::cli::Api;
 use crate::error::{Error, Result};
 use crate::project::parse_shard;
 
@@ -18,44 +19,69 @@ use crate::project::parse_shard;
 pub struct Shard {
     pub name: &'static str,
     pub github: &'static str,
+    /// A version requirement written with the entry, when the generated code needs one.
+    pub version: Option<&'static str>,
 }
 
 pub const SESSION: Shard = Shard {
     name: "session",
     github: "azutoolkit/session",
+    version: None,
+};
+/// The session shard for `--api shard`: the API it writes for came with 1.0.30.
+pub const SESSION_SHARD_API: Shard = Shard {
+    version: Some(">= 1.0.30"),
+    ..SESSION
+};
+pub const DB: Shard = Shard {
+    name: "db",
+    github: "crystal-lang/crystal-db",
+    version: None,
 };
 pub const REDIS: Shard = Shard {
     name: "redis",
     github: "stefanwille/crystal-redis",
+    version: None,
 };
 pub const CQL: Shard = Shard {
     name: "cql",
     github: "azutoolkit/cql",
+    version: None,
 };
 pub const PG: Shard = Shard {
     name: "pg",
     github: "will/crystal-pg",
+    version: None,
 };
 pub const MYSQL: Shard = Shard {
     name: "mysql",
     github: "crystal-lang/crystal-mysql",
+    version: None,
 };
 pub const SQLITE3: Shard = Shard {
     name: "sqlite3",
     github: "crystal-lang/crystal-sqlite3",
+    version: None,
 };
 
-/// The shards a backend needs. For the database backend the driver follows the scheme of
-/// `database_url` (PostgreSQL when it is unset or unknown).
-pub fn required(backend: Backend, database_url: Option<&str>) -> Vec<Shard> {
-    match backend {
-        Backend::Redis => vec![SESSION, REDIS],
-        Backend::Memory => vec![SESSION],
-        Backend::Database => vec![SESSION, CQL, driver_for(database_url)],
+/// The shards a backend needs with `api`'s code. For the database backend the driver follows
+/// the scheme of `database_url` (PostgreSQL when it is unset or unknown); CQL runs the
+/// migration, and the shard API's store talks to crystal-db itself.
+pub fn required(backend: Backend, api: Api, database_url: Option<&str>) -> Vec<Shard> {
+    let session = match api {
+        Api::Docs => SESSION,
+        Api::Shard => SESSION_SHARD_API,
+    };
+    match (backend, api) {
+        (Backend::Redis, _) => vec![session, REDIS],
+        (Backend::Memory, _) => vec![session],
+        (Backend::Database, Api::Docs) => vec![session, CQL, driver_for(database_url)],
+        (Backend::Database, Api::Shard) => vec![session, CQL, DB, driver_for(database_url)],
     }
 }
 
-fn driver_for(database_url: Option<&str>) -> Shard {
+/// The driver shard for `database_url`'s scheme.
+pub fn driver_for(database_url: Option<&str>) -> Shard {
     let scheme = database_url
         .and_then(|u| u.split_once(':'))
         .map(|(s, _)| s.to_ascii_lowercase());
@@ -84,7 +110,10 @@ pub fn add_dependencies(path: &Path, text: &str, wanted: &[Shard]) -> Result<Opt
         reason: reason.to_string(),
         wanted: missing
             .iter()
-            .map(|s| format!("{} (github: {})", s.name, s.github))
+            .map(|s| match s.version {
+                Some(v) => format!("{} (github: {}, version: {v})", s.name, s.github),
+                None => format!("{} (github: {})", s.name, s.github),
+            })
             .collect::<Vec<_>>()
             .join(", "),
     };
@@ -286,10 +315,15 @@ fn entries(shards: &[Shard], indent: &str, eol: &str) -> String {
     shards
         .iter()
         .map(|s| {
-            format!(
+            let mut entry = format!(
                 "{indent}{}:{eol}{indent}{indent}github: {}{eol}",
                 s.name, s.github
-            )
+            );
+            if let Some(v) = s.version {
+                // Quoted: a plain scalar may not start with `>`.
+                entry.push_str(&format!("{indent}{indent}version: \"{v}\"{eol}"));
+            }
+            entry
         })
         .collect()
 }

@@ -17,6 +17,36 @@ struct Initializer<'a> {
     table_literal: &'a str,
 }
 
+/// `--api shard`, redis: the shard's `RedisStore` on crystal-redis.
+#[derive(Template)]
+#[template(path = "shard/initializer_redis.cr", escape = "none")]
+struct ShardRedis<'a> {
+    app_name: &'a str,
+    session_key_literal: &'a str,
+    redis_url_literal: &'a str,
+}
+
+/// `--api shard`, memory: the shard's `MemoryStore`.
+#[derive(Template)]
+#[template(path = "shard/initializer_memory.cr", escape = "none")]
+struct ShardMemory<'a> {
+    app_name: &'a str,
+    session_key_literal: &'a str,
+}
+
+/// `--api shard`, database: the project's own store (the shard has none), on `driver`.
+#[derive(Template)]
+#[template(path = "shard/initializer_database.cr", escape = "none")]
+struct ShardDatabase<'a> {
+    app_name: &'a str,
+    session_key_literal: &'a str,
+    driver: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "shard/session_database_store.cr", escape = "none")]
+struct ShardDatabaseStore;
+
 #[derive(Template)]
 #[template(path = "migration.cr", escape = "none")]
 struct Migration {
@@ -35,6 +65,50 @@ pub fn initializer(app_name: &str, backend: Backend) -> Result<String> {
         table_literal: &crystal_string(DEFAULT_TABLE),
     };
     finish("initializer.cr", tpl.render())
+}
+
+/// `src/initializers/session.cr` for `backend`, written for the session shard's own API
+/// (1.0.30 and later). `driver` is the database driver shard (`pg`, `mysql`, `sqlite3`).
+pub fn shard_initializer(app_name: &str, backend: Backend, driver: &str) -> Result<String> {
+    let app = app_name.replace(['\n', '\r'], " ");
+    let key = crystal_string(&format!("{app_name}_session"));
+    let (template, rendered) = match backend {
+        Backend::Redis => (
+            "shard/initializer_redis.cr",
+            ShardRedis {
+                app_name: &app,
+                session_key_literal: &key,
+                redis_url_literal: &crystal_string(DEFAULT_REDIS_URL),
+            }
+            .render(),
+        ),
+        Backend::Memory => (
+            "shard/initializer_memory.cr",
+            ShardMemory {
+                app_name: &app,
+                session_key_literal: &key,
+            }
+            .render(),
+        ),
+        Backend::Database => (
+            "shard/initializer_database.cr",
+            ShardDatabase {
+                app_name: &app,
+                session_key_literal: &key,
+                driver,
+            }
+            .render(),
+        ),
+    };
+    finish(template, rendered)
+}
+
+/// The database store `--api shard` writes beside the initializer.
+pub fn shard_database_store() -> Result<String> {
+    finish(
+        "shard/session_database_store.cr",
+        ShardDatabaseStore.render(),
+    )
 }
 
 /// The migration's version and file name for `now` (UTC, `%Y%m%d%H%M%S`).
@@ -101,6 +175,23 @@ mod tests {
     #[test]
     fn memory_initializer() {
         insta::assert_snapshot!(initializer("myapp", Backend::Memory).unwrap());
+    }
+
+    #[test]
+    fn shard_api_initializers() {
+        insta::assert_snapshot!(
+            "shard_redis",
+            shard_initializer("myapp", Backend::Redis, "pg").unwrap()
+        );
+        insta::assert_snapshot!(
+            "shard_memory",
+            shard_initializer("myapp", Backend::Memory, "pg").unwrap()
+        );
+        insta::assert_snapshot!(
+            "shard_database_mysql",
+            shard_initializer("myapp", Backend::Database, "mysql").unwrap()
+        );
+        insta::assert_snapshot!("shard_database_store", shard_database_store().unwrap());
     }
 
     #[test]

@@ -27,6 +27,6 @@ Session.configure do |config|
 
   # Keys are session:<uuid>, written with SETEX and the timeout above.
   config.store = Session::RedisStore(UserSession).new(
-    client: Redis.new(url: ENV.fetch("REDIS_URL", "redis://localhost:6379"))
+    client: Redis.new(url: ENV.fetch("REDIS_URL", {{ redis_url_literal }}))
   )
 end

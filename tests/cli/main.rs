@@ -22,4 +22,5 @@ mod schemas;
 mod setup;
 mod setup_git;
 mod setup_writes;
+mod shard_api;
 mod walks;
