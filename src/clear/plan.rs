@@ -4,10 +4,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use serde::{Serialize, Serializer};
+
 use crate::backend::{self, Backend, Source};
 use crate::clear::sql::Table;
 use crate::cli::ClearArgs;
-use crate::database_url::DatabaseUrl;
+use crate::database_url::{DatabaseUrl, Dialect};
 use crate::error::{Error, Result};
 use crate::initializer::{
     AZU_ENVIRONMENTS, Alt, CRYSTAL_ENV, Initializer, Part, Selection, Store, StoreKind, Undecided,
@@ -19,34 +21,139 @@ pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
 pub const SHARD_DEFAULT_PREFIX: &str = "session:";
 pub const DEFAULT_TABLE: &str = "sessions";
 
-#[derive(Debug, Clone)]
+/// What a clear empties, every value resolved once here and carried from here on (a second
+/// derivation of a pattern or a masked URL would be a second place to get it wrong).
+///
+/// Serialized, it gives the target's keys of the JSON report (see [`super::ClearReport`]).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
 pub enum Target {
-    Redis {
-        url: String,
-        prefix: String,
-        /// The database number the URL selects.
-        database: u32,
-    },
-    Database {
-        /// Resolved once: the file a relative SQLite path names, the parameters read.
-        url: DatabaseUrl,
-        table: Table,
-    },
+    Redis(RedisTarget),
+    Database(DatabaseTarget),
     Memory,
 }
 
-#[derive(Debug, Clone)]
+/// The Redis keys a clear deletes, and the server they live on.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisTarget {
+    /// `REDIS_URL` as given, password and all: only ever used to connect, never shown.
+    #[serde(skip)]
+    pub url: String,
+    /// The URL as every message and report shows it (passwords masked).
+    #[serde(rename = "url")]
+    pub masked_url: String,
+    /// The database number the URL selects.
+    pub database: u32,
+    pub prefix: String,
+    /// The SCAN pattern for the prefix: its glob characters escaped, then `*`.
+    pub pattern: String,
+}
+
+/// The sessions table a clear empties, and the database it is in. The dialect is the URL's
+/// own ([`DatabaseUrl::dialect`]), resolved with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseTarget {
+    /// Resolved once: the file a relative SQLite path names, the parameters read.
+    #[serde(rename = "url", serialize_with = "shown_url")]
+    pub url: DatabaseUrl,
+    #[serde(serialize_with = "plain_table")]
+    pub table: Table,
+}
+
+impl DatabaseTarget {
+    pub fn dialect(&self) -> Dialect {
+        self.url.dialect
+    }
+}
+
+/// Everything `session:clear` will do, decided before any server is touched. Serialized, it
+/// gives the JSON report's keys that do not depend on the clear's outcome.
+#[derive(Debug, Clone, Serialize)]
 pub struct ClearPlan {
+    #[serde(serialize_with = "backend_name")]
     pub backend: Backend,
+    #[serde(rename = "backend_source", serialize_with = "source_key")]
     pub source: Source,
     /// Why a level of the detection chain was passed over, for stderr.
     pub notes: Vec<String>,
+    #[serde(flatten)]
     pub target: Target,
     pub dry_run: bool,
     /// Only sessions past their expiry.
     pub expired: bool,
+    /// `--force`: delete without asking.
+    #[serde(skip)]
+    pub force: bool,
     /// How long a SQL statement may wait for another connection's lock.
+    #[serde(skip)]
     pub lock_timeout: Duration,
+}
+
+/// Why a clear has nothing it can do: it ends after saying so, without a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NothingToDo {
+    /// Memory sessions live in the application's process.
+    Memory,
+    /// `--expired` on Redis: every session key has a TTL, so the server drops them itself.
+    RedisExpiresItself,
+}
+
+impl NothingToDo {
+    /// Why, in one sentence (the JSON report's `message`).
+    pub fn message(self) -> &'static str {
+        match self {
+            NothingToDo::Memory => {
+                "Memory sessions cannot be cleared remotely; restart the application to clear them"
+            }
+            NothingToDo::RedisExpiresItself => {
+                "Redis removes expired sessions itself (every session key has a TTL); nothing to clear"
+            }
+        }
+    }
+}
+
+impl Serialize for NothingToDo {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.message())
+    }
+}
+
+impl ClearPlan {
+    /// Whether the clear can do anything at all (and so needs a server).
+    pub fn nothing_to_do(&self) -> Option<NothingToDo> {
+        match self.target {
+            Target::Memory => Some(NothingToDo::Memory),
+            Target::Redis(_) if self.expired => Some(NothingToDo::RedisExpiresItself),
+            _ => None,
+        }
+    }
+
+    /// Whether the clear deletes live sessions: not a dry run, not memory, and not
+    /// `--expired` (which touches no live session).
+    pub fn deletes(&self) -> bool {
+        !matches!(self.target, Target::Memory) && !self.dry_run && !self.expired
+    }
+
+    /// Whether to ask before going ahead: a clear that deletes, without `--force`.
+    pub fn needs_confirmation(&self) -> bool {
+        self.deletes() && !self.force
+    }
+}
+
+fn backend_name<S: Serializer>(backend: &Backend, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(backend.as_str())
+}
+
+fn source_key<S: Serializer>(source: &Source, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(source.key())
+}
+
+fn shown_url<S: Serializer>(url: &DatabaseUrl, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&url.shown)
+}
+
+fn plain_table<S: Serializer>(table: &Table, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&table.plain())
 }
 
 pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
@@ -143,8 +250,9 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
                 })?,
                 (None, None) => DEFAULT_REDIS_URL.to_string(),
             };
+            let masked_url = crate::url::mask(&url);
             let invalid = |reason: String| Error::RedisUrlInvalid {
-                url: crate::url::mask(&url),
+                url: masked_url.clone(),
                 reason,
             };
             let first = crate::clear::redis::seeds(&url)
@@ -154,11 +262,13 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
                 .unwrap_or_default();
             let database = crate::clear::redis::database(&first).map_err(invalid)?;
             let prefix = redis_prefix(args, store, &env, root)?;
-            Target::Redis {
+            Target::Redis(RedisTarget {
+                pattern: crate::clear::redis::pattern(&prefix),
                 url,
-                prefix,
+                masked_url,
                 database,
-            }
+                prefix,
+            })
         }
         Backend::Database => {
             let raw = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
@@ -175,13 +285,13 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
                 (None, None) => DEFAULT_TABLE.to_string(),
             };
             let table = Table::parse(&name).ok_or(Error::InvalidTable(name))?;
-            Target::Database { url, table }
+            Target::Database(DatabaseTarget { url, table })
         }
     };
 
     // The flag, else the wait the app's own SQLite URL sets, else the default.
     let url_wait = match &target {
-        Target::Database { url, .. } => url.sqlite.as_ref().and_then(|s| s.busy_timeout),
+        Target::Database(t) => t.url.sqlite.as_ref().and_then(|s| s.busy_timeout),
         _ => None,
     };
     let lock_timeout = args
@@ -196,6 +306,7 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         target,
         dry_run: args.dry_run,
         expired: args.expired,
+        force: args.force,
         lock_timeout,
     })
 }

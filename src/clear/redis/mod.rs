@@ -18,6 +18,7 @@ use redis::aio::MultiplexedConnection;
 
 use super::Stop;
 use super::cluster::Cluster;
+use super::plan::RedisTarget;
 use crate::error::{Error, Result};
 
 mod connect;
@@ -307,45 +308,46 @@ pub(crate) fn info_error(e: &redis::RedisError, masked_url: &str) -> Error {
     }
 }
 
-/// Where `REDIS_URL` leads: one server, or a Redis Cluster.
-pub enum RedisTarget {
+/// Where `REDIS_URL` leads: a connection to one server, or to a Redis Cluster's primaries.
+pub enum RedisConnection {
     Single(MultiplexedConnection),
     Cluster(Box<Cluster>),
 }
 
-impl RedisTarget {
+impl RedisConnection {
     /// The number of primaries, for a cluster.
     pub fn primaries(&self) -> Option<usize> {
         match self {
-            RedisTarget::Single(_) => None,
-            RedisTarget::Cluster(cluster) => Some(cluster.primaries()),
+            RedisConnection::Single(_) => None,
+            RedisConnection::Cluster(cluster) => Some(cluster.primaries()),
         }
     }
 
-    /// Delete every key under `prefix` (or, with `dry_run`, count them); `progress` is told
-    /// each batch's count as it lands.
+    /// Delete every key `target`'s pattern matches (or, with `dry_run`, count them);
+    /// `progress` is told each batch's count as it lands.
     pub async fn clear(
         &self,
-        masked_url: &str,
-        prefix: &str,
+        target: &RedisTarget,
         dry_run: bool,
         stop: &Stop,
         progress: impl FnMut(u64),
     ) -> Result<u64> {
         match self {
-            RedisTarget::Single(con) => {
-                clear(con, masked_url, prefix, dry_run, stop, progress).await
+            RedisConnection::Single(con) => clear(con, target, dry_run, stop, progress).await,
+            RedisConnection::Cluster(cluster) => {
+                cluster
+                    .clear(&target.pattern, dry_run, stop, progress)
+                    .await
             }
-            RedisTarget::Cluster(cluster) => cluster.clear(prefix, dry_run, stop, progress).await,
         }
     }
 }
 
-/// Connect to the first seed in `url` that answers and find out whether it is a cluster
-/// node; for a cluster, connect to every primary. Nothing is deleted here.
-pub async fn connect_target(url: &str) -> Result<RedisTarget> {
-    let seeds = seeds(url).map_err(|reason| Error::RedisUrlInvalid {
-        url: crate::url::mask(url),
+/// Connect to the first seed in `target`'s URL that answers and find out whether it is a
+/// cluster node; for a cluster, connect to every primary. Nothing is deleted here.
+pub async fn connect_target(target: &RedisTarget) -> Result<RedisConnection> {
+    let seeds = seeds(&target.url).map_err(|reason| Error::RedisUrlInvalid {
+        url: target.masked_url.clone(),
         reason,
     })?;
     let mut failures = Vec::new();
@@ -369,10 +371,10 @@ pub async fn connect_target(url: &str) -> Result<RedisTarget> {
     match (cluster, seeds.len()) {
         (false, 1) => {
             ensure_primary(&mut con, &masked).await?;
-            Ok(RedisTarget::Single(con))
+            Ok(RedisConnection::Single(con))
         }
         (false, count) => Err(Error::RedisNotCluster { url: masked, count }),
-        (true, _) => Ok(RedisTarget::Cluster(Box::new(
+        (true, _) => Ok(RedisConnection::Cluster(Box::new(
             Cluster::connect(seed, con).await?,
         ))),
     }

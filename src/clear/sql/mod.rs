@@ -55,6 +55,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 use super::Stop;
+use super::plan::{ClearPlan, DatabaseTarget};
 use crate::database_url::DatabaseUrl;
 pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
@@ -95,15 +96,12 @@ pub struct SqlTarget {
 }
 
 impl SqlTarget {
-    /// Connect and read the catalog; with `expired`, the clear deletes only rows past their
-    /// `expires_at`, and with `dry_run` it only counts. `lock_timeout` is how long any statement may wait for another's lock.
-    pub async fn connect(
-        url: &DatabaseUrl,
-        table: Table,
-        (expired, dry_run): (bool, bool),
-        lock_timeout: Duration,
-        stop: &Stop,
-    ) -> Result<Self> {
+    /// Connect to `target`'s database and read the catalog. With the plan's `expired`, the
+    /// clear deletes only rows past their `expires_at`, with its `dry_run` it only counts,
+    /// and its `lock_timeout` is how long any statement may wait for another's lock.
+    pub async fn connect(plan: &ClearPlan, target: &DatabaseTarget, stop: &Stop) -> Result<Self> {
+        let url = &target.url;
+        let lock_timeout = plan.lock_timeout;
         let connect_error = |reason: String| Error::DatabaseConnect {
             url: url.shown.clone(),
             reason,
@@ -126,22 +124,24 @@ impl SqlTarget {
                 return Err(connect_error(describe(&e, url)));
             }
         }
-        let mut target = SqlTarget {
+        // The target's values are carried into the connection, which every statement of the
+        // walks reads them from.
+        let mut connected = SqlTarget {
             conn,
             url: url.clone(),
-            dialect: url.dialect,
-            table,
-            expired,
+            dialect: target.dialect(),
+            table: target.table.clone(),
+            expired: plan.expired,
             stop: stop.clone(),
             lock_timeout,
-            dry_run,
+            dry_run: plan.dry_run,
             relation: Relation::default(),
         };
-        target.relation = match target.inspect().await {
+        connected.relation = match connected.inspect().await {
             Ok(relation) => relation,
-            Err(e) => return Err(target.explained(e).await),
+            Err(e) => return Err(connected.explained(e).await),
         };
-        Ok(target)
+        Ok(connected)
     }
 
     /// Rows of other tables the clear changes through foreign keys.

@@ -34,11 +34,12 @@ impl Part {
 }
 
 /// Rows of another table that a delete of sessions changes through a foreign key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Cascade {
     /// The referencing table, as the user would name it.
     pub table: String,
     /// `CASCADE` (its rows are deleted), `SET NULL` or `SET DEFAULT` (their key is reset).
+    #[serde(rename = "on_delete")]
     pub action: String,
     /// How many of its rows the clear changes.
     pub rows: u64,
