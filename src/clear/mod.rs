@@ -8,6 +8,7 @@ pub mod plan;
 pub mod redis;
 mod run;
 pub mod sql;
+mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

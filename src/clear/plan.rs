@@ -8,8 +8,9 @@ use serde::{Serialize, Serializer};
 
 use crate::backend::{self, Backend, Source};
 use crate::clear::sql::Table;
+pub use crate::clear::target::{DatabaseTarget, RedisTarget, Target};
 use crate::cli::ClearArgs;
-use crate::database_url::{DatabaseUrl, Dialect};
+use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::initializer::{
     AZU_ENVIRONMENTS, Alt, CRYSTAL_ENV, Initializer, Part, Selection, Store, StoreKind, Undecided,
@@ -20,51 +21,6 @@ pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
 /// The session shard's own prefix, used by a Redis store given no `prefix:`.
 pub const SHARD_DEFAULT_PREFIX: &str = "session:";
 pub const DEFAULT_TABLE: &str = "sessions";
-
-/// What a clear empties, every value resolved once here and carried from here on (a second
-/// derivation of a pattern or a masked URL would be a second place to get it wrong).
-///
-/// Serialized, it gives the target's keys of the JSON report (see [`super::ClearReport`]).
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Target {
-    Redis(RedisTarget),
-    Database(DatabaseTarget),
-    Memory,
-}
-
-/// The Redis keys a clear deletes, and the server they live on.
-#[derive(Debug, Clone, Serialize)]
-pub struct RedisTarget {
-    /// `REDIS_URL` as given, password and all: only ever used to connect, never shown.
-    #[serde(skip)]
-    pub url: String,
-    /// The URL as every message and report shows it (passwords masked).
-    #[serde(rename = "url")]
-    pub masked_url: String,
-    /// The database number the URL selects.
-    pub database: u32,
-    pub prefix: String,
-    /// The SCAN pattern for the prefix: its glob characters escaped, then `*`.
-    pub pattern: String,
-}
-
-/// The sessions table a clear empties, and the database it is in. The dialect is the URL's
-/// own ([`DatabaseUrl::dialect`]), resolved with it.
-#[derive(Debug, Clone, Serialize)]
-pub struct DatabaseTarget {
-    /// Resolved once: the file a relative SQLite path names, the parameters read.
-    #[serde(rename = "url", serialize_with = "shown_url")]
-    pub url: DatabaseUrl,
-    #[serde(serialize_with = "plain_table")]
-    pub table: Table,
-}
-
-impl DatabaseTarget {
-    pub fn dialect(&self) -> Dialect {
-        self.url.dialect
-    }
-}
 
 /// Everything `session:clear` will do, decided before any server is touched. Serialized, it
 /// gives the JSON report's keys that do not depend on the clear's outcome.
@@ -148,14 +104,6 @@ fn source_key<S: Serializer>(source: &Source, s: S) -> std::result::Result<S::Ok
     s.serialize_str(source.key())
 }
 
-fn shown_url<S: Serializer>(url: &DatabaseUrl, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&url.shown)
-}
-
-fn plain_table<S: Serializer>(table: &Table, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&table.plain())
-}
-
 pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
     let root = &args.project.path;
     if !root.is_dir() {
@@ -165,50 +113,9 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
     let mut notes = Vec::new();
 
     let init_path = root.join(INITIALIZER);
-    let initializer = match project::read_text_opt(&init_path) {
-        Ok(Some(text)) => match Initializer::parse_file(&text, &init_path) {
-            Ok(init) => Some(init),
-            Err(e) if can_skip_initializer(args) => {
-                notes.push(format!("{INITIALIZER} skipped: {e}"));
-                None
-            }
-            Err(e) => {
-                return Err(Error::InitializerUnreadable {
-                    path: init_path,
-                    reason: e.to_string(),
-                });
-            }
-        },
-        Ok(None) => None,
-        Err(Error::NotUtf8(_)) if can_skip_initializer(args) => {
-            notes.push(format!("{INITIALIZER} skipped: it is not UTF-8 text"));
-            None
-        }
-        Err(e) => return Err(e),
-    };
+    let initializer = read_initializer(args, &init_path, &mut notes)?;
 
-    let vars = |name: &str| env.get(name);
-    let selected: Option<&Store> = match initializer.as_ref().map(|i| i.select(&vars)) {
-        None => None,
-        Some(Selection::Store(store)) => Some(store),
-        Some(Selection::NoStore) => {
-            notes.push(format!("{INITIALIZER} configures no session store"));
-            None
-        }
-        Some(Selection::NoneForEnv) => {
-            let read = initializer
-                .as_ref()
-                .map(Initializer::variables)
-                .unwrap_or_default();
-            notes.push(format!(
-                "{INITIALIZER} configures no store for {}",
-                environment(&read, &env)
-            ));
-            None
-        }
-        Some(Selection::Undecidable(u)) => undecided(&u, args, &init_path, root, &env)?,
-    };
-
+    let selected = select_store(initializer.as_ref(), args, &init_path, &env, &mut notes)?;
     if args.backend.is_none()
         && let Some(store) = selected
         && store.kind == StoreKind::Cookie
@@ -221,71 +128,14 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         backend::detect(args.backend, from_initializer, session_backend.as_deref())
             .map_err(Error::InvalidSessionBackend)?;
 
-    // The store whose arguments apply: the selected one if it is of this backend, else the
-    // only store of this backend in the file.
-    let store = selected
-        .filter(|s| backend_of(s.kind) == Some(backend))
-        .or_else(|| {
-            let mut same = initializer
-                .iter()
-                .flat_map(|i| i.stores.iter())
-                .filter(|s| backend_of(s.kind) == Some(backend));
-            match (same.next(), same.next()) {
-                (Some(only), None) => Some(only),
-                _ => None,
-            }
-        });
-
+    let store = store_of(backend, selected, initializer.as_ref());
     let target = match backend {
         Backend::Memory => Target::Memory,
-        Backend::Redis => {
-            // REDIS_URL, else the store's `url:` (which must be evaluable: falling back to
-            // localhost would clear another server), else the shard's default.
-            let url = match (env.get("REDIS_URL"), store.and_then(|s| s.arg(&["url"]))) {
-                (Some(url), _) => url,
-                (None, Some(alts)) => resolve(alts, &env).map_err(|e| match e {
-                    Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset { name },
-                    Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable { expr },
-                    other => other,
-                })?,
-                (None, None) => DEFAULT_REDIS_URL.to_string(),
-            };
-            let masked_url = crate::url::mask(&url);
-            let invalid = |reason: String| Error::RedisUrlInvalid {
-                url: masked_url.clone(),
-                reason,
-            };
-            let first = crate::clear::redis::seeds(&url)
-                .map_err(invalid)?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let database = crate::clear::redis::database(&first).map_err(invalid)?;
-            let prefix = redis_prefix(args, store, &env, root)?;
-            Target::Redis(RedisTarget {
-                pattern: crate::clear::redis::pattern(&prefix),
-                url,
-                masked_url,
-                database,
-                prefix,
-            })
-        }
+        Backend::Redis => Target::Redis(redis_target(args, store, &env)?),
         Backend::Database => {
-            let raw = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
-            let url = DatabaseUrl::parse(&raw, root)?;
-            notes.extend(url.notes.iter().cloned());
-            let name = match (
-                &args.table,
-                store.and_then(|s| s.arg(&["table", "table_name"])),
-            ) {
-                (Some(t), _) => t.clone(),
-                (None, Some(alts)) => {
-                    resolve(alts, &env).map_err(|_| Error::InvalidTable(alts_text(alts)))?
-                }
-                (None, None) => DEFAULT_TABLE.to_string(),
-            };
-            let table = Table::parse(&name).ok_or(Error::InvalidTable(name))?;
-            Target::Database(DatabaseTarget { url, table })
+            let target = database_target(args, store, &env)?;
+            notes.extend(target.url.notes.iter().cloned());
+            Target::Database(target)
         }
     };
 
@@ -309,6 +159,140 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         force: args.force,
         lock_timeout,
     })
+}
+
+/// The store the initializer selects in this environment, if it can be told; a file that
+/// selects none says so in a note.
+fn select_store<'a>(
+    initializer: Option<&'a Initializer>,
+    args: &ClearArgs,
+    init_path: &Path,
+    env: &Env,
+    notes: &mut Vec<String>,
+) -> Result<Option<&'a Store>> {
+    let root = &args.project.path;
+    let vars = |name: &str| env.get(name);
+    Ok(match initializer.map(|i| i.select(&vars)) {
+        None => None,
+        Some(Selection::Store(store)) => Some(store),
+        Some(Selection::NoStore) => {
+            notes.push(format!("{INITIALIZER} configures no session store"));
+            None
+        }
+        Some(Selection::NoneForEnv) => {
+            let read = initializer.map(Initializer::variables).unwrap_or_default();
+            notes.push(format!(
+                "{INITIALIZER} configures no store for {}",
+                environment(&read, env)
+            ));
+            None
+        }
+        Some(Selection::Undecidable(u)) => undecided(&u, args, init_path, root, env)?,
+    })
+}
+
+/// The store whose arguments apply: the selected one if it is of `backend`, else the only
+/// store of `backend` in the file.
+fn store_of<'a>(
+    backend: Backend,
+    selected: Option<&'a Store>,
+    initializer: Option<&'a Initializer>,
+) -> Option<&'a Store> {
+    selected
+        .filter(|s| backend_of(s.kind) == Some(backend))
+        .or_else(|| {
+            let mut same = initializer
+                .iter()
+                .flat_map(|i| i.stores.iter())
+                .filter(|s| backend_of(s.kind) == Some(backend));
+            match (same.next(), same.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+}
+
+/// The project's initializer, if it has one; a broken one is passed over with a note when
+/// the flags say everything it would have told.
+fn read_initializer(
+    args: &ClearArgs,
+    init_path: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Option<Initializer>> {
+    Ok(match project::read_text_opt(init_path) {
+        Ok(Some(text)) => match Initializer::parse_file(&text, init_path) {
+            Ok(init) => Some(init),
+            Err(e) if can_skip_initializer(args) => {
+                notes.push(format!("{INITIALIZER} skipped: {e}"));
+                None
+            }
+            Err(e) => {
+                return Err(Error::InitializerUnreadable {
+                    path: init_path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        },
+        Ok(None) => None,
+        Err(Error::NotUtf8(_)) if can_skip_initializer(args) => {
+            notes.push(format!("{INITIALIZER} skipped: it is not UTF-8 text"));
+            None
+        }
+        Err(e) => return Err(e),
+    })
+}
+
+/// The Redis server and keys: `REDIS_URL`, else the store's `url:` (which must be
+/// evaluable: falling back to localhost would clear another server), else the shard's
+/// default; the prefix and its SCAN pattern.
+fn redis_target(args: &ClearArgs, store: Option<&Store>, env: &Env) -> Result<RedisTarget> {
+    let url = match (env.get("REDIS_URL"), store.and_then(|s| s.arg(&["url"]))) {
+        (Some(url), _) => url,
+        (None, Some(alts)) => resolve(alts, env).map_err(|e| match e {
+            Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset { name },
+            Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable { expr },
+            other => other,
+        })?,
+        (None, None) => DEFAULT_REDIS_URL.to_string(),
+    };
+    let masked_url = crate::url::mask(&url);
+    let invalid = |reason: String| Error::RedisUrlInvalid {
+        url: masked_url.clone(),
+        reason,
+    };
+    let first = crate::clear::redis::seeds(&url)
+        .map_err(invalid)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let database = crate::clear::redis::database(&first).map_err(invalid)?;
+    let prefix = redis_prefix(args, store, env, &args.project.path)?;
+    Ok(RedisTarget {
+        pattern: crate::clear::redis::pattern(&prefix),
+        url,
+        masked_url,
+        database,
+        prefix,
+    })
+}
+
+/// The database (`DATABASE_URL`, required) and the sessions table: the flag, else the
+/// store's `table:`, else the shard's default.
+fn database_target(args: &ClearArgs, store: Option<&Store>, env: &Env) -> Result<DatabaseTarget> {
+    let raw = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
+    let url = DatabaseUrl::parse(&raw, &args.project.path)?;
+    let name = match (
+        &args.table,
+        store.and_then(|s| s.arg(&["table", "table_name"])),
+    ) {
+        (Some(t), _) => t.clone(),
+        (None, Some(alts)) => {
+            resolve(alts, env).map_err(|_| Error::InvalidTable(alts_text(alts)))?
+        }
+        (None, None) => DEFAULT_TABLE.to_string(),
+    };
+    let table = Table::parse(&name).ok_or(Error::InvalidTable(name))?;
+    Ok(DatabaseTarget { url, table })
 }
 
 /// The store to use when the initializer's choice hangs on conditions this tool cannot
