@@ -176,6 +176,10 @@ impl Cluster {
     }
 
     /// Delete every key `pattern` matches on every primary (or, with `dry_run`, count them).
+    ///
+    /// Long on purpose: the first pass and the failover rounds after it share the running
+    /// count and the list of primaries that failed, which decide the one error (or count)
+    /// the whole run ends with.
     pub async fn clear(
         &self,
         pattern: &str,

@@ -9,6 +9,10 @@ use crate::error::{Error, Result};
 
 /// Delete every key `target`'s pattern matches on the server behind `con` (or, with
 /// `dry_run`, count them). `progress` is told each batch's count as it lands.
+///
+/// Long on purpose: the pipelined loop's state (the UNLINK in flight, the SCAN sent with it,
+/// the running count) is what every exit (done, stopped, failed) must settle, and split
+/// into pieces that state would have to travel between them.
 pub async fn clear(
     con: &MultiplexedConnection,
     target: &RedisTarget,
