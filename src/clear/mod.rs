@@ -34,10 +34,10 @@ impl Stop {
 
 /// A connection to the store a plan names. What to clear there stays in the plan, which
 /// [`Connected::clear`] is given again.
-pub enum Connected {
+pub enum Connected<'p> {
     /// One server, or a Redis Cluster's primaries.
     Redis(redis::RedisConnection),
-    Sql(Box<sql::SqlTarget>),
+    Sql(Box<sql::SqlTarget<'p>>),
     Memory,
 }
 
@@ -58,7 +58,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Connect to the store `plan` names; `stop` is what Ctrl-C sets once the clear is under
 /// way (a SQL statement waiting for a lock looks at it too).
-pub async fn connect(plan: &ClearPlan, stop: &Stop) -> Result<Connected> {
+pub async fn connect<'p>(plan: &'p ClearPlan, stop: &Stop) -> Result<Connected<'p>> {
     Ok(match &plan.target {
         Target::Memory => Connected::Memory,
         Target::Redis(target) => Connected::Redis(redis::connect_target(target).await?),
@@ -68,7 +68,7 @@ pub async fn connect(plan: &ClearPlan, stop: &Stop) -> Result<Connected> {
     })
 }
 
-impl Connected {
+impl Connected<'_> {
     /// How many primaries the Redis Cluster the URL leads to has (`None`: not a cluster).
     pub fn redis_cluster_primaries(&self) -> Option<usize> {
         match self {

@@ -144,7 +144,7 @@ pub fn run<'p>(plan: &'p ClearPlan, hooks: &mut dyn Hooks) -> Result<ClearReport
 /// What the server turned out to be, in the report and told.
 fn tell_connected(
     plan: &ClearPlan,
-    connected: &Connected,
+    connected: &Connected<'_>,
     report: &mut ClearReport<'_>,
     hooks: &mut dyn Hooks,
 ) {
@@ -172,7 +172,7 @@ fn tell_connected(
 /// The clear itself, under its progress display; how many sessions it cleared (or counted).
 fn clear(
     plan: &ClearPlan,
-    mut connected: Connected,
+    mut connected: Connected<'_>,
     runtime: &tokio::runtime::Runtime,
     stop: &Stop,
     asked: bool,
