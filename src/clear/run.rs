@@ -216,3 +216,107 @@ fn watch_ctrl_c(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::backend::{Backend, Source};
+
+    /// Hooks that record what the clear told, and refuse any question.
+    #[derive(Default)]
+    struct Recorder {
+        events: Vec<String>,
+        asked: bool,
+    }
+
+    impl Hooks for Recorder {
+        fn can_ask(&mut self) -> Result<()> {
+            self.asked = true;
+            Err(Error::NotATerminal)
+        }
+        fn confirm(&mut self, _: &Question<'_>) -> Result<()> {
+            Err(Error::Cancelled)
+        }
+        fn event(&mut self, event: Event<'_>) {
+            self.events.push(match event {
+                Event::Starting(_) => "starting".to_string(),
+                Event::NothingToDo(n) => format!("nothing: {n:?}"),
+                Event::RedisConnected { .. } => "redis".to_string(),
+                Event::DatabaseConnected { .. } => "database".to_string(),
+                Event::Finished(_) => "finished".to_string(),
+            });
+        }
+        fn shows_progress(&self) -> bool {
+            false
+        }
+        fn progress(&mut self, _: Option<u64>, _: bool) -> ProgressBar {
+            ProgressBar::hidden()
+        }
+        fn on_stop(&self) -> Box<dyn Fn() + Send> {
+            Box::new(|| {})
+        }
+    }
+
+    fn plan(backend: Backend, target: Target, expired: bool) -> ClearPlan {
+        ClearPlan {
+            backend,
+            source: Source::Flag,
+            notes: Vec::new(),
+            target,
+            dry_run: false,
+            expired,
+            force: false,
+            lock_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn redis() -> Target {
+        // Nothing listens on port 1: a test that connected would fail.
+        Target::Redis(RedisTarget {
+            url: "redis://:secret@127.0.0.1:1".to_string(),
+            masked_url: "redis://:****@127.0.0.1:1".to_string(),
+            database: 0,
+            prefix: "app:session:".to_string(),
+            pattern: "app:session:*".to_string(),
+        })
+    }
+
+    #[test]
+    fn memory_has_nothing_to_do_and_says_why() {
+        let plan = plan(Backend::Memory, Target::Memory, false);
+        let mut hooks = Recorder::default();
+        let report = run(&plan, &mut hooks).expect("a memory clear succeeds");
+        assert!(!hooks.asked);
+        assert_eq!(hooks.events, ["starting", "nothing: Memory"]);
+        assert_eq!(
+            serde_json::to_string(&serde_json::to_value(&report).expect("json"))
+                .expect("json text"),
+            r#"{"backend":"memory","backend_source":"flag","cleared":0,"command":"session:clear","dry_run":false,"expired":false,"message":"Memory sessions cannot be cleared remotely; restart the application to clear them","notes":[]}"#
+        );
+    }
+
+    #[test]
+    fn expired_on_redis_needs_no_server_and_no_question() {
+        let plan = plan(Backend::Redis, redis(), true);
+        assert!(!plan.needs_confirmation());
+        let mut hooks = Recorder::default();
+        let report = run(&plan, &mut hooks).expect("nothing to connect to");
+        assert_eq!(hooks.events, ["starting", "nothing: RedisExpiresItself"]);
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["url"], "redis://:****@127.0.0.1:1");
+        assert_eq!(json["pattern"], "app:session:*");
+        assert!(!json.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn a_clear_that_deletes_asks_before_anything() {
+        let plan = plan(Backend::Redis, redis(), false);
+        assert!(plan.needs_confirmation());
+        let mut hooks = Recorder::default();
+        assert!(matches!(run(&plan, &mut hooks), Err(Error::NotATerminal)));
+        assert!(hooks.asked);
+        assert!(hooks.events.is_empty());
+    }
+}
