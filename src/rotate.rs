@@ -14,14 +14,12 @@
 //! A `.env` tracked by git is refused, as setup refuses it: the new secret would be committed.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
 
-use crate::clear::{self, ClearPlan, Target};
+use crate::clear::{self, ClearPlan, ClearReport, Target};
 use crate::error::{Error, Result};
 use crate::fsutil::{self, DirLock, PlannedWrite};
-use crate::output::{self, Output};
 use crate::project::{self, DOTENV, Project};
 use crate::setup::{dotenv, git};
 
@@ -83,10 +81,12 @@ pub fn prepare(root: &Path) -> Result<Prepared> {
 }
 
 impl Rotation {
-    /// Move the new `.env` into place; returns what to print and report.
-    fn commit(self) -> Result<Done> {
+    /// Move the new `.env` into place.
+    fn commit(self) -> Result<Rotated> {
         self.write.commit()?;
-        Ok(Done {
+        Ok(Rotated {
+            secret_rotated: true,
+            file: DOTENV,
             created: self.created,
             through: self.through,
             main_file: self.main_file,
@@ -94,48 +94,38 @@ impl Rotation {
     }
 }
 
-/// A rotation done.
-struct Done {
-    created: bool,
-    through: Option<PathBuf>,
-    main_file: Option<String>,
+/// A rotation done. Serialized, the keys it adds to a JSON report.
+#[derive(Debug, Serialize)]
+pub struct Rotated {
+    /// Always true here (the report's flag).
+    pub secret_rotated: bool,
+    /// The file the secret is in, as the project names it.
+    pub file: &'static str,
+    /// Whether `.env` is new.
+    pub created: bool,
+    /// The file written, when `.env` is a symbolic link to it.
+    #[serde(rename = "written_to", serialize_with = "shown_path")]
+    pub through: Option<PathBuf>,
+    /// The app's main file (`src/<app>.cr`), when it exists: what to restart.
+    #[serde(rename = "restart")]
+    pub main_file: Option<String>,
 }
 
-impl Done {
-    fn lines(&self) -> Vec<String> {
-        let mut lines = vec![if self.created {
-            format!("Created {DOTENV} with a new SESSION_SECRET (not shown)")
-        } else {
-            format!("Replaced SESSION_SECRET in {DOTENV} with a new one (not shown)")
-        }];
-        if let Some(target) = &self.through {
-            lines.push(format!("  (through the link to {})", target.display()));
-        }
-        lines
-    }
+fn shown_path<S: Serializer>(path: &Option<PathBuf>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    path.as_ref().map(|p| p.display().to_string()).serialize(s)
+}
 
-    fn restart_line(&self) -> String {
-        let app = match &self.main_file {
-            Some(file) => format!("the application ({file})"),
-            None => "the application".to_string(),
-        };
-        format!(
-            "Next: restart {app} so it reads the new SESSION_SECRET; until it restarts, cookies signed with the old secret still work"
-        )
-    }
-
-    fn add_to(&self, report: &mut Value) {
-        report["secret_rotated"] = json!(true);
-        report["file"] = json!(DOTENV);
-        report["created"] = json!(self.created);
-        report["written_to"] = json!(self.through.as_ref().map(|t| t.display().to_string()));
-        report["restart"] = json!(self.main_file);
-    }
+/// The report of `session:rotate-secret`.
+#[derive(Debug, Serialize)]
+pub struct RotateReport {
+    pub command: &'static str,
+    #[serde(flatten)]
+    pub rotated: Rotated,
 }
 
 /// `session:rotate-secret`.
-pub fn run(root: &Path, out: &Output) -> Result<ExitCode> {
-    let done = match prepare(root)? {
+pub fn run(root: &Path) -> Result<RotateReport> {
+    let rotated = match prepare(root)? {
         Prepared::Ready(rotation) => rotation.commit()?,
         Prepared::InProcess { dotenv } => {
             return Err(Error::SecretInProcess {
@@ -144,61 +134,96 @@ pub fn run(root: &Path, out: &Output) -> Result<ExitCode> {
             });
         }
     };
-    let mut report = json!({ "command": "session:rotate-secret" });
-    done.add_to(&mut report);
-    out.lines(&done.lines());
-    out.styled(output::SUCCESS, "✓ Session secret rotated");
-    out.lines(&[done.restart_line()]);
-    out.json(&report);
-    Ok(ExitCode::SUCCESS)
+    Ok(RotateReport {
+        command: "session:rotate-secret",
+        rotated,
+    })
+}
+
+/// The report of `session:clear --rotate-secret`: the clear's, and what became of the
+/// secret.
+#[derive(Debug, Serialize)]
+pub struct ClearRotateReport<'p> {
+    #[serde(flatten)]
+    pub clear: ClearReport<'p>,
+    #[serde(flatten)]
+    pub rotation: AfterClear,
+}
+
+/// What became of the secret after the clear.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AfterClear {
+    /// Replaced in `.env`, then one more look for sessions written while the clear ran.
+    Rotated {
+        #[serde(flatten)]
+        rotated: Rotated,
+        /// How many (`None`: nothing to look at, or the look failed).
+        sessions_during_clear: Option<u64>,
+        /// Whether the look counted them all (it is bounded in time).
+        sessions_during_clear_complete: Option<bool>,
+        /// Why the look failed, if it did.
+        #[serde(skip)]
+        look_failed: Option<String>,
+    },
+    /// `SESSION_SECRET` comes from the process's environment: nothing was written.
+    InProcess {
+        secret_rotated: bool,
+        secret_source: &'static str,
+        #[serde(skip)]
+        dotenv: PathBuf,
+    },
+}
+
+impl ClearRotateReport<'_> {
+    /// The error the command ends with once its report is out: a secret set in the
+    /// process was not rotated.
+    pub fn error(&self) -> Option<Error> {
+        match &self.rotation {
+            AfterClear::Rotated { .. } => None,
+            AfterClear::InProcess { dotenv, .. } => Some(Error::SecretInProcess {
+                dotenv: dotenv.clone(),
+                cleared: !matches!(self.clear.plan.target, Target::Memory),
+            }),
+        }
+    }
 }
 
 /// The end of `session:clear --rotate-secret`, after the clear: the rotation moved into
-/// place, one more look for sessions written while the clear ran, and the restart step.
-pub fn finish_clear(
+/// place (`rotated` is told of it at once: the look that follows may take seconds), one
+/// more look for sessions written while the clear ran.
+pub fn finish_clear<'p>(
     rotation: Prepared,
-    plan: &ClearPlan,
-    mut report: Value,
-    out: &Output,
-) -> Result<ExitCode> {
+    clear: ClearReport<'p>,
+    rotated: impl FnOnce(&Rotated),
+) -> Result<ClearRotateReport<'p>> {
     let rotation = match rotation {
-        Prepared::Ready(rotation) => rotation,
+        Prepared::Ready(rotation) => rotation.commit()?,
         Prepared::InProcess { dotenv } => {
-            report["secret_rotated"] = json!(false);
-            report["secret_source"] = json!("process");
-            out.json(&report);
-            return Err(Error::SecretInProcess {
-                dotenv,
-                cleared: !matches!(plan.target, Target::Memory),
+            return Ok(ClearRotateReport {
+                clear,
+                rotation: AfterClear::InProcess {
+                    secret_rotated: false,
+                    secret_source: "process",
+                    dotenv,
+                },
             });
         }
     };
-    let done = rotation.commit()?;
-    done.add_to(&mut report);
-    out.lines(&done.lines());
-    let late = match look_again(plan) {
-        Ok(late) => late,
-        Err(err) => {
-            out.info(format!(
-                "{} cannot look for sessions written during the clear: {err}",
-                output::paint(output::WARNING, "note:")
-            ));
-            None
-        }
+    rotated(&rotation);
+    let (late, look_failed) = match look_again(clear.plan) {
+        Ok(late) => (late, None),
+        Err(err) => (None, Some(err.to_string())),
     };
-    report["sessions_during_clear"] = json!(late.map(|l| l.count));
-    report["sessions_during_clear_complete"] = json!(late.map(|l| l.complete));
-    if let Some(late) = late.filter(|l| l.count > 0) {
-        let at_least = if late.complete { "" } else { "at least " };
-        out.lines(&[format!(
-            "Found {at_least}{} session(s) written while the clear ran; their cookies stop working when the application restarts with the new secret",
-            late.count
-        )]);
-    }
-    out.styled(output::SUCCESS, "✓ Session secret rotated");
-    out.lines(&[done.restart_line()]);
-    out.json(&report);
-    Ok(ExitCode::SUCCESS)
+    Ok(ClearRotateReport {
+        clear,
+        rotation: AfterClear::Rotated {
+            rotated: rotation,
+            sessions_during_clear: late.map(|l| l.count),
+            sessions_during_clear_complete: late.map(|l| l.complete),
+            look_failed,
+        },
+    })
 }
 
 /// After a full clear, how many sessions the store holds again: one more count of the same
@@ -222,7 +247,7 @@ fn look_again(plan: &ClearPlan) -> Result<Option<Late>> {
                 stop.request();
             })
         };
-        let counted = connected.clear(true, &stop, |_| {}).await;
+        let counted = connected.clear(&count, &stop, |_| {}).await;
         deadline.abort();
         counted
     });

@@ -1,17 +1,21 @@
-//! `session:clear`: decide everything first ([`plan`]), connect ([`connect`]), then clear one
-//! store ([`Connected::clear`]). Connecting is a step of its own so what the server itself
-//! tells (a Redis Cluster's primaries) can be reported before anything is deleted.
+//! `session:clear`: decide everything first ([`plan`]), then [`run`] it: connect ([`connect`]),
+//! then clear one store ([`Connected::clear`]), returning a [`ClearReport`]. Connecting is a
+//! step of its own so what the server itself tells (a Redis Cluster's primaries) can be
+//! reported before anything is deleted.
 
 pub mod cluster;
 pub mod plan;
 pub mod redis;
+mod run;
 pub mod sql;
+mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
-pub use plan::{ClearPlan, Target, plan};
+pub use plan::{ClearPlan, DatabaseTarget, NothingToDo, RedisTarget, Target, plan};
+pub use run::{ClearReport, Event, Hooks, Question, run};
 
 /// A request to stop (Ctrl-C). The clear loops look at it after each batch, so the batch in
 /// flight finishes and the count stays exact.
@@ -28,15 +32,12 @@ impl Stop {
     }
 }
 
-/// A connection to the store a plan names.
-pub enum Connected {
-    Redis {
-        /// One server, or a Redis Cluster's primaries.
-        target: redis::RedisTarget,
-        masked_url: String,
-        prefix: String,
-    },
-    Sql(Box<sql::SqlTarget>),
+/// A connection to the store a plan names. What to clear there stays in the plan, which
+/// [`Connected::clear`] is given again.
+pub enum Connected<'p> {
+    /// One server, or a Redis Cluster's primaries.
+    Redis(redis::RedisConnection),
+    Sql(Box<sql::SqlTarget<'p>>),
     Memory,
 }
 
@@ -57,44 +58,23 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Connect to the store `plan` names; `stop` is what Ctrl-C sets once the clear is under
 /// way (a SQL statement waiting for a lock looks at it too).
-pub async fn connect(plan: &ClearPlan, stop: &Stop) -> Result<Connected> {
+pub async fn connect<'p>(plan: &'p ClearPlan, stop: &Stop) -> Result<Connected<'p>> {
     Ok(match &plan.target {
         Target::Memory => Connected::Memory,
-        Target::Redis { url, prefix, .. } => Connected::Redis {
-            target: redis::connect_target(url).await?,
-            masked_url: crate::url::mask(url),
-            prefix: prefix.clone(),
-        },
-        Target::Database { url, table } => Connected::Sql(Box::new(
-            sql::SqlTarget::connect(
-                url,
-                table.clone(),
-                (plan.expired, plan.dry_run),
-                plan.lock_timeout,
-                stop,
-            )
-            .await?,
-        )),
+        Target::Redis(target) => Connected::Redis(redis::connect_target(target).await?),
+        Target::Database(target) => {
+            Connected::Sql(Box::new(sql::SqlTarget::connect(plan, target, stop).await?))
+        }
     })
 }
 
-impl Connected {
+impl Connected<'_> {
     /// How many primaries the Redis Cluster the URL leads to has (`None`: not a cluster).
     pub fn redis_cluster_primaries(&self) -> Option<usize> {
         match self {
-            Connected::Redis { target, .. } => target.primaries(),
+            Connected::Redis(connection) => connection.primaries(),
             _ => None,
         }
-    }
-
-    /// The line printed after `Redis URL:` when the URL leads to a Redis Cluster.
-    pub fn redis_cluster_line(&self) -> Option<String> {
-        self.redis_cluster_primaries().map(|n| {
-            format!(
-                "Redis Cluster: {n} {}",
-                if n == 1 { "primary" } else { "primaries" }
-            )
-        })
     }
 
     /// Rows of other tables a SQL clear changes through foreign keys.
@@ -122,26 +102,23 @@ impl Connected {
         }
     }
 
-    /// Clear (or with `dry_run`, count); `progress` is told each batch's count as it lands,
-    /// and `stop` ends the run after the batch in flight.
+    /// Clear what `plan` names (or with its `dry_run`, count it); `progress` is told each
+    /// batch's count as it lands, and `stop` ends the run after the batch in flight.
     pub async fn clear(
         self,
-        dry_run: bool,
+        plan: &ClearPlan,
         stop: &Stop,
         progress: impl FnMut(u64),
     ) -> Result<ClearOutcome> {
-        let count = match self {
-            Connected::Memory => 0,
-            Connected::Redis {
-                target,
-                masked_url,
-                prefix,
-            } => {
-                target
-                    .clear(&masked_url, &prefix, dry_run, stop, progress)
+        let count = match (self, &plan.target) {
+            (Connected::Redis(connection), Target::Redis(target)) => {
+                connection
+                    .clear(target, plan.dry_run, stop, progress)
                     .await?
             }
-            Connected::Sql(target) => target.clear(progress).await?,
+            (Connected::Sql(target), _) => target.clear(progress).await?,
+            // Memory, or a plan that is not the one connected with: nothing of it to clear.
+            _ => 0,
         };
         Ok(ClearOutcome { count })
     }

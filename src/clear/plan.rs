@@ -4,8 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use serde::{Serialize, Serializer};
+
 use crate::backend::{self, Backend, Source};
 use crate::clear::sql::Table;
+pub use crate::clear::target::{DatabaseTarget, RedisTarget, Target};
 use crate::cli::ClearArgs;
 use crate::conventions::{DEFAULT_REDIS_URL, DEFAULT_TABLE, SHARD_DEFAULT_PREFIX, default_prefix};
 use crate::database_url::DatabaseUrl;
@@ -15,34 +18,86 @@ use crate::initializer::{
 };
 use crate::project::{self, Env, INITIALIZER};
 
-#[derive(Debug, Clone)]
-pub enum Target {
-    Redis {
-        url: String,
-        prefix: String,
-        /// The database number the URL selects.
-        database: u32,
-    },
-    Database {
-        /// Resolved once: the file a relative SQLite path names, the parameters read.
-        url: DatabaseUrl,
-        table: Table,
-    },
-    Memory,
-}
-
-#[derive(Debug, Clone)]
+/// Everything `session:clear` will do, decided before any server is touched. Serialized, it
+/// gives the JSON report's keys that do not depend on the clear's outcome.
+#[derive(Debug, Clone, Serialize)]
 pub struct ClearPlan {
+    #[serde(serialize_with = "backend_name")]
     pub backend: Backend,
+    #[serde(rename = "backend_source", serialize_with = "source_key")]
     pub source: Source,
     /// Why a level of the detection chain was passed over, for stderr.
     pub notes: Vec<String>,
+    #[serde(flatten)]
     pub target: Target,
     pub dry_run: bool,
     /// Only sessions past their expiry.
     pub expired: bool,
+    /// `--force`: delete without asking.
+    #[serde(skip)]
+    pub force: bool,
     /// How long a SQL statement may wait for another connection's lock.
+    #[serde(skip)]
     pub lock_timeout: Duration,
+}
+
+/// Why a clear has nothing it can do: it ends after saying so, without a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NothingToDo {
+    /// Memory sessions live in the application's process.
+    Memory,
+    /// `--expired` on Redis: every session key has a TTL, so the server drops them itself.
+    RedisExpiresItself,
+}
+
+impl NothingToDo {
+    /// Why, in one sentence (the JSON report's `message`).
+    pub fn message(self) -> &'static str {
+        match self {
+            NothingToDo::Memory => {
+                "Memory sessions cannot be cleared remotely; restart the application to clear them"
+            }
+            NothingToDo::RedisExpiresItself => {
+                "Redis removes expired sessions itself (every session key has a TTL); nothing to clear"
+            }
+        }
+    }
+}
+
+impl Serialize for NothingToDo {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.message())
+    }
+}
+
+impl ClearPlan {
+    /// Whether the clear can do anything at all (and so needs a server).
+    pub fn nothing_to_do(&self) -> Option<NothingToDo> {
+        match self.target {
+            Target::Memory => Some(NothingToDo::Memory),
+            Target::Redis(_) if self.expired => Some(NothingToDo::RedisExpiresItself),
+            _ => None,
+        }
+    }
+
+    /// Whether the clear deletes live sessions: not a dry run, not memory, and not
+    /// `--expired` (which touches no live session).
+    pub fn deletes(&self) -> bool {
+        !matches!(self.target, Target::Memory) && !self.dry_run && !self.expired
+    }
+
+    /// Whether to ask before going ahead: a clear that deletes, without `--force`.
+    pub fn needs_confirmation(&self) -> bool {
+        self.deletes() && !self.force
+    }
+}
+
+fn backend_name<S: Serializer>(backend: &Backend, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(backend.as_str())
+}
+
+fn source_key<S: Serializer>(source: &Source, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(source.key())
 }
 
 pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
@@ -54,50 +109,9 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
     let mut notes = Vec::new();
 
     let init_path = root.join(INITIALIZER);
-    let initializer = match project::read_text_opt(&init_path) {
-        Ok(Some(text)) => match Initializer::parse_file(&text, &init_path) {
-            Ok(init) => Some(init),
-            Err(e) if can_skip_initializer(args) => {
-                notes.push(format!("{INITIALIZER} skipped: {e}"));
-                None
-            }
-            Err(e) => {
-                return Err(Error::InitializerUnreadable {
-                    path: init_path,
-                    reason: e.to_string(),
-                });
-            }
-        },
-        Ok(None) => None,
-        Err(Error::NotUtf8(_)) if can_skip_initializer(args) => {
-            notes.push(format!("{INITIALIZER} skipped: it is not UTF-8 text"));
-            None
-        }
-        Err(e) => return Err(e),
-    };
+    let initializer = read_initializer(args, &init_path, &mut notes)?;
 
-    let vars = |name: &str| env.get(name);
-    let selected: Option<&Store> = match initializer.as_ref().map(|i| i.select(&vars)) {
-        None => None,
-        Some(Selection::Store(store)) => Some(store),
-        Some(Selection::NoStore) => {
-            notes.push(format!("{INITIALIZER} configures no session store"));
-            None
-        }
-        Some(Selection::NoneForEnv) => {
-            let read = initializer
-                .as_ref()
-                .map(Initializer::variables)
-                .unwrap_or_default();
-            notes.push(format!(
-                "{INITIALIZER} configures no store for {}",
-                environment(&read, &env)
-            ));
-            None
-        }
-        Some(Selection::Undecidable(u)) => undecided(&u, args, &init_path, root, &env)?,
-    };
-
+    let selected = select_store(initializer.as_ref(), args, &init_path, &env, &mut notes)?;
     if args.backend.is_none()
         && let Some(store) = selected
         && store.kind == StoreKind::Cookie
@@ -110,74 +124,20 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         backend::detect(args.backend, from_initializer, session_backend.as_deref())
             .map_err(Error::InvalidSessionBackend)?;
 
-    // The store whose arguments apply: the selected one if it is of this backend, else the
-    // only store of this backend in the file.
-    let store = selected
-        .filter(|s| backend_of(s.kind) == Some(backend))
-        .or_else(|| {
-            let mut same = initializer
-                .iter()
-                .flat_map(|i| i.stores.iter())
-                .filter(|s| backend_of(s.kind) == Some(backend));
-            match (same.next(), same.next()) {
-                (Some(only), None) => Some(only),
-                _ => None,
-            }
-        });
-
+    let store = store_of(backend, selected, initializer.as_ref());
     let target = match backend {
         Backend::Memory => Target::Memory,
-        Backend::Redis => {
-            // REDIS_URL, else the store's `url:` (which must be evaluable: falling back to
-            // localhost would clear another server), else the shard's default.
-            let url = match (env.get("REDIS_URL"), store.and_then(|s| s.arg(&["url"]))) {
-                (Some(url), _) => url,
-                (None, Some(alts)) => resolve(alts, &env).map_err(|e| match e {
-                    Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset { name },
-                    Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable { expr },
-                    other => other,
-                })?,
-                (None, None) => DEFAULT_REDIS_URL.to_string(),
-            };
-            let invalid = |reason: String| Error::RedisUrlInvalid {
-                url: crate::url::mask(&url),
-                reason,
-            };
-            let first = crate::clear::redis::seeds(&url)
-                .map_err(invalid)?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let database = crate::clear::redis::database(&first).map_err(invalid)?;
-            let prefix = redis_prefix(args, store, &env, root)?;
-            Target::Redis {
-                url,
-                prefix,
-                database,
-            }
-        }
+        Backend::Redis => Target::Redis(redis_target(args, store, &env)?),
         Backend::Database => {
-            let raw = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
-            let url = DatabaseUrl::parse(&raw, root)?;
-            notes.extend(url.notes.iter().cloned());
-            let name = match (
-                &args.table,
-                store.and_then(|s| s.arg(&["table", "table_name"])),
-            ) {
-                (Some(t), _) => t.clone(),
-                (None, Some(alts)) => {
-                    resolve(alts, &env).map_err(|_| Error::InvalidTable(alts_text(alts)))?
-                }
-                (None, None) => DEFAULT_TABLE.to_string(),
-            };
-            let table = Table::parse(&name).ok_or(Error::InvalidTable(name))?;
-            Target::Database { url, table }
+            let target = database_target(args, store, &env)?;
+            notes.extend(target.url.notes.iter().cloned());
+            Target::Database(target)
         }
     };
 
     // The flag, else the wait the app's own SQLite URL sets, else the default.
     let url_wait = match &target {
-        Target::Database { url, .. } => url.sqlite.as_ref().and_then(|s| s.busy_timeout),
+        Target::Database(t) => t.url.sqlite.as_ref().and_then(|s| s.busy_timeout),
         _ => None,
     };
     let lock_timeout = args
@@ -192,8 +152,143 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         target,
         dry_run: args.dry_run,
         expired: args.expired,
+        force: args.force,
         lock_timeout,
     })
+}
+
+/// The store the initializer selects in this environment, if it can be told; a file that
+/// selects none says so in a note.
+fn select_store<'a>(
+    initializer: Option<&'a Initializer>,
+    args: &ClearArgs,
+    init_path: &Path,
+    env: &Env,
+    notes: &mut Vec<String>,
+) -> Result<Option<&'a Store>> {
+    let root = &args.project.path;
+    let vars = |name: &str| env.get(name);
+    Ok(match initializer.map(|i| i.select(&vars)) {
+        None => None,
+        Some(Selection::Store(store)) => Some(store),
+        Some(Selection::NoStore) => {
+            notes.push(format!("{INITIALIZER} configures no session store"));
+            None
+        }
+        Some(Selection::NoneForEnv) => {
+            let read = initializer.map(Initializer::variables).unwrap_or_default();
+            notes.push(format!(
+                "{INITIALIZER} configures no store for {}",
+                environment(&read, env)
+            ));
+            None
+        }
+        Some(Selection::Undecidable(u)) => undecided(&u, args, init_path, root, env)?,
+    })
+}
+
+/// The store whose arguments apply: the selected one if it is of `backend`, else the only
+/// store of `backend` in the file.
+fn store_of<'a>(
+    backend: Backend,
+    selected: Option<&'a Store>,
+    initializer: Option<&'a Initializer>,
+) -> Option<&'a Store> {
+    selected
+        .filter(|s| backend_of(s.kind) == Some(backend))
+        .or_else(|| {
+            let mut same = initializer
+                .iter()
+                .flat_map(|i| i.stores.iter())
+                .filter(|s| backend_of(s.kind) == Some(backend));
+            match (same.next(), same.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+}
+
+/// The project's initializer, if it has one; a broken one is passed over with a note when
+/// the flags say everything it would have told.
+fn read_initializer(
+    args: &ClearArgs,
+    init_path: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Option<Initializer>> {
+    Ok(match project::read_text_opt(init_path) {
+        Ok(Some(text)) => match Initializer::parse_file(&text, init_path) {
+            Ok(init) => Some(init),
+            Err(e) if can_skip_initializer(args) => {
+                notes.push(format!("{INITIALIZER} skipped: {e}"));
+                None
+            }
+            Err(e) => {
+                return Err(Error::InitializerUnreadable {
+                    path: init_path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        },
+        Ok(None) => None,
+        Err(Error::NotUtf8(_)) if can_skip_initializer(args) => {
+            notes.push(format!("{INITIALIZER} skipped: it is not UTF-8 text"));
+            None
+        }
+        Err(e) => return Err(e),
+    })
+}
+
+/// The Redis server and keys: `REDIS_URL`, else the store's `url:` (which must be
+/// evaluable: falling back to localhost would clear another server), else the shard's
+/// default; the prefix and its SCAN pattern.
+fn redis_target(args: &ClearArgs, store: Option<&Store>, env: &Env) -> Result<RedisTarget> {
+    let url = match (env.get("REDIS_URL"), store.and_then(|s| s.arg(&["url"]))) {
+        (Some(url), _) => url,
+        (None, Some(alts)) => resolve(alts, env).map_err(|e| match e {
+            Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset { name },
+            Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable { expr },
+            other => other,
+        })?,
+        (None, None) => DEFAULT_REDIS_URL.to_string(),
+    };
+    let masked_url = crate::url::mask(&url);
+    let invalid = |reason: String| Error::RedisUrlInvalid {
+        url: masked_url.clone(),
+        reason,
+    };
+    let first = crate::clear::redis::seeds(&url)
+        .map_err(invalid)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let database = crate::clear::redis::database(&first).map_err(invalid)?;
+    let prefix = redis_prefix(args, store, env, &args.project.path)?;
+    Ok(RedisTarget {
+        pattern: crate::clear::redis::pattern(&prefix),
+        url,
+        masked_url,
+        database,
+        prefix,
+    })
+}
+
+/// The database (`DATABASE_URL`, required) and the sessions table: the flag, else the
+/// store's `table:`, else the shard's default.
+fn database_target(args: &ClearArgs, store: Option<&Store>, env: &Env) -> Result<DatabaseTarget> {
+    let raw = env.get("DATABASE_URL").ok_or(Error::DatabaseUrlMissing)?;
+    let url = DatabaseUrl::parse(&raw, &args.project.path)?;
+    let name = match (
+        &args.table,
+        store.and_then(|s| s.arg(&["table", "table_name"])),
+    ) {
+        (Some(t), _) => t.clone(),
+        (None, Some(alts)) => {
+            resolve(alts, env).map_err(|_| Error::InvalidTable(alts_text(alts)))?
+        }
+        (None, None) => DEFAULT_TABLE.to_string(),
+    };
+    let table = Table::parse(&name).ok_or(Error::InvalidTable(name))?;
+    Ok(DatabaseTarget { url, table })
 }
 
 /// The store to use when the initializer's choice hangs on conditions this tool cannot

@@ -2,4 +2,5 @@
 //! JSON document. Commands decide and act; they never print.
 
 pub mod clear;
+pub mod rotate;
 pub mod setup;

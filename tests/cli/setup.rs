@@ -51,7 +51,11 @@ fn setup_ok(p: &Project, args: &[&str]) -> Run {
         r.stdout, r.stderr
     );
     // The one line on stderr: the documentation's API is not the shard's (see shard_api.rs).
-    let expected = if args.contains(&"shard") { "" } else { DOCS_NOTE };
+    let expected = if args.contains(&"shard") {
+        ""
+    } else {
+        DOCS_NOTE
+    };
     assert_eq!(r.stderr, expected, "azu-session {args:?} wrote to stderr");
     r
 }

@@ -212,7 +212,12 @@ fn redis_sessions_written_by_the_real_shard_are_cleared_and_nothing_else() {
     let env = [("REDIS_URL", server.url())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = App::generate(&["-b", "redis"], &env, &shards, "sessions");
-    for key in ["myapp:session:1", "session", "sessions:1", "other:session:x"] {
+    for key in [
+        "myapp:session:1",
+        "session",
+        "sessions:1",
+        "other:session:x",
+    ] {
         server.set(0, key);
     }
     let (created, _) = app.build_and_run(&["7"], &env);
@@ -229,7 +234,12 @@ fn redis_sessions_written_by_the_real_shard_are_cleared_and_nothing_else() {
         "Cleared 7 session(s)\n",
     ]);
     assert_eq!(server.count(0, "session:*"), 0);
-    for key in ["myapp:session:1", "session", "sessions:1", "other:session:x"] {
+    for key in [
+        "myapp:session:1",
+        "session",
+        "sessions:1",
+        "other:session:x",
+    ] {
         assert!(server.exists(0, key), "{key} was deleted");
     }
 }
@@ -277,7 +287,11 @@ fn database_sessions_written_by_the_real_shard_are_cleared_on_every_driver() {
         };
         let sql = std::fs::read_to_string(fixtures().join("shard-app/schema").join(schema))
             .expect("read the schema");
-        let sql: String = sql.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n");
+        let sql: String = sql
+            .lines()
+            .filter(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
         db.exec(&sql);
         db.exec("CREATE TABLE keep (session_id VARCHAR(64));\nINSERT INTO keep VALUES ('canary')");
 
@@ -309,6 +323,11 @@ fn database_sessions_written_by_the_real_shard_are_cleared_on_every_driver() {
         app.clear(&["--force"], &env, 0)
             .says(&["Cleared 4 session(s)\n"]);
         assert_eq!(db.count("sessions"), 0, "{:?}", db.kind);
-        assert_eq!(db.count("keep"), 1, "{:?}: another table was touched", db.kind);
+        assert_eq!(
+            db.count("keep"),
+            1,
+            "{:?}: another table was touched",
+            db.kind
+        );
     }
 }

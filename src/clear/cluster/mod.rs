@@ -31,7 +31,7 @@ use redis::RedisError;
 use redis::aio::MultiplexedConnection;
 
 use super::Stop;
-use super::redis::{open, pattern, scan};
+use super::redis::{open, scan};
 use crate::error::{Error, Result};
 
 mod layout;
@@ -175,20 +175,23 @@ impl Cluster {
         self.primaries.len()
     }
 
-    /// Delete every key under `prefix` on every primary (or, with `dry_run`, count them).
+    /// Delete every key `pattern` matches on every primary (or, with `dry_run`, count them).
+    ///
+    /// Long on purpose: the first pass and the failover rounds after it share the running
+    /// count and the list of primaries that failed, which decide the one error (or count)
+    /// the whole run ends with.
     pub async fn clear(
         &self,
-        prefix: &str,
+        pattern: &str,
         dry_run: bool,
         stop: &Stop,
         progress: impl FnMut(u64),
     ) -> Result<u64> {
-        let pattern = pattern(prefix);
         let progress = RefCell::new(progress);
         let outcomes = join_all(
             self.primaries
                 .iter()
-                .map(|p| self.clear_primary(p, &pattern, dry_run, stop, &progress))
+                .map(|p| self.clear_primary(p, pattern, dry_run, stop, &progress))
                 .collect(),
         )
         .await;
@@ -265,7 +268,7 @@ impl Cluster {
             let outcomes = join_all(
                 successors
                     .iter()
-                    .map(|p| self.clear_primary(p, &pattern, dry_run, stop, &progress))
+                    .map(|p| self.clear_primary(p, pattern, dry_run, stop, &progress))
                     .collect(),
             )
             .await;

@@ -2,26 +2,30 @@
 
 use redis::aio::MultiplexedConnection;
 
-use super::{SCAN_COUNT, explain, pattern};
+use super::{SCAN_COUNT, explain};
 use crate::clear::Stop;
+use crate::clear::plan::RedisTarget;
 use crate::error::{Error, Result};
 
-/// Delete every key under `prefix` on the server behind `con` (or, with `dry_run`, count
-/// them). `progress` is told each batch's count as it lands.
+/// Delete every key `target`'s pattern matches on the server behind `con` (or, with
+/// `dry_run`, count them). `progress` is told each batch's count as it lands.
+///
+/// Long on purpose: the pipelined loop's state (the UNLINK in flight, the SCAN sent with it,
+/// the running count) is what every exit (done, stopped, failed) must settle, and split
+/// into pieces that state would have to travel between them.
 pub async fn clear(
     con: &MultiplexedConnection,
-    masked_url: &str,
-    prefix: &str,
+    target: &RedisTarget,
     dry_run: bool,
     stop: &Stop,
     mut progress: impl FnMut(u64),
 ) -> Result<u64> {
-    let pattern = pattern(prefix);
+    let pattern = &target.pattern;
     let mut cleared = 0u64;
     let fail = |e: redis::RedisError, cleared: u64| {
         let (reason, fix) = explain(&e);
         Error::Redis {
-            url: masked_url.to_string(),
+            url: target.masked_url.clone(),
             cleared,
             dry_run,
             reason,
@@ -29,7 +33,7 @@ pub async fn clear(
         }
     };
 
-    let (mut cursor, mut keys) = scan(con, 0, &pattern).await.map_err(|e| fail(e, 0))?;
+    let (mut cursor, mut keys) = scan(con, 0, pattern).await.map_err(|e| fail(e, 0))?;
     if dry_run {
         loop {
             cleared += keys.len() as u64;
@@ -42,7 +46,7 @@ pub async fn clear(
             if cursor == 0 {
                 return Ok(cleared);
             }
-            (cursor, keys) = scan(con, cursor, &pattern)
+            (cursor, keys) = scan(con, cursor, pattern)
                 .await
                 .map_err(|e| fail(e, cleared))?;
         }

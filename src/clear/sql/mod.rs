@@ -34,7 +34,7 @@ macro_rules! waiting {
                 Err(e)
                     if $crate::clear::sql::dialect::is_lock_timeout(e)
                         && !$target.stop.requested()
-                        && started.elapsed() < $target.lock_timeout =>
+                        && started.elapsed() < $target.plan.lock_timeout =>
                 {
                     continue;
                 }
@@ -55,6 +55,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 use super::Stop;
+use super::plan::{ClearPlan, DatabaseTarget};
 use crate::database_url::DatabaseUrl;
 pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
@@ -80,30 +81,28 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// can go unanswered while the clear waits.
 const LOCK_SLICE: Duration = Duration::from_secs(1);
 
-/// A connection to the database holding the sessions table.
-pub struct SqlTarget {
+/// A connection to the database holding the sessions table, with the plan it clears for
+/// (the table, the URL as shown, whether only expired rows go, how long a lock may hold it).
+pub struct SqlTarget<'p> {
     conn: AnyConnection,
-    url: DatabaseUrl,
-    dialect: Dialect,
-    table: Table,
-    expired: bool,
+    plan: &'p ClearPlan,
+    target: &'p DatabaseTarget,
     /// Asked for by Ctrl-C: looked at after every statement, and while waiting for a lock.
     stop: Stop,
-    lock_timeout: Duration,
-    dry_run: bool,
     relation: Relation,
 }
 
-impl SqlTarget {
-    /// Connect and read the catalog; with `expired`, the clear deletes only rows past their
-    /// `expires_at`, and with `dry_run` it only counts. `lock_timeout` is how long any statement may wait for another's lock.
+impl<'p> SqlTarget<'p> {
+    /// Connect to `target`'s database and read the catalog. With the plan's `expired`, the
+    /// clear deletes only rows past their `expires_at`, with its `dry_run` it only counts,
+    /// and its `lock_timeout` is how long any statement may wait for another's lock.
     pub async fn connect(
-        url: &DatabaseUrl,
-        table: Table,
-        (expired, dry_run): (bool, bool),
-        lock_timeout: Duration,
+        plan: &'p ClearPlan,
+        target: &'p DatabaseTarget,
         stop: &Stop,
     ) -> Result<Self> {
+        let url = &target.url;
+        let lock_timeout = plan.lock_timeout;
         let connect_error = |reason: String| Error::DatabaseConnect {
             url: url.shown.clone(),
             reason,
@@ -126,22 +125,18 @@ impl SqlTarget {
                 return Err(connect_error(describe(&e, url)));
             }
         }
-        let mut target = SqlTarget {
+        let mut connected = SqlTarget {
             conn,
-            url: url.clone(),
-            dialect: url.dialect,
-            table,
-            expired,
+            plan,
+            target,
             stop: stop.clone(),
-            lock_timeout,
-            dry_run,
             relation: Relation::default(),
         };
-        target.relation = match target.inspect().await {
+        connected.relation = match connected.inspect().await {
             Ok(relation) => relation,
-            Err(e) => return Err(target.explained(e).await),
+            Err(e) => return Err(connected.explained(e).await),
         };
-        Ok(target)
+        Ok(connected)
     }
 
     /// Rows of other tables the clear changes through foreign keys.
@@ -160,7 +155,7 @@ impl SqlTarget {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM {}{})",
             part.from(),
-            filter(self.dialect, self.expired)
+            filter(self.target.dialect(), self.plan.expired)
         );
         let any: std::result::Result<bool, _> = waiting!(
             self,
@@ -173,7 +168,11 @@ impl SqlTarget {
 
     /// How many rows the clear would delete (of every part: the table names them all).
     pub async fn count(&mut self) -> Result<u64> {
-        let sql = count_sql(self.dialect, &self.table.quoted(self.dialect), self.expired);
+        let sql = count_sql(
+            self.target.dialect(),
+            &self.target.table.quoted(self.target.dialect()),
+            self.plan.expired,
+        );
         let n: std::result::Result<i64, _> = waiting!(
             self,
             sqlx::query_scalar(AssertSqlSafe(sql.clone()))
@@ -190,35 +189,35 @@ impl SqlTarget {
             if self.stop.requested() {
                 return Error::Interrupted {
                     cleared,
-                    dry_run: self.dry_run,
+                    dry_run: self.plan.dry_run,
                 };
             }
             return Error::LockTimeout {
-                table: self.table.to_string(),
-                url: self.url.shown.clone(),
-                seconds: self.lock_timeout.as_secs_f64(),
+                table: self.target.table.to_string(),
+                url: self.target.url.shown.clone(),
+                seconds: self.plan.lock_timeout.as_secs_f64(),
                 holder: String::new(),
                 cleared,
-                dry_run: self.dry_run,
+                dry_run: self.plan.dry_run,
             };
         }
         if is_missing_table(&e) {
             Error::TableMissing {
-                table: self.table.to_string(),
-                url: self.url.shown.clone(),
+                table: self.target.table.to_string(),
+                url: self.target.url.shown.clone(),
             }
-        } else if self.expired && is_missing_column(&e, "expires_at") {
+        } else if self.plan.expired && is_missing_column(&e, "expires_at") {
             Error::NoExpiresAt {
-                table: self.table.to_string(),
-                url: self.url.shown.clone(),
+                table: self.target.table.to_string(),
+                url: self.target.url.shown.clone(),
             }
         } else {
             Error::Database {
-                url: self.url.shown.clone(),
+                url: self.target.url.shown.clone(),
                 cleared,
-                dry_run: self.dry_run,
-                reason: describe(&e, &self.url),
-                fix: dialect::fix_for(&e, &self.table.to_string()),
+                dry_run: self.plan.dry_run,
+                reason: describe(&e, &self.target.url),
+                fix: dialect::fix_for(&e, &self.target.table.to_string()),
             }
         }
     }
@@ -234,7 +233,7 @@ impl SqlTarget {
     /// Delete every row of the table (or, in a dry run, count them). `progress` is told
     /// each batch's count as it lands.
     pub async fn clear(mut self, mut progress: impl FnMut(u64)) -> Result<u64> {
-        let result = if self.dry_run {
+        let result = if self.plan.dry_run {
             self.count().await
         } else {
             self.delete_all(&mut progress).await
@@ -271,8 +270,8 @@ impl SqlTarget {
         let cleared = result.map(|()| run.cleared)?;
         if let Some(role) = self.relation.hidden_from.clone() {
             return Err(Error::RowsHidden {
-                table: self.table.to_string(),
-                url: self.url.shown.clone(),
+                table: self.target.table.to_string(),
+                url: self.target.url.shown.clone(),
                 role,
                 cleared,
             });
@@ -284,10 +283,10 @@ impl SqlTarget {
     /// the dialect has a cheap one (see each), then batches until nothing is left.
     async fn delete(&mut self, run: &mut Run<'_>) -> Result<()> {
         let parts = self.relation.parts.clone();
-        if !self.expired {
+        if !self.plan.expired {
             // Expired rows are found through the `expires_at` index instead: walking the
             // whole table for them would read every row to delete a few.
-            match self.dialect {
+            match self.target.dialect() {
                 // Then the batches, unless the walk had the server to itself: rows another
                 // transaction updated during the walk may have moved behind it.
                 Dialect::Postgres => {
@@ -325,9 +324,9 @@ impl SqlTarget {
     /// rows the application moved or added behind it.
     async fn delete_in_batches(&mut self, part: &Part, run: &mut Run<'_>) -> Result<()> {
         let sql = delete_batch_sql(
-            self.dialect,
+            self.target.dialect(),
             part,
-            self.expired,
+            self.plan.expired,
             self.relation.key.as_deref(),
         );
         let mut short = 0u32;
@@ -343,7 +342,7 @@ impl SqlTarget {
                 // On PostgreSQL a batch comes up short also when the application updated
                 // picked rows meanwhile; go on while any is left (a bounded number of times,
                 // so an application that keeps writing cannot keep the clear going forever).
-                if self.dialect != Dialect::Postgres
+                if self.target.dialect() != Dialect::Postgres
                     || short >= MAX_SHORT_BATCHES
                     || !self.any_left(part, run.cleared).await?
                 {

@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 use super::{BATCH, Run, SqlTarget};
 use crate::error::Result;
 
-impl SqlTarget {
+impl SqlTarget<'_> {
     /// Walk the table in the order of `walk`'s key, each statement deleting the rows up to
     /// the key [`BATCH`] rows on. `DELETE ... LIMIT` starts from the table's beginning every
     /// time and steps again over the rows earlier ones deleted that InnoDB has not purged
@@ -68,8 +68,8 @@ impl SqlTarget {
                  WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
                  AND COLUMN_KEY = 'PRI'",
             ))
-            .bind(self.table.schema.clone())
-            .bind(self.table.name.clone())
+            .bind(self.target.table.schema.clone())
+            .bind(self.target.table.name.clone())
             .fetch_all(&mut self.conn)
             .await
         );
@@ -89,7 +89,7 @@ impl SqlTarget {
             "CAST(? AS SIGNED)"
         };
         Ok(Some(Walk::new(
-            &self.table.quoted(self.dialect),
+            &self.target.table.quoted(self.target.dialect()),
             &format!("`{}`", name.replace('`', "``")),
             cast,
         )))

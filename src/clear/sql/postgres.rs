@@ -7,7 +7,7 @@ use super::relation::Part;
 use super::{BATCH, Run, SqlTarget};
 use crate::error::{Error, Result};
 
-impl SqlTarget {
+impl SqlTarget<'_> {
     /// PostgreSQL 14 and later: walk the table's heap in ranges of pages, each statement a
     /// TID range scan that deletes as it reads, as cheap per row as one `DELETE`. Each range
     /// spans the pages that held about [`BATCH`] rows at the density of the range before

@@ -34,11 +34,12 @@ impl Part {
 }
 
 /// Rows of another table that a delete of sessions changes through a foreign key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Cascade {
     /// The referencing table, as the user would name it.
     pub table: String,
     /// `CASCADE` (its rows are deleted), `SET NULL` or `SET DEFAULT` (their key is reset).
+    #[serde(rename = "on_delete")]
     pub action: String,
     /// How many of its rows the clear changes.
     pub rows: u64,
@@ -77,10 +78,10 @@ pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-impl SqlTarget {
+impl SqlTarget<'_> {
     /// Read the catalog for the table, before anything is deleted.
     pub(super) async fn inspect(&mut self) -> Result<Relation> {
-        let mut relation = match self.dialect {
+        let mut relation = match self.target.dialect() {
             Dialect::Postgres => self.inspect_postgres().await?,
             Dialect::MySql => self.inspect_mysql().await?,
             Dialect::Sqlite => self.inspect_sqlite().await?,
@@ -92,14 +93,14 @@ impl SqlTarget {
     /// The table or view a name leads to, refused when it is a view.
     fn not_a_table(&self, kind: &'static str) -> Error {
         Error::NotATable {
-            table: self.table.to_string(),
-            url: self.url.shown.clone(),
+            table: self.target.table.to_string(),
+            url: self.target.url.shown.clone(),
             kind,
         }
     }
 
     async fn inspect_postgres(&mut self) -> Result<Relation> {
-        let quoted = self.table.quoted(self.dialect);
+        let quoted = self.target.table.quoted(self.target.dialect());
         // The table, and below it every partition and inheritance child, at any depth.
         let sql = format!(
             "WITH RECURSIVE tree(oid, depth) AS ( \
@@ -129,7 +130,7 @@ impl SqlTarget {
         }
         if let Some((name, _, _)) = rows.iter().find(|(_, kind, _)| kind == "f") {
             return Err(Error::ForeignPartition {
-                table: self.table.to_string(),
+                table: self.target.table.to_string(),
                 partition: name.clone(),
             });
         }
@@ -174,8 +175,8 @@ impl SqlTarget {
                  LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
                  WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?",
             ))
-            .bind(self.table.schema.clone())
-            .bind(self.table.name.clone())
+            .bind(self.target.table.schema.clone())
+            .bind(self.target.table.name.clone())
             .fetch_optional(&mut self.conn)
             .await
         )
@@ -194,14 +195,19 @@ impl SqlTarget {
     }
 
     async fn inspect_sqlite(&mut self) -> Result<Relation> {
-        let schema = self.table.schema.clone().unwrap_or_else(|| "main".into());
+        let schema = self
+            .target
+            .table
+            .schema
+            .clone()
+            .unwrap_or_else(|| "main".into());
         let row: Option<(String, i64)> = waiting!(
             self,
             sqlx::query_as(AssertSqlSafe(
                 "SELECT type, wr FROM pragma_table_list WHERE schema = ? AND name = ?",
             ))
             .bind(schema.clone())
-            .bind(self.table.name.clone())
+            .bind(self.target.table.name.clone())
             .fetch_optional(&mut self.conn)
             .await
         )
@@ -218,7 +224,7 @@ impl SqlTarget {
                 sqlx::query_scalar(AssertSqlSafe(
                     "SELECT name FROM pragma_table_info(?, ?) WHERE pk > 0 ORDER BY pk",
                 ))
-                .bind(self.table.name.clone())
+                .bind(self.target.table.name.clone())
                 .bind(schema.clone())
                 .fetch_all(&mut self.conn)
                 .await
@@ -243,22 +249,22 @@ impl SqlTarget {
 
     fn whole_table(&self) -> Part {
         Part {
-            name: self.table.quoted(self.dialect),
+            name: self.target.table.quoted(self.target.dialect()),
             only: false,
         }
     }
 
     fn fail_missing(&self) -> Error {
         Error::TableMissing {
-            table: self.table.to_string(),
-            url: self.url.shown.clone(),
+            table: self.target.table.to_string(),
+            url: self.target.url.shown.clone(),
         }
     }
 
     /// The foreign keys whose `ON DELETE` changes other tables' rows when sessions go, each
     /// with how many rows this clear would change.
     async fn find_cascades(&mut self) -> Result<Vec<Cascade>> {
-        let found: Vec<(String, String, String, String)> = match self.dialect {
+        let found: Vec<(String, String, String, String)> = match self.target.dialect() {
             Dialect::Postgres => {
                 // One row per foreign key: the referencing table, its action, and the column
                 // lists on both sides (for partitioned tables, the top-level constraint).
@@ -273,7 +279,7 @@ impl SqlTarget {
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE con.contype = 'f' AND con.conparentid = 0 AND con.confdeltype IN ('c', 'n', 'd') \
                        AND con.confrelid = {}::regclass ORDER BY 1",
-                    literal(&self.table.quoted(self.dialect))
+                    literal(&self.target.table.quoted(self.target.dialect()))
                 );
                 waiting!(
                     self,
@@ -298,8 +304,8 @@ impl SqlTarget {
                        AND r.DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') \
                      GROUP BY k.TABLE_SCHEMA, k.TABLE_NAME, r.CONSTRAINT_NAME, r.DELETE_RULE ORDER BY 1",
                 ))
-                .bind(self.table.schema.clone())
-                .bind(self.table.name.clone())
+                .bind(self.target.table.schema.clone())
+                .bind(self.target.table.name.clone())
                 .fetch_all(&mut self.conn)
                 .await
             )
@@ -307,11 +313,11 @@ impl SqlTarget {
             Dialect::Sqlite => {
                 // SQLite enforces foreign keys only when the connection turns them on, as
                 // the app's URL says (see `SqliteSettings::foreign_keys`).
-                let enforced = self.url.sqlite.as_ref().is_some_and(|s| s.foreign_keys);
+                let enforced = self.target.url.sqlite.as_ref().is_some_and(|s| s.foreign_keys);
                 if !enforced {
                     return Ok(Vec::new());
                 }
-                let schema = self.table.schema.clone().unwrap_or_else(|| "main".into());
+                let schema = self.target.table.schema.clone().unwrap_or_else(|| "main".into());
                 waiting!(
                     self,
                     sqlx::query_as(AssertSqlSafe(format!(
@@ -325,7 +331,7 @@ impl SqlTarget {
                         format_args!("\"{}\"", schema.replace('"', "\"\"")),
                         literal(&schema)
                     )))
-                    .bind(self.table.name.clone())
+                    .bind(self.target.table.name.clone())
                     .fetch_all(&mut self.conn)
                     .await
                 )
@@ -352,13 +358,13 @@ impl SqlTarget {
         columns: &str,
         referenced: &str,
     ) -> Result<u64> {
-        let sessions = self.table.quoted(self.dialect);
+        let sessions = self.target.table.quoted(self.target.dialect());
         let set = columns
             .split(',')
             .map(|c| format!("{c} IS NOT NULL"))
             .collect::<Vec<_>>()
             .join(" AND ");
-        let sql = if self.expired {
+        let sql = if self.plan.expired {
             let tuple = |cols: &str| {
                 if cols.contains(',') {
                     format!("({cols})")
@@ -370,7 +376,7 @@ impl SqlTarget {
                 "SELECT COUNT(*) FROM {table} WHERE {set} AND {} IN (SELECT {} FROM {sessions}{})",
                 tuple(columns),
                 referenced,
-                super::dialect::filter(self.dialect, true)
+                super::dialect::filter(self.target.dialect(), true)
             )
         } else {
             // The referenced key may be absent from the sessions table only where
@@ -388,13 +394,13 @@ impl SqlTarget {
     }
 }
 
-impl SqlTarget {
+impl SqlTarget<'_> {
     /// What the server says holds a lock on the table, for the error that a lock wait ran
     /// out; empty when it cannot tell. Its own statements wait for no lock.
     pub(super) async fn lock_holder(&mut self) -> String {
-        let held: std::result::Result<Vec<String>, _> = match self.dialect {
+        let held: std::result::Result<Vec<String>, _> = match self.target.dialect() {
             Dialect::Postgres => {
-                let tables = std::iter::once(self.table.quoted(self.dialect))
+                let tables = std::iter::once(self.target.table.quoted(self.target.dialect()))
                     .chain(self.relation.parts.iter().map(|p| p.name.clone()))
                     .map(|t| format!("{}::regclass", literal(&t)))
                     .collect::<Vec<_>>()
@@ -421,7 +427,7 @@ impl SqlTarget {
         match held {
             Ok(held) if !held.is_empty() => held.join("; "),
             // No transaction it may see holds rows: a table lock or a schema change does.
-            _ if self.dialect == Dialect::MySql => {
+            _ if self.target.dialect() == Dialect::MySql => {
                 "a table lock (LOCK TABLES), a schema change or an open transaction; SHOW PROCESSLIST lists the connections".to_string()
             }
             _ => String::new(),

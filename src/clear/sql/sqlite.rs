@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 use super::{Run, SqlTarget};
 use crate::error::Result;
 
-impl SqlTarget {
+impl SqlTarget<'_> {
     /// SQLite without triggers on the table: one `DELETE` with no `WHERE`, which SQLite runs
     /// by dropping the table's pages (its truncate optimization) in a fraction of the time
     /// batches take. Batches would not help the application either: SQLite has one writer
@@ -14,7 +14,7 @@ impl SqlTarget {
     /// trigger, SQLite deletes row by row, and the batches keep the clear interruptible.
     /// Returns whether the single statement ran.
     pub(super) async fn delete_at_once(&mut self, run: &mut Run<'_>) -> Result<bool> {
-        let schema = match &self.table.schema {
+        let schema = match &self.target.table.schema {
             Some(s) => format!("\"{s}\"."),
             None => String::new(),
         };
@@ -24,14 +24,17 @@ impl SqlTarget {
         let triggers: std::result::Result<i64, _> = waiting!(
             self,
             sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-                .bind(self.table.name.clone())
+                .bind(self.target.table.name.clone())
                 .fetch_one(&mut self.conn)
                 .await
         );
         if triggers.map_err(|e| self.fail(e, run.cleared))? > 0 {
             return Ok(false);
         }
-        let sql = format!("DELETE FROM {}", self.table.quoted(self.dialect));
+        let sql = format!(
+            "DELETE FROM {}",
+            self.target.table.quoted(self.target.dialect())
+        );
         let result = waiting!(
             self,
             sqlx::query(AssertSqlSafe(sql.clone()))
