@@ -11,6 +11,7 @@
 mod args;
 mod branches;
 mod client;
+mod discover;
 mod forms;
 mod lexer;
 mod store;
@@ -18,6 +19,10 @@ mod store;
 use branches::cond::Status;
 pub use branches::cond::{AZU_ENVIRONMENTS, Branch, CRYSTAL_ENV, Test, Vars, azu_environment};
 pub use client::{Client, RedisUrl, UrlParts};
+pub use discover::{
+    Detected, Discovery, Found, Limit, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, SRC_DIR,
+    Skipped, discover,
+};
 pub use forms::{Api, Form};
 pub use store::{Prefix, SHARD_REDIS_PREFIX};
 
