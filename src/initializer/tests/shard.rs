@@ -266,3 +266,25 @@ fn the_same_shard_store_twice_is_one_target() {
     assert!(a.same_target(a));
     assert!(!a.same_target(&init.stores[1]));
 }
+
+#[test]
+fn a_store_in_a_macro_body_is_not_taken_as_made() {
+    let text = "macro session_store(t)\n  Session::RedisStore({{t}}).new\nend\nSession.configure do |c|\n  c.secret = \"x\"\nend\n";
+    let init = Initializer::parse(text).expect("the test input");
+    assert_eq!(init.stores.len(), 1);
+    assert_eq!(
+        init.stores[0].branches,
+        vec![Branch::Unknown("inside `macro session_store`".into())]
+    );
+    let Selection::Undecidable(u) = init.select("development") else {
+        panic!("undecidable expected");
+    };
+    assert_eq!(u.conditions, ["inside `macro session_store`"]);
+    // After the macro's `end`, code is unconditional again.
+    let init = Initializer::parse(&format!("{text}c = Session::MemoryStore(U).new\n"))
+        .expect("the test input");
+    assert!(init.stores[1].branches.is_empty());
+    assert!(
+        matches!(init.select("development"), Selection::Store(s) if s.kind == StoreKind::Memory)
+    );
+}
