@@ -121,6 +121,16 @@ pub enum Error {
         variables: String,
     },
 
+    /// The project's sources (read because the initializer configures no store) make stores
+    /// that clear different sessions: which one the app uses cannot be told.
+    #[error(
+        "the project's sources make session stores that clear different sessions: {stores}; pass --backend (and --prefix or --table) to say which to clear"
+    )]
+    StoresDiffer {
+        /// `RedisStore (src/app.cr:3), MemoryStore (src/dev.cr:7)`.
+        stores: String,
+    },
+
     #[error("`{}` uses CookieStore: sessions live in the users' browsers and cannot be cleared server-side; rotate SESSION_SECRET and restart the application to invalidate them all", .0.display())]
     CookieStore(PathBuf),
 

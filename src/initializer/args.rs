@@ -89,7 +89,7 @@ fn named_arg(orig: &str, masked: &str) -> Option<(String, Vec<Alt>)> {
 }
 
 /// Split a value at top-level `||` and classify each side.
-fn alternatives(orig: &str, masked: &str) -> Vec<Alt> {
+pub(super) fn alternatives(orig: &str, masked: &str) -> Vec<Alt> {
     let mut alts = Vec::new();
     let mut start = 0;
     let mut depth = 0i32;

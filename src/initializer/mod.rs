@@ -10,10 +10,21 @@
 
 mod args;
 mod branches;
+mod client;
+mod discover;
+mod forms;
 mod lexer;
+mod store;
 
 use branches::cond::Status;
 pub use branches::cond::{AZU_ENVIRONMENTS, Branch, CRYSTAL_ENV, Test, Vars, azu_environment};
+pub use client::{Client, RedisUrl, UrlParts};
+pub use discover::{
+    Detected, Discovery, Found, Limit, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, SRC_DIR,
+    Skipped, discover,
+};
+pub use forms::{Api, Form};
+pub use store::{Prefix, SHARD_REDIS_PREFIX};
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -32,17 +43,6 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
-    fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "RedisStore" => StoreKind::Redis,
-            "ClusteredRedisStore" => StoreKind::ClusteredRedis,
-            "DatabaseStore" => StoreKind::Database,
-            "MemoryStore" => StoreKind::Memory,
-            "CookieStore" => StoreKind::Cookie,
-            _ => return None,
-        })
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             StoreKind::Redis => "RedisStore",
@@ -85,6 +85,16 @@ pub struct Store {
     pub branches: Vec<Branch>,
     /// The required file it is in; `None` for the file given to the parser.
     pub file: Option<PathBuf>,
+    /// The configuration API it is written in.
+    pub api: Api,
+    /// How it is made (or only declared, by `Session.use_store`).
+    pub form: Form,
+    /// What it is assigned to, as written (`config.store`, `config.provider`, `STORE`), if
+    /// an assignment precedes it on its line.
+    pub holder: Option<String>,
+    /// For a shard-API Redis store (`RedisStore`, `ClusteredRedisStore`): the client its
+    /// `client:`/`pool:` argument makes. Use [`Store::redis_url`] rather than this.
+    pub client: Option<Client>,
 }
 
 impl Store {
@@ -94,19 +104,6 @@ impl Store {
             .iter()
             .find(|(n, _)| names.contains(&n.as_str()))
             .map(|(_, v)| v.as_slice())
-    }
-
-    /// Whether clearing it clears the same sessions as `other`: the same kind of store with
-    /// the same prefix, table and URL.
-    pub fn same_target(&self, other: &Store) -> bool {
-        self.kind == other.kind
-            && [
-                &["prefix", "key_prefix"][..],
-                &["table", "table_name"],
-                &["url"],
-            ]
-            .iter()
-            .all(|names| self.arg(names) == other.arg(names))
     }
 
     /// Where it is, for messages: `line 3`, or `line 3 of src/initializers/store.cr`.
@@ -205,12 +202,6 @@ pub struct Initializer {
     pub stores: Vec<Store>,
 }
 
-static STORE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?:\b[A-Z][A-Za-z0-9_]*::)*\b(ClusteredRedisStore|RedisStore|DatabaseStore|MemoryStore|CookieStore)\b(?:\s*\([^()]*\))?\s*\.\s*(?:new|provider)\b",
-    )
-    .expect("a valid regex")
-});
 /// `require "./path"` in code (the path's blob keeps its quotes).
 static REQUIRE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?m)(?:^|[;{}])[ \t]*require[ \t]+"_*""#).expect("a valid regex")
@@ -228,13 +219,9 @@ fn scan(text: &str) -> Result<Vec<Item>, ReadError> {
     }
     let lexed = lexer::lex(text)?;
     let masked = lexed.masked.as_str();
-    let mut points: Vec<(usize, Option<(usize, StoreKind)>)> = Vec::new();
-    for caps in STORE_RE.captures_iter(masked) {
-        if let (Some(whole), Some(name)) = (caps.get(0), caps.get(1))
-            && let Some(kind) = StoreKind::from_name(name.as_str())
-        {
-            points.push((whole.start(), Some((whole.end(), kind))));
-        }
+    let mut points: Vec<(usize, Option<forms::Found>)> = Vec::new();
+    for found in forms::find(masked) {
+        points.push((found.start, Some(found)));
     }
     for m in REQUIRE_RE.find_iter(masked) {
         points.push((m.start(), None));
@@ -245,18 +232,8 @@ fn scan(text: &str) -> Result<Vec<Item>, ReadError> {
     let mut items = Vec::with_capacity(points.len());
     for ((start, what), branches) in points.into_iter().zip(branches) {
         match what {
-            Some((end, kind)) => {
-                let args = match args::span(masked, end, &lexed)? {
-                    Some((a, b)) => args::parse(&text[a..b], &masked[a..b]),
-                    None => Vec::new(),
-                };
-                items.push(Item::Store(Store {
-                    kind,
-                    line: lexed.line_of(start),
-                    args,
-                    branches,
-                    file: None,
-                }));
+            Some(found) => {
+                items.push(Item::Store(store::build(text, &lexed, &found, branches)?));
             }
             None => {
                 let m = &masked[start..];

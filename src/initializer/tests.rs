@@ -447,4 +447,6 @@ fn every_cut_of_a_file_reads_or_fails_cleanly_and_hides_literals_after_it() {
     }
 }
 
+mod discover;
 mod environments;
+mod shard;

@@ -317,8 +317,17 @@ impl Walk<'_> {
             "then" | "ensure" | "rescue" => {
                 self.boundary(end);
             }
+            // A macro's body is code only where the macro is expanded: a store in it may or
+            // may not be made, as under a condition that cannot be evaluated.
+            "macro" => {
+                let name_end = clause_end(self.masked, end);
+                let name = self.text(end, name_end);
+                let name = name.split(['(', ' ']).next().unwrap_or(name);
+                let own = Branch::Unknown(format!("inside `macro {name}`"));
+                self.push(false, Kind::Block, Some(own), end);
+            }
             "do" | "begin" | "while" | "until" | "def" | "class" | "module" | "struct" | "enum"
-            | "lib" | "macro" | "annotation" | "select" | "union" => {
+            | "lib" | "annotation" | "select" | "union" => {
                 self.push(false, Kind::Block, None, end);
             }
             "end" => {
