@@ -24,7 +24,7 @@ pub use discover::{
     Skipped, discover,
 };
 pub use forms::{Api, Form};
-pub use store::{Prefix, SHARD_REDIS_PREFIX};
+pub use store::Prefix;
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};

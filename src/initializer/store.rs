@@ -6,17 +6,14 @@ use super::forms::{self, Api, Form};
 use super::lexer::Lexed;
 use super::{Alt, Branch, ReadError, Store, StoreKind, args};
 
-/// The prefix of every key the session shard's `RedisStore` (and `ClusteredRedisStore`)
-/// writes: `session:<uuid>`. The shard has no prefix setting.
-// TODO: move to src/conventions.rs once it exists (it is being written concurrently).
-pub const SHARD_REDIS_PREFIX: &str = "session:";
+use crate::conventions::SHARD_DEFAULT_PREFIX;
 
 /// A Redis store's key prefix, as far as the source tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prefix {
     /// Given as `prefix:` or `key_prefix:` (the documentation's API): resolve it.
     Given(Vec<Alt>),
-    /// None given: the shard's own, [`SHARD_REDIS_PREFIX`].
+    /// None given: the shard's own, [`SHARD_DEFAULT_PREFIX`].
     Shard,
     /// The shard's prefix under crystal-redis's `namespace:` (a client made with
     /// `Redis.new(namespace: ns)` writes `<ns>::session:<uuid>`; an empty namespace is none).
@@ -32,10 +29,10 @@ impl Prefix {
     ) -> Result<String, E> {
         Ok(match self {
             Prefix::Given(alts) => resolve(alts)?,
-            Prefix::Shard => SHARD_REDIS_PREFIX.to_string(),
+            Prefix::Shard => SHARD_DEFAULT_PREFIX.to_string(),
             Prefix::Namespaced(ns) => match resolve(ns)? {
-                ns if ns.is_empty() => SHARD_REDIS_PREFIX.to_string(),
-                ns => format!("{ns}::{SHARD_REDIS_PREFIX}"),
+                ns if ns.is_empty() => SHARD_DEFAULT_PREFIX.to_string(),
+                ns => format!("{ns}::{SHARD_DEFAULT_PREFIX}"),
             },
         })
     }

@@ -1,6 +1,7 @@
 //! The session shard's forms of store, next to the documentation's.
 
 use super::*;
+use crate::conventions::SHARD_DEFAULT_PREFIX;
 
 fn one(text: &str) -> Store {
     let init = Initializer::parse(text).expect("the test input");
@@ -56,7 +57,7 @@ fn shard_redis_store_with_a_client() {
         assert_eq!(s.redis_prefix(), Prefix::Shard, "{t}");
         assert_eq!(
             s.redis_prefix().resolve(|_| Err::<String, ()>(())),
-            Ok(SHARD_REDIS_PREFIX.to_string())
+            Ok(SHARD_DEFAULT_PREFIX.to_string())
         );
     }
 }
