@@ -41,6 +41,9 @@ pub enum Source {
     Flag,
     /// The initializer, with the `AZU_ENV` branch when the file has several.
     Initializer,
+    /// The one store found in the project's other sources (the file, relative to the root),
+    /// when the initializer has none.
+    Sources(String),
     SessionBackendVar,
     Default,
 }
@@ -51,18 +54,20 @@ impl Source {
         match self {
             Source::Flag => "flag",
             Source::Initializer => "initializer",
+            Source::Sources(_) => "sources",
             Source::SessionBackendVar => "SESSION_BACKEND",
             Source::Default => "default",
         }
     }
 
     /// The line printed on stderr after `Backend: ...`.
-    pub fn describe(&self) -> &'static str {
+    pub fn describe(&self) -> String {
         match self {
-            Source::Flag => "(from --backend)",
-            Source::Initializer => "(detected from src/initializers/session.cr)",
-            Source::SessionBackendVar => "(from SESSION_BACKEND)",
-            Source::Default => "(default: no initializer store and no SESSION_BACKEND)",
+            Source::Flag => "(from --backend)".to_string(),
+            Source::Initializer => "(detected from src/initializers/session.cr)".to_string(),
+            Source::Sources(file) => format!("(detected from {file})"),
+            Source::SessionBackendVar => "(from SESSION_BACKEND)".to_string(),
+            Source::Default => "(default: no initializer store and no SESSION_BACKEND)".to_string(),
         }
     }
 }

@@ -146,14 +146,14 @@ pub enum Error {
     PrefixUnresolvable { expr: String },
 
     #[error(
-        "the store's `url:` in src/initializers/session.cr uses `{name}`, which is not set; export it (or REDIS_URL), or add it to .env"
+        "the store's Redis server in {file} uses `{name}`, which is not set; export it (or REDIS_URL), or add it to .env"
     )]
-    RedisUrlEnvUnset { name: String },
+    RedisUrlEnvUnset { name: String, file: String },
 
     #[error(
-        "cannot evaluate `{expr}` in the store's `url:` in src/initializers/session.cr; set REDIS_URL to the server's URL"
+        "cannot evaluate `{expr}`, which gives the store's Redis server in {file}; set REDIS_URL to the server's URL"
     )]
-    RedisUrlUnresolvable { expr: String },
+    RedisUrlUnresolvable { expr: String, file: String },
 
     #[error(
         "the Redis key prefix {0:?} holds a control character (a newline, tab or the like), which no session prefix has; check the store's prefix or pass --prefix"

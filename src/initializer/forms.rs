@@ -53,7 +53,7 @@ pub struct Found {
 
 static NAME_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?:\b[A-Z][A-Za-z0-9_]*::)*\b(ClusteredRedisStore|PooledRedisStore|RedisStore|DatabaseStore|MemoryStore|CookieStore)\b",
+        r"(?:\b[A-Z][A-Za-z0-9_]*::)*\b(ClusteredRedisStore|PooledRedisStore|RedisStore|SessionDatabaseStore|DatabaseStore|MemoryStore|CookieStore)\b",
     )
     .expect("a valid regex")
 });
@@ -68,7 +68,9 @@ fn kind_of(name: &str) -> Option<StoreKind> {
     Some(match name {
         "RedisStore" | "PooledRedisStore" => StoreKind::Redis,
         "ClusteredRedisStore" => StoreKind::ClusteredRedis,
-        "DatabaseStore" => StoreKind::Database,
+        // `SessionDatabaseStore` is the store `session:setup --api shard` writes for the
+        // database (the shard has none); it keeps its rows in the default table.
+        "DatabaseStore" | "SessionDatabaseStore" => StoreKind::Database,
         "MemoryStore" => StoreKind::Memory,
         "CookieStore" => StoreKind::Cookie,
         _ => return None,

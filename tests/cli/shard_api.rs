@@ -331,3 +331,108 @@ fn database_sessions_written_by_the_real_shard_are_cleared_on_every_driver() {
         );
     }
 }
+
+/// What `--api shard` writes, `session:clear` reads back: the shard's `session:` keys on the
+/// server the store connects to, and the database store's table.
+#[test]
+fn clear_reads_the_generated_shard_initializers() {
+    let Some(server) = RedisServer::start("shard_api_clear_reads") else {
+        return;
+    };
+    let p = Project::new();
+    run(p.cmd().args(["setup", "--api", "shard", "-b", "redis"]), 0);
+    server.plant(0, "session:", 5);
+    server.plant(0, "myapp:session:", 3);
+    let out = run(
+        p.cmd()
+            .args(["clear", "--force"])
+            .env("REDIS_URL", server.url()),
+        0,
+    );
+    out.says(&[
+        "Backend: redis\n",
+        "Clearing Redis sessions with pattern: session:*\n",
+        "Cleared 5 session(s)\n",
+    ])
+    .warns(&["(detected from src/initializers/session.cr)"]);
+    assert_eq!(server.count(0, "myapp:session:*"), 3);
+
+    let db = TestDb::sqlite();
+    db.create_sessions("sessions", 4);
+    let p = Project::new();
+    run(
+        p.cmd()
+            .args(["setup", "--api", "shard", "-b", "database"])
+            .env("DATABASE_URL", &db.url),
+        0,
+    );
+    // A Redis URL nobody listens on: a clear that took the wrong backend fails instead of
+    // reaching a server.
+    let out = run(
+        p.cmd()
+            .args(["clear", "--force"])
+            .env("DATABASE_URL", &db.url)
+            .env("REDIS_URL", "redis://127.0.0.1:1"),
+        0,
+    );
+    out.says(&["Backend: database\n", "Cleared 4 session(s)\n"])
+        .warns(&["(detected from src/initializers/session.cr)"]);
+}
+
+/// Apps that configure the shard outside the initializer, as azutoolkit/authority does.
+#[test]
+fn clear_finds_the_store_in_the_projects_own_sources() {
+    let Some(server) = RedisServer::start("shard_api_clear_finds") else {
+        return;
+    };
+    // Authority's layout: the store is a constant of a cookie store; its sessions live in
+    // the browsers, so the answer is the cookie store's error, naming the file.
+    let p = Project::new();
+    p.write(
+        "src/config/session.cr",
+        "Session.configure do |c|\n  c.timeout = 1.hour\n  c.session_key = \"authority.sess\"\nend\n",
+    );
+    p.write(
+        "src/config/authority.cr",
+        "module Authority\n  SESSION_STORE = Session::CookieStore(UserSession).provider\nend\n",
+    );
+    let out = run(p.cmd().args(["clear", "--force"]), 1);
+    out.warns(&["`src/config/authority.cr` uses CookieStore"]);
+
+    // One Redis store in the app's sources: its keys, its server, and where it was found.
+    let p = Project::new();
+    p.write(
+        "src/config/session.cr",
+        &format!(
+            "Session.configure do |c|\n  c.store = Session::RedisStore(UserSession).new(client: Redis.new(url: ENV.fetch(\"CACHE_URL\", \"{}\")))\nend\n",
+            server.url()
+        ),
+    );
+    p.write(
+        "lib/session/src/session.cr",
+        "STORE = Session::MemoryStore(T).new\n",
+    );
+    server.plant(0, "session:", 6);
+    server.set(0, "myapp:session:keep");
+    let out = run(p.cmd().args(["clear", "--dry-run"]), 0);
+    out.says(&["Would clear 6 session(s)\n"])
+        .warns(&["(detected from src/config/session.cr)"]);
+    run(p.cmd().args(["clear", "--force"]), 0).says(&["Cleared 6 session(s)\n"]);
+    assert!(server.exists(0, "myapp:session:keep"));
+
+    // Stores of different kinds: which one is meant cannot be told.
+    p.write(
+        "src/dev.cr",
+        "DEV_STORE = Session::MemoryStore(UserSession).new\n",
+    );
+    let out = run(p.cmd().args(["clear", "--force"]), 1);
+    out.warns(&[
+        "the project's sources make session stores that clear different sessions",
+        "src/config/session.cr:2",
+        "src/dev.cr:1",
+        "pass --backend",
+    ]);
+    // --backend says which.
+    server.plant(0, "session:", 2);
+    run(p.cmd().args(["clear", "--force", "-b", "redis"]), 0).says(&["Cleared 2 session(s)\n"]);
+}

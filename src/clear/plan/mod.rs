@@ -10,13 +10,18 @@ use crate::backend::{self, Backend, Source};
 use crate::clear::sql::Table;
 pub use crate::clear::target::{DatabaseTarget, RedisTarget, Target};
 use crate::cli::ClearArgs;
-use crate::conventions::{DEFAULT_REDIS_URL, DEFAULT_TABLE, SHARD_DEFAULT_PREFIX, default_prefix};
+use crate::conventions::DEFAULT_TABLE;
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::initializer::{
-    AZU_ENVIRONMENTS, Alt, CRYSTAL_ENV, Initializer, Part, Selection, Store, StoreKind, Undecided,
+    AZU_ENVIRONMENTS, CRYSTAL_ENV, Initializer, Selection, Store, StoreKind, Undecided,
 };
 use crate::project::{self, Env, INITIALIZER};
+
+mod redis;
+mod sources;
+
+use redis::{alts_text, redis_target, resolve};
 
 /// Everything `session:clear` will do, decided before any server is touched. Serialized, it
 /// gives the JSON report's keys that do not depend on the clear's outcome.
@@ -111,23 +116,45 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
     let init_path = root.join(INITIALIZER);
     let initializer = read_initializer(args, &init_path, &mut notes)?;
 
-    let selected = select_store(initializer.as_ref(), args, &init_path, &env, &mut notes)?;
+    let mut selected = select_store(initializer.as_ref(), args, &init_path, &env, &mut notes)?;
+    // An initializer without any store (or none at all): the store may be in the project's
+    // other sources, as real apps on the session shard keep it.
+    let discovery;
+    let mut found = None;
+    if initializer.as_ref().is_none_or(|i| i.stores.is_empty()) && !can_skip_initializer(args) {
+        discovery = crate::initializer::discover(root);
+        notes.extend(sources::notes(&discovery));
+        found = sources::store(&discovery, args, &env)?;
+        selected = selected.or(found.map(|f| &f.store));
+    }
     if args.backend.is_none()
         && let Some(store) = selected
         && store.kind == StoreKind::Cookie
     {
-        return Err(Error::CookieStore(init_path));
+        return Err(Error::CookieStore(match found {
+            Some(f) => f.file.clone(),
+            None => init_path,
+        }));
     }
     let from_initializer = selected.and_then(|s| backend_of(s.kind));
     let session_backend = env.get("SESSION_BACKEND");
-    let (backend, source) =
+    let (backend, mut source) =
         backend::detect(args.backend, from_initializer, session_backend.as_deref())
             .map_err(Error::InvalidSessionBackend)?;
+    let file = match found {
+        Some(f) if sources::gives(f, backend) => {
+            if source == Source::Initializer {
+                source = Source::Sources(f.file.display().to_string());
+            }
+            f.file.display().to_string()
+        }
+        _ => INITIALIZER.to_string(),
+    };
 
     let store = store_of(backend, selected, initializer.as_ref());
     let target = match backend {
         Backend::Memory => Target::Memory,
-        Backend::Redis => Target::Redis(redis_target(args, store, &env)?),
+        Backend::Redis => Target::Redis(redis_target(args, store, &file, &env)?),
         Backend::Database => {
             let target = database_target(args, store, &env)?;
             notes.extend(target.url.notes.iter().cloned());
@@ -235,40 +262,6 @@ fn read_initializer(
             None
         }
         Err(e) => return Err(e),
-    })
-}
-
-/// The Redis server and keys: `REDIS_URL`, else the store's `url:` (which must be
-/// evaluable: falling back to localhost would clear another server), else the shard's
-/// default; the prefix and its SCAN pattern.
-fn redis_target(args: &ClearArgs, store: Option<&Store>, env: &Env) -> Result<RedisTarget> {
-    let url = match (env.get("REDIS_URL"), store.and_then(|s| s.arg(&["url"]))) {
-        (Some(url), _) => url,
-        (None, Some(alts)) => resolve(alts, env).map_err(|e| match e {
-            Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset { name },
-            Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable { expr },
-            other => other,
-        })?,
-        (None, None) => DEFAULT_REDIS_URL.to_string(),
-    };
-    let masked_url = crate::url::mask(&url);
-    let invalid = |reason: String| Error::RedisUrlInvalid {
-        url: masked_url.clone(),
-        reason,
-    };
-    let first = crate::clear::redis::seeds(&url)
-        .map_err(invalid)?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let database = crate::clear::redis::database(&first).map_err(invalid)?;
-    let prefix = redis_prefix(args, store, env, &args.project.path)?;
-    Ok(RedisTarget {
-        pattern: crate::clear::redis::pattern(&prefix),
-        url,
-        masked_url,
-        database,
-        prefix,
     })
 }
 
@@ -385,88 +378,11 @@ fn can_skip_initializer(args: &ClearArgs) -> bool {
     }
 }
 
-fn backend_of(kind: StoreKind) -> Option<Backend> {
+pub(super) fn backend_of(kind: StoreKind) -> Option<Backend> {
     match kind {
         StoreKind::Redis | StoreKind::ClusteredRedis => Some(Backend::Redis),
         StoreKind::Database => Some(Backend::Database),
         StoreKind::Memory => Some(Backend::Memory),
         StoreKind::Cookie => None,
     }
-}
-
-fn redis_prefix(args: &ClearArgs, store: Option<&Store>, env: &Env, root: &Path) -> Result<String> {
-    let prefix = if let Some(p) = &args.prefix {
-        p.clone()
-    } else if let Some(store) = store {
-        match store.arg(&["prefix", "key_prefix"]) {
-            Some(alts) => resolve(alts, env)?,
-            None => SHARD_DEFAULT_PREFIX.to_string(),
-        }
-    } else {
-        // What session:setup generates: `<app>:session:`, the app named by shard.yml.
-        match project::Project::open(root) {
-            Ok(p) => default_prefix(&p.app_name),
-            Err(Error::NoShardYml(_)) => return Err(Error::NoPrefix(root.to_path_buf())),
-            Err(e) => return Err(e),
-        }
-    };
-    if prefix.is_empty() {
-        return Err(Error::EmptyPrefix);
-    }
-    if prefix.chars().any(char::is_control) {
-        return Err(Error::PrefixControl(prefix));
-    }
-    Ok(prefix)
-}
-
-/// The value of an argument: the first alternative that can be had. An environment variable
-/// that is unset passes to the next alternative; if none is left, the error names it.
-fn resolve(alts: &[Alt], env: &Env) -> Result<String> {
-    let mut unset = None;
-    for alt in alts {
-        match alt {
-            Alt::Env(name) => match env.get(name) {
-                Some(v) => return Ok(v),
-                None => {
-                    unset.get_or_insert_with(|| name.clone());
-                }
-            },
-            Alt::Literal(parts) => {
-                let mut out = String::new();
-                for part in parts {
-                    match part {
-                        Part::Text(t) => out.push_str(t),
-                        Part::Env(name) => match env.get(name) {
-                            Some(v) => out.push_str(&v),
-                            None => return Err(Error::PrefixEnvUnset { name: name.clone() }),
-                        },
-                        Part::Other(expr) => {
-                            return Err(Error::PrefixUnresolvable {
-                                expr: format!("#{{{expr}}}"),
-                            });
-                        }
-                    }
-                }
-                return Ok(out);
-            }
-            Alt::Other(expr) => return Err(Error::PrefixUnresolvable { expr: expr.clone() }),
-        }
-    }
-    Err(match unset {
-        Some(name) => Error::PrefixEnvUnset { name },
-        None => Error::PrefixUnresolvable {
-            expr: String::new(),
-        },
-    })
-}
-
-fn alts_text(alts: &[Alt]) -> String {
-    alts.iter()
-        .map(|a| match a {
-            Alt::Env(n) => format!("ENV[\"{n}\"]"),
-            Alt::Literal(_) => "\"...\"".to_string(),
-            Alt::Other(e) => e.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(" || ")
 }

@@ -1,0 +1,161 @@
+//! The Redis side of the plan: which server, and which keys, from `REDIS_URL`, the flags and
+//! the store in either API (the documentation's `url:`/`prefix:`, or the shard's client and
+//! its fixed `session:` prefix).
+
+use std::path::Path;
+
+use crate::clear::target::RedisTarget;
+use crate::cli::ClearArgs;
+use crate::conventions::{DEFAULT_REDIS_URL, default_prefix};
+use crate::error::{Error, Result};
+use crate::initializer::{Alt, Part, RedisUrl, Store};
+use crate::project::{self, Env};
+
+/// The Redis server and keys: `REDIS_URL`, else the server the store names (which must be
+/// evaluable: falling back to localhost would clear another server), else the default; the
+/// prefix and its SCAN pattern. `file` is where the store was read, for messages.
+pub(super) fn redis_target(
+    args: &ClearArgs,
+    store: Option<&Store>,
+    file: &str,
+    env: &Env,
+) -> Result<RedisTarget> {
+    let url = match env.get("REDIS_URL") {
+        Some(url) => url,
+        None => store_url(store, file, env)?,
+    };
+    let masked_url = crate::url::mask(&url);
+    let invalid = |reason: String| Error::RedisUrlInvalid {
+        url: masked_url.clone(),
+        reason,
+    };
+    let first = crate::clear::redis::seeds(&url)
+        .map_err(invalid)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let database = crate::clear::redis::database(&first).map_err(invalid)?;
+    let prefix = redis_prefix(args, store, env, &args.project.path)?;
+    Ok(RedisTarget {
+        pattern: crate::clear::redis::pattern(&prefix),
+        url,
+        masked_url,
+        database,
+        prefix,
+    })
+}
+
+/// The server the store's code connects to, when `REDIS_URL` does not say.
+fn store_url(store: Option<&Store>, file: &str, env: &Env) -> Result<String> {
+    let in_file = |e: Error| match e {
+        Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset {
+            name,
+            file: file.to_string(),
+        },
+        Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable {
+            expr,
+            file: file.to_string(),
+        },
+        other => other,
+    };
+    let Some(store) = store else {
+        return Ok(DEFAULT_REDIS_URL.to_string());
+    };
+    match store.redis_url() {
+        RedisUrl::Default => Ok(DEFAULT_REDIS_URL.to_string()),
+        RedisUrl::Url(alts) => resolve(&alts, env).map_err(in_file),
+        RedisUrl::Parts(parts) => parts
+            .url(
+                |alts| resolve(alts, env),
+                |reason| Error::RedisUrlUnresolvable {
+                    expr: reason,
+                    file: file.to_string(),
+                },
+            )
+            .map_err(in_file),
+        RedisUrl::Unresolvable(expr) => Err(in_file(Error::PrefixUnresolvable { expr })),
+        // Only `Session.use_store(...)` was seen: the server is made somewhere this reader
+        // did not find, and localhost may well be another server.
+        RedisUrl::NotSeen => Err(Error::RedisUrlUnresolvable {
+            expr: "Session.use_store(...)".to_string(),
+            file: format!("{file} (which names the store's type, not its server)"),
+        }),
+    }
+}
+
+/// The key prefix: `--prefix`, else the store's (`prefix:`, or the shard's `session:`
+/// under the client's namespace), else what setup generates for the app.
+fn redis_prefix(args: &ClearArgs, store: Option<&Store>, env: &Env, root: &Path) -> Result<String> {
+    let prefix = if let Some(p) = &args.prefix {
+        p.clone()
+    } else if let Some(store) = store {
+        store.redis_prefix().resolve(|alts| resolve(alts, env))?
+    } else {
+        // What session:setup generates: `<app>:session:`, the app named by shard.yml.
+        match project::Project::open(root) {
+            Ok(p) => default_prefix(&p.app_name),
+            Err(Error::NoShardYml(_)) => return Err(Error::NoPrefix(root.to_path_buf())),
+            Err(e) => return Err(e),
+        }
+    };
+    if prefix.is_empty() {
+        return Err(Error::EmptyPrefix);
+    }
+    if prefix.chars().any(char::is_control) {
+        return Err(Error::PrefixControl(prefix));
+    }
+    Ok(prefix)
+}
+
+/// The value of an argument: the first alternative that can be had. An environment variable
+/// that is unset passes to the next alternative; if none is left, the error names it.
+pub(super) fn resolve(alts: &[Alt], env: &Env) -> Result<String> {
+    let mut unset = None;
+    for alt in alts {
+        match alt {
+            Alt::Env(name) => match env.get(name) {
+                Some(v) => return Ok(v),
+                None => {
+                    unset.get_or_insert_with(|| name.clone());
+                }
+            },
+            Alt::Literal(parts) => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        Part::Text(t) => out.push_str(t),
+                        Part::Env(name) => match env.get(name) {
+                            Some(v) => out.push_str(&v),
+                            None => return Err(Error::PrefixEnvUnset { name: name.clone() }),
+                        },
+                        Part::Other(expr) => {
+                            return Err(Error::PrefixUnresolvable {
+                                expr: format!("#{{{expr}}}"),
+                            });
+                        }
+                    }
+                }
+                return Ok(out);
+            }
+            Alt::Other(expr) => return Err(Error::PrefixUnresolvable { expr: expr.clone() }),
+        }
+    }
+    Err(match unset {
+        Some(name) => Error::PrefixEnvUnset { name },
+        None => Error::PrefixUnresolvable {
+            expr: String::new(),
+        },
+    })
+}
+
+/// How an argument reads, for a message that cannot quote its value.
+pub(super) fn alts_text(alts: &[Alt]) -> String {
+    alts.iter()
+        .map(|a| match a {
+            Alt::Env(n) => format!("ENV[\"{n}\"]"),
+            Alt::Literal(_) => "\"...\"".to_string(),
+            Alt::Other(e) => e.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(" || ")
+}
