@@ -93,6 +93,14 @@ impl Output {
         }
     }
 
+    /// A warning on stderr that changes the outcome: shown even in quiet mode (not in JSON,
+    /// whose report carries it).
+    pub fn warn(&self, text: impl Display) {
+        if !self.is_json() {
+            let _ = writeln!(anstream::stderr(), "{} {text}", paint(WARNING, "warning:"));
+        }
+    }
+
     /// The JSON report on stdout (only in JSON mode).
     pub fn json(&self, value: &serde_json::Value) {
         if self.is_json() {

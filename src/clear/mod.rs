@@ -42,10 +42,13 @@ pub enum Connected<'p> {
 }
 
 /// What a clear did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClearOutcome {
     /// Sessions deleted (or, in a dry run, found).
     pub count: u64,
+    /// When a Redis clear found nothing under a prefix the user did not give: keys that look
+    /// like sessions under other prefixes.
+    pub elsewhere: Vec<redis::elsewhere::Elsewhere>,
 }
 
 /// The runtime the network work runs on: one thread is plenty for one connection at a time.
@@ -110,16 +113,24 @@ impl Connected<'_> {
         stop: &Stop,
         progress: impl FnMut(u64),
     ) -> Result<ClearOutcome> {
+        let mut elsewhere = Vec::new();
         let count = match (self, &plan.target) {
             (Connected::Redis(connection), Target::Redis(target)) => {
-                connection
+                let count = connection
                     .clear(target, plan.dry_run, stop, progress)
-                    .await?
+                    .await?;
+                if count == 0 && !target.prefix_given {
+                    // Only a look: should it fail, the clear it follows still stands.
+                    elsewhere = redis::elsewhere::look(&connection.connections(), &target.prefix)
+                        .await
+                        .unwrap_or_default();
+                }
+                count
             }
             (Connected::Sql(target), _) => target.clear(progress).await?,
             // Memory, or a plan that is not the one connected with: nothing of it to clear.
             _ => 0,
         };
-        Ok(ClearOutcome { count })
+        Ok(ClearOutcome { count, elsewhere })
     }
 }

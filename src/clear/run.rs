@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::plan::{DatabaseTarget, NothingToDo, RedisTarget};
 use super::sql::Cascade;
-use super::{ClearPlan, Connected, Stop, Target, connect, runtime};
+use super::{ClearOutcome, ClearPlan, Connected, Stop, Target, connect, runtime};
 use crate::error::{Error, Result};
 
 /// What a clear needs from whoever runs it: a question answered, a place for its events, a
@@ -79,6 +79,14 @@ pub struct ClearReport<'p> {
     /// What a SQL clear changed in other tables through foreign keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cascades: Option<Vec<Cascade>>,
+    /// Why the clear is not the success it looks like: keys that look like sessions are under
+    /// other prefixes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Whether keys are under the session shard's own prefix (most likely the app's own
+    /// sessions): the clear is then not a success (exit 1).
+    #[serde(skip)]
+    pub missed_shard_sessions: bool,
 }
 
 impl<'p> ClearReport<'p> {
@@ -90,6 +98,8 @@ impl<'p> ClearReport<'p> {
             nothing_to_do: None,
             cluster_primaries: None,
             cascades: None,
+            warnings: Vec::new(),
+            missed_shard_sessions: false,
         }
     }
 }
@@ -136,7 +146,16 @@ pub fn run<'p>(plan: &'p ClearPlan, hooks: &mut dyn Hooks) -> Result<ClearReport
         None => runtime.block_on(connect(plan, &stop))?,
     };
     tell_connected(plan, &connected, &mut report, hooks);
-    report.cleared = clear(plan, connected, &runtime, &stop, asks, hooks)?;
+    let outcome = clear(plan, connected, &runtime, &stop, asks, hooks)?;
+    report.cleared = outcome.count;
+    if let Target::Redis(target) = &plan.target {
+        report.warnings = outcome
+            .elsewhere
+            .iter()
+            .map(|e| e.warning(&target.prefix, &target.pattern))
+            .collect();
+        report.missed_shard_sessions = outcome.elsewhere.iter().any(|e| e.shards());
+    }
     hooks.event(Event::Finished(&report));
     Ok(report)
 }
@@ -177,7 +196,7 @@ fn clear(
     stop: &Stop,
     asked: bool,
     hooks: &mut dyn Hooks,
-) -> Result<u64> {
+) -> Result<ClearOutcome> {
     // A bar when the total is known (SQL counts first), a counter otherwise.
     let total = if hooks.shows_progress() && !plan.dry_run {
         runtime.block_on(connected.total())?
@@ -190,7 +209,7 @@ fn clear(
     }
     let result = runtime.block_on(connected.clear(plan, stop, |n| progress.inc(n)));
     progress.finish_and_clear();
-    Ok(result?.count)
+    result
 }
 
 /// From here on Ctrl-C asks the clear to stop after the batch in flight (so the count it
@@ -280,6 +299,7 @@ mod tests {
             database: 0,
             prefix: "app:session:".to_string(),
             pattern: "app:session:*".to_string(),
+            prefix_given: false,
         })
     }
 

@@ -32,6 +32,10 @@ pub struct RedisTarget {
     pub prefix: String,
     /// The SCAN pattern for the prefix: its glob characters escaped, then `*`.
     pub pattern: String,
+    /// Whether `--prefix` gave it (then a clear that finds nothing does not look elsewhere:
+    /// the user said which keys are meant).
+    #[serde(skip)]
+    pub prefix_given: bool,
 }
 
 /// The sessions table a clear empties, and the database it is in. The dialect is the URL's

@@ -165,6 +165,12 @@ fn finished(report: &ClearReport<'_>, out: &Output) {
         out.lines(&lines);
     } else {
         out.lines(&[format!("Cleared {} {which}session(s)", report.cleared)]);
+    }
+    // Sessions that seem to be elsewhere: said instead of a success.
+    for warning in &report.warnings {
+        out.warn(warning);
+    }
+    if !plan.dry_run && report.warnings.is_empty() {
         out.styled(
             output::SUCCESS,
             if plan.expired {

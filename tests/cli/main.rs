@@ -7,6 +7,7 @@ mod cluster;
 mod completions;
 mod corpus;
 mod database_url;
+mod elsewhere;
 mod environments;
 mod expired;
 mod faults;

@@ -171,6 +171,11 @@ impl Cluster {
         })
     }
 
+    /// A connection to each primary.
+    pub fn primary_connections(&self) -> Vec<MultiplexedConnection> {
+        self.primaries.iter().map(|p| p.con.clone()).collect()
+    }
+
     pub fn primaries(&self) -> usize {
         self.primaries.len()
     }

@@ -38,6 +38,7 @@ pub(super) fn redis_target(
     let prefix = redis_prefix(args, store, env, &args.project.path)?;
     Ok(RedisTarget {
         pattern: crate::clear::redis::pattern(&prefix),
+        prefix_given: args.prefix.is_some(),
         url,
         masked_url,
         database,

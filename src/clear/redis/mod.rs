@@ -21,6 +21,7 @@ use super::plan::RedisTarget;
 use crate::error::{Error, Result};
 
 mod connect;
+pub mod elsewhere;
 mod single;
 mod tls;
 mod urls;
@@ -161,6 +162,14 @@ impl RedisConnection {
         match self {
             RedisConnection::Single(_) => None,
             RedisConnection::Cluster(cluster) => Some(cluster.primaries()),
+        }
+    }
+
+    /// A connection to each server that holds keys: the one server, or every primary.
+    pub fn connections(&self) -> Vec<MultiplexedConnection> {
+        match self {
+            RedisConnection::Single(con) => vec![con.clone()],
+            RedisConnection::Cluster(cluster) => cluster.primary_connections(),
         }
     }
 
