@@ -5,6 +5,8 @@
 /// escapes decoded: `\n \t \r \v \f \b \a \e \0`, `\\ \" \' \#`, `\u{H...}` (one or more code
 /// points, separated by spaces), `\uHHHH`, `\xHH`, octal `\NNN`, and a backslash before a line
 /// break, which joins the lines (the next line's indentation dropped). Any other escaped character stands for itself.
+///
+/// Long because it is one match over Crystal's escape sequences, each a line or two.
 pub fn unescape(body: &str) -> Result<String, String> {
     let mut bytes: Vec<u8> = Vec::with_capacity(body.len());
     let mut chars = body.char_indices().peekable();

@@ -1,8 +1,10 @@
 //! azu-session: the `session:setup` and `session:clear` commands of the Azu CLI, as one
 //! binary.
 //!
-//! Data flows one way: [`cli::Cli`] → [`run`] → a command, which decides everything first and
-//! then acts, returning a report → printed here. Commands never print.
+//! Data flows one way: argv → [`cli::Cli`] → a plan with everything resolved
+//! ([`clear::plan()`], [`setup::plan()`]) → the command acting on it → a typed report
+//! ([`clear::ClearReport`], [`setup::SetupReport`]) → [`render`]. [`run`] is the one dispatch
+//! point; commands never print (what a clear tells as it goes leaves through its hooks).
 
 pub mod backend;
 pub mod clear;

@@ -15,6 +15,8 @@ use crate::error::Result;
 /// unix socket at its path, its database only `database=`. TLS is `ssl-mode`
 /// (`disabled`, `preferred`, `required`, `verify_ca`, `verify_identity`) with `ssl-ca`,
 /// `ssl-cert` and `ssl-key` files.
+///
+/// Long because it is one match over the parameters crystal-mysql reads, each a line or two.
 pub(super) fn parse(url: &str, root: &Path) -> Result<DatabaseUrl> {
     let (parsed, socket) = parse_server_url(url)?;
     let root = absolute_root(root)?;

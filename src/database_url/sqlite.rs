@@ -24,6 +24,9 @@ const SQLITE_IGNORED: &[&str] = &[
 /// crystal-sqlite3 opens `hostname + path` of the URL, decoded: `sqlite3://./db/app.db` and
 /// `sqlite3:db/app.db` are `./db/app.db` and `db/app.db` in the app's working directory,
 /// `sqlite3:///var/db/app.db` is absolute.
+///
+/// Long because it is one match over the forms and parameters crystal-sqlite3 reads, each a
+/// line or two.
 pub(super) fn parse(url: &str, root: &Path) -> Result<DatabaseUrl> {
     let (scheme, rest) = url.split_once(':').unwrap_or((url, ""));
     let rest = rest.split('#').next().unwrap_or_default();

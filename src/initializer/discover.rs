@@ -159,6 +159,9 @@ impl Discovery {
 /// clear that the rest of the project decides), and a missing `src/` is an empty result.
 /// Links are followed only while they stay inside the project and out of `lib/`; a
 /// directory is read once, whatever links lead to it.
+///
+/// Long because the walk's bounds (files, bytes, links out of the project or into lib/,
+/// directories seen) are checked where each entry is met, so no entry can slip past one.
 pub fn discover(root: &Path) -> Discovery {
     let mut out = Discovery::default();
     let canon_root = match std::fs::canonicalize(root) {

@@ -126,6 +126,9 @@ pub fn run(args: &SetupArgs, now: DateTime<Utc>) -> Result<SetupReport> {
 
 /// Decide every file change: reads the project (and asks git about `.env`), writes nothing.
 /// Anything that would refuse the run refuses it here, so a refusal leaves the tree as it was.
+///
+/// Long because it is the list of files setup writes, in the order the report shows them; each
+/// is one call.
 pub fn plan(
     project: &Project,
     env: &Env,

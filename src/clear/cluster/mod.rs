@@ -106,6 +106,10 @@ impl From<String> for Failure {
 impl Cluster {
     /// Read the primaries from the seed behind `seed_con` and connect to every one of them;
     /// a primary that cannot be reached is an error naming it, before anything is deleted.
+    ///
+    /// Long because connecting is one sequence (read the layout, connect each primary, check
+    /// each is still one) whose failures all name the node; split, each part would need the
+    /// whole state.
     pub async fn connect(seed_url: &str, mut seed_con: MultiplexedConnection) -> Result<Self> {
         let seed_masked = crate::url::mask(seed_url);
         let topology_error = |reason: String| Error::RedisTopology {

@@ -14,6 +14,9 @@ use crate::clear::redis::{ConnectFailure, open};
 impl Cluster {
     /// UNLINK one SCAN batch found on `primary`: one command per hash slot, pipelined; the
     /// commands answered with MOVED, ASK or TRYAGAIN are then followed one by one.
+    ///
+    /// Long because MOVED, ASK and TRYAGAIN answers are handled where the batch is, so a
+    /// redirected key is retried against the node the answer names without losing the count.
     pub(super) async fn unlink_batch(&self, primary: &Primary, keys: Vec<Vec<u8>>) -> Outcome {
         if keys.is_empty() {
             return (0, None);

@@ -105,6 +105,9 @@ fn source_key<S: Serializer>(source: &Source, s: S) -> std::result::Result<S::Ok
     s.serialize_str(source.key())
 }
 
+/// Long because it is the detection chain in the order README gives it (initializer, sources,
+/// flag, SESSION_BACKEND, default, then the target): each step is a call, and the order is the
+/// point.
 pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
     let root = &args.project.path;
     if !root.is_dir() {
@@ -287,6 +290,9 @@ fn database_target(args: &ClearArgs, store: Option<&Store>, env: &Env) -> Result
 /// The store to use when the initializer's choice hangs on conditions this tool cannot
 /// evaluate: with --backend, the one store of that backend the choice may fall on (or none,
 /// when the flags say the rest); without, an error listing the stores.
+///
+/// Long because the error it builds must list every store and condition as written, and the
+/// flags can settle the question before it is asked.
 fn undecided<'a>(
     u: &Undecided<'a>,
     args: &ClearArgs,

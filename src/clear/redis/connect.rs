@@ -159,6 +159,8 @@ pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection
 
 /// Sort a connection error: a certificate that does not verify, certificates that cannot be
 /// loaded, or anything else.
+///
+/// Long because it is one table: each way a connection can fail, and the fix it needs.
 fn classify(e: &redis::RedisError) -> ConnectFailure {
     // The crate's own connect timeout and ours are the same 5 s: say it one way.
     if e.is_timeout() {

@@ -99,6 +99,7 @@ impl SqlTarget<'_> {
         }
     }
 
+    /// Long because it is mostly the catalog query, kept whole so it reads as SQL.
     async fn inspect_postgres(&mut self) -> Result<Relation> {
         let quoted = self.target.table.quoted(self.target.dialect());
         // The table, and below it every partition and inheritance child, at any depth.
@@ -263,6 +264,8 @@ impl SqlTarget<'_> {
 
     /// The foreign keys whose `ON DELETE` changes other tables' rows when sessions go, each
     /// with how many rows this clear would change.
+    ///
+    /// Long because it holds one catalog query per dialect, kept whole so each reads as SQL.
     async fn find_cascades(&mut self) -> Result<Vec<Cascade>> {
         let found: Vec<(String, String, String, String)> = match self.target.dialect() {
             Dialect::Postgres => {

@@ -164,6 +164,9 @@ impl Lexer<'_> {
 
     /// Code, up to the end of the text or, in an interpolation, the `}` that closes it (left
     /// at `self.pos`).
+    ///
+    /// Long because it is the lexer's one loop over Crystal code: each literal kind is a short
+    /// arm, and the state between them (the previous token, nesting) must stay in one place.
     fn code(&mut self, interpolation: bool) -> Result<(), ReadError> {
         let mut prev = Prev::Start;
         let mut spaced = false; // whitespace since the previous token
