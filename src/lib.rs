@@ -7,21 +7,21 @@
 //! point; commands never print (what a clear tells as it goes leaves through its hooks).
 
 pub mod backend;
-pub mod clear;
+mod clear;
 pub mod cli;
-pub mod completions;
-pub mod confirm;
-pub mod conventions;
-pub mod crystal;
-pub mod database_url;
+mod completions;
+mod confirm;
+mod conventions;
+mod crystal;
+mod database_url;
 pub mod error;
-pub mod fsutil;
+mod fsutil;
 pub mod initializer;
-pub mod man;
+mod man;
 pub mod output;
 pub mod project;
-pub mod render;
-pub mod rotate;
+mod render;
+mod rotate;
 pub mod setup;
 pub mod url;
 
