@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{Says, run, stdout, text};
+use crate::support::run::{Says, run, stderr, stdout, text};
 use crate::support::servers::{have_binary, skip_optional};
 use crate::support::sql::{Kind, TestDb};
 
@@ -435,4 +435,104 @@ fn clear_finds_the_store_in_the_projects_own_sources() {
     // --backend says which.
     server.plant(0, "session:", 2);
     run(p.cmd().args(["clear", "--force", "-b", "redis"]), 0).says(&["Cleared 2 session(s)\n"]);
+}
+
+/// Without `--api`, a project that pins the shard chooses for itself; `--api` always wins.
+#[test]
+fn the_api_follows_the_pinned_shard_unless_told() {
+    let lock = |v: &str| {
+        format!(
+            "version: 2.0\nshards:\n  session:\n    git: https://github.com/azutoolkit/session.git\n    version: {v}\n"
+        )
+    };
+    let p = Project::new();
+    p.write("shard.lock", &lock("1.0.31"));
+    let out = run(p.cmd().args(["setup", "-b", "redis"]), 0);
+    out.warns(&["(--api shard: shard.lock pins the session shard at 1.0.30 or later)"]);
+    assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
+    let init = p.read("src/initializers/session.cr");
+    assert!(
+        init.contains("Session.use_store(Session::RedisStore(UserSession))"),
+        "{init}"
+    );
+    assert!(
+        p.read("shard.yml")
+            .contains("  session:\n    github: azutoolkit/session\n    version: \">= 1.0.30\"\n"),
+        "{}",
+        p.read("shard.yml")
+    );
+    out.says(&["Give UserSession the app's own properties:"]);
+
+    // A pin older than the shard's API: refused with the fix, nothing written.
+    let p = Project::new();
+    p.write("shard.lock", &lock("1.0.15"));
+    let before = p.tree();
+    let out = run(p.cmd().args(["setup", "-b", "redis"]), 1);
+    out.warns(&[
+        "error: `shard.lock` pins the session shard at 1.0.15, older than 1.0.30",
+        "run `shards update session`",
+        "--api docs",
+    ]);
+    assert!(p.tree() == before, "the project changed");
+    // --api wins, and says what the pin needs.
+    let out = run(p.cmd().args(["setup", "-b", "redis", "--api", "docs"]), 0);
+    assert!(
+        p.read("src/initializers/session.cr")
+            .contains("RedisStore.new(")
+    );
+    out.warns(&["note: this initializer follows the Azu documentation's session API"]);
+    let out = run(
+        p.cmd()
+            .args(["setup", "-b", "memory", "--api", "shard", "--force"]),
+        0,
+    );
+    out.warns(&["note: `shard.lock` pins the session shard at 1.0.15; the code written needs 1.0.30 or later: run `shards update session`"]);
+
+    // JSON says which API, why, and the notes.
+    let p = Project::new();
+    let out = run(
+        p.cmd().args(["setup", "-b", "memory", "--format", "json"]),
+        0,
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(json["api"], "docs");
+    assert_eq!(json["api_source"], "default");
+    assert!(
+        json["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.starts_with("this initializer follows the Azu documentation's")),
+        "{json}"
+    );
+    assert_eq!(stderr(&out), "");
+}
+
+/// The database store is a file of its own, under the same --force rule as the initializer.
+#[test]
+fn the_shard_database_store_is_written_beside_the_initializer() {
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["setup", "-b", "database", "--api", "shard"])
+            .env("DATABASE_URL", "sqlite3://./db/app.db"),
+        0,
+    );
+    out.says(&[
+        "   create  src/initializers/session.cr\n",
+        "   create  src/initializers/session_database_store.cr\n",
+    ]);
+    assert!(
+        p.read("src/initializers/session.cr")
+            .contains("require \"sqlite3\"\n")
+    );
+    let shard = p.read("shard.yml");
+    for dep in ["  db:\n", "  sqlite3:\n", "  cql:\n"] {
+        assert!(shard.contains(dep), "{dep}: {shard}");
+    }
+    p.write("src/initializers/session.cr", "# mine\n");
+    let out = run(
+        p.cmd().args(["setup", "-b", "database", "--api", "shard"]),
+        1,
+    );
+    out.warns(&["already exists; pass --force"]);
+    assert_eq!(p.read("src/initializers/session.cr"), "# mine\n");
 }
