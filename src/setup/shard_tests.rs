@@ -1,13 +1,13 @@
 use super::*;
 
 fn add(text: &str, wanted: &[Shard]) -> Option<String> {
-    add_dependencies(Path::new("shard.yml"), text, wanted).unwrap()
+    add_dependencies(Path::new("shard.yml"), text, wanted).expect("the test input")
 }
 
 #[test]
 fn appends_to_an_existing_section_keeping_comments() {
     let text = "name: app # the app\nversion: 0.1.0\n\n# deps\ndependencies:\n  azu: # web\n    github: azutoolkit/azu\n\n# tools\ndevelopment_dependencies:\n  ameba:\n    github: crystal-ameba/ameba\n";
-    let out = add(text, &[SESSION, REDIS]).unwrap();
+    let out = add(text, &[SESSION, REDIS]).expect("the test input");
     assert_eq!(
         out,
         "name: app # the app\nversion: 0.1.0\n\n# deps\ndependencies:\n  azu: # web\n    github: azutoolkit/azu\n  session:\n    github: azutoolkit/session\n  redis:\n    github: stefanwille/crystal-redis\n\n# tools\ndevelopment_dependencies:\n  ameba:\n    github: crystal-ameba/ameba\n"
@@ -16,7 +16,7 @@ fn appends_to_an_existing_section_keeping_comments() {
 
 #[test]
 fn adds_a_missing_section() {
-    let out = add("name: app\nversion: 0.1.0", &[SESSION]).unwrap();
+    let out = add("name: app\nversion: 0.1.0", &[SESSION]).expect("the test input");
     assert_eq!(
         out,
         "name: app\nversion: 0.1.0\n\ndependencies:\n  session:\n    github: azutoolkit/session\n"
@@ -26,7 +26,7 @@ fn adds_a_missing_section() {
 #[test]
 fn follows_the_files_indent() {
     let text = "name: app\ndependencies:\n    azu:\n        github: azutoolkit/azu\n";
-    let out = add(text, &[SESSION]).unwrap();
+    let out = add(text, &[SESSION]).expect("the test input");
     assert!(
         out.ends_with("    session:\n        github: azutoolkit/session\n"),
         "{out}"
@@ -41,8 +41,8 @@ fn fills_an_empty_section() {
         "dependencies: ~ # none yet",
     ] {
         let text = format!("name: app\n{header}\nlicense: MIT\n");
-        let out = add(&text, &[SESSION]).unwrap();
-        let doc = parse_shard(Path::new("x"), &out).unwrap();
+        let out = add(&text, &[SESSION]).expect("the test input");
+        let doc = parse_shard(Path::new("x"), &out).expect("the test input");
         assert_eq!(
             doc["dependencies"]["session"]["github"].as_str(),
             Some("azutoolkit/session"),
@@ -70,7 +70,7 @@ fn keeps_crlf_line_endings() {
         "name: app\r\ndependencies:\r\n  azu:\r\n    github: azutoolkit/azu\r\n",
         &[SESSION],
     )
-    .unwrap();
+    .expect("the test input");
     assert!(
         out.ends_with("  session:\r\n    github: azutoolkit/session\r\n"),
         "{out:?}"
@@ -98,7 +98,7 @@ fn accepts_what_crystals_yaml_accepts() {
         "\u{feff}name: app\ndependencies:\n  azu:\n    github: a/azu\n",
         &[SESSION],
     )
-    .unwrap();
+    .expect("the test input");
     assert!(
         out.starts_with("\u{feff}name: app\ndependencies:\n  azu:\n"),
         "{out:?}"
@@ -108,23 +108,23 @@ fn accepts_what_crystals_yaml_accepts() {
         "{out:?}"
     );
     // A tab after `name:`.
-    let out = add("name:\tapp\n", &[SESSION]).unwrap();
+    let out = add("name:\tapp\n", &[SESSION]).expect("the test input");
     assert!(out.starts_with("name:\tapp\n\ndependencies:\n"), "{out:?}");
     // A description with a line that starts with "dependencies".
     let text = "name: app\ndescription: |\n  dependencies: none to speak of\n";
-    let out = add(text, &[SESSION]).unwrap();
+    let out = add(text, &[SESSION]).expect("the test input");
     assert_eq!(
         out,
         format!("{text}\ndependencies:\n  session:\n    github: azutoolkit/session\n")
     );
     // An anchored section, alone and as an empty mapping.
     let text = "name: app\ndependencies: &deps # shared\n  azu:\n    github: a/azu\n";
-    let out = add(text, &[SESSION]).unwrap();
+    let out = add(text, &[SESSION]).expect("the test input");
     assert_eq!(
         out,
         format!("{text}  session:\n    github: azutoolkit/session\n")
     );
-    let out = add("name: app\ndependencies: &deps {}\n", &[SESSION]).unwrap();
+    let out = add("name: app\ndependencies: &deps {}\n", &[SESSION]).expect("the test input");
     assert_eq!(
         out,
         "name: app\ndependencies: &deps\n  session:\n    github: azutoolkit/session\n"
