@@ -5,6 +5,7 @@
 //! then acts, returning a report → printed here. Commands never print.
 
 pub mod backend;
+pub mod check;
 pub mod clear;
 pub mod cli;
 pub mod completions;
@@ -106,6 +107,14 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
                 Some(err) => Err(err),
                 None => Ok(done),
             }
+        }
+        Command::Check(args) => {
+            let report = check::run(&args)?;
+            render::check::print(&report, out);
+            Ok(match report.passed() {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
         }
         Command::RotateSecret(args) => {
             render::rotate::rotate_secret(&rotate::run(&args.project.path)?, out);
