@@ -504,3 +504,23 @@ fn check_is_in_help() {
     ]);
     run(crate::support::project::azu().args(["check", "--bogus"]), 2);
 }
+
+#[test]
+fn a_redis_cluster_is_checked_on_every_primary() {
+    let Some(mut cluster) =
+        crate::support::redis_cluster::RedisCluster::start("check_cluster", 3, None)
+    else {
+        return;
+    };
+    let p = sound("redis", &[]);
+    let url = cluster.url(0);
+    let env = [("REDIS_URL", url.as_str())];
+    let r = report(&p, &[], &env, 0);
+    level(&r, "redis.reachable", "ok");
+    let msg = check(&r, "redis.reachable").expect("reachable")["message"].to_string();
+    assert!(msg.contains("all 3 cluster primaries answer"), "{msg}");
+    level(&r, "redis.persistence", "warning");
+    cluster.kill(2);
+    let r = report(&p, &[], &env, 1);
+    level(&r, "redis.reachable", "error");
+}
