@@ -9,6 +9,7 @@ use crate::output::{self, Output, paint};
 pub fn print(report: &CheckReport, out: &Output) {
     if out.is_json() {
         out.json(&json!({
+            "command": "session:check",
             "checks": report.checks,
             "ok": report.count(Level::Ok),
             "warnings": report.count(Level::Warning),

@@ -112,6 +112,7 @@ fn a_sound_redis_project_passes_and_prints_aligned_lines() {
         level(&r, id, "ok");
     }
     assert_eq!(r["passed"], true);
+    assert_eq!(r["command"], "session:check");
     // The secret is never shown.
     let secret = p
         .read(".env")
