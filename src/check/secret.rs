@@ -46,7 +46,7 @@ static LITERALS: LazyLock<Result<Vec<Regex>, regex::Error>> = LazyLock::new(|| {
         r#"\.secret\s*=\s*"[^"]"#,
         r#"ENV\.fetch\(\s*"SESSION_SECRET"\s*,\s*"[^"]"#,
         r#"ENV\[\s*"SESSION_SECRET"\s*\]\?\s*(\|\||\.\s*try|\bor\b)\s*"[^"]"#,
-        r#"secret:\s*"[^"]"#,
+        r#"\bsecret:\s*"[^"]"#,
     ]
     .iter()
     .map(|r| Regex::new(r))

@@ -525,3 +525,33 @@ fn a_redis_cluster_is_checked_on_every_primary() {
     let r = report(&p, &[], &env, 1);
     level(&r, "redis.reachable", "error");
 }
+
+#[test]
+fn a_store_kept_in_the_apps_own_sources_is_found_and_must_be_required() {
+    let p = Project::new();
+    run(p.cmd().args(["setup", "-b", "redis", "--api", "shard"]), 0);
+    let store = p.read("src/initializers/session.cr");
+    std::fs::remove_file(p.path("src/initializers/session.cr")).expect("move the store");
+    p.write("src/config/session.cr", &store);
+    p.write("src/myapp.cr", "require \"./config/*\"\n");
+    let r = report(&p, &["--offline"], &[], 0);
+    level(&r, "store.found", "ok");
+    let msg = check(&r, "store.found").expect("found")["message"].to_string();
+    assert!(msg.contains("src/config/session.cr"), "{msg}");
+    level(&r, "initializer.required", "ok");
+    p.write("src/myapp.cr", "require \"./initializers/*\"\n");
+    let out = text_run(&p, &["--offline"], &[], 1);
+    out.says(&[
+        "error    initializer.required  src/myapp.cr does not require src/config/session.cr",
+    ]);
+    // `client_secret:` is not the session secret.
+    p.write(
+        "src/myapp.cr",
+        "require \"./config/*\"\nOAUTH = {client_secret: \"abcdef\"}\n",
+    );
+    level(
+        &report(&p, &["--offline"], &[], 0),
+        "secret.in_source",
+        "ok",
+    );
+}
