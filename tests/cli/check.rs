@@ -555,3 +555,24 @@ fn a_store_kept_in_the_apps_own_sources_is_found_and_must_be_required() {
         "ok",
     );
 }
+
+#[test]
+fn a_table_without_a_unique_session_id_is_an_error_on_every_server() {
+    for db in TestDb::all("check_not_unique") {
+        let env = [("DATABASE_URL", db.url.as_str())];
+        let p = sound("database", &env);
+        db.exec("CREATE TABLE sessions (id BIGINT PRIMARY KEY, session_id VARCHAR(255) NOT NULL, data TEXT NOT NULL, expires_at TIMESTAMP NULL)");
+        // Unique only together with another column: session_id alone may repeat.
+        db.exec("CREATE UNIQUE INDEX sessions_pair ON sessions (session_id, id)");
+        db.exec("CREATE INDEX sessions_expires_at_idx ON sessions (expires_at)");
+        let r = report(&p, &[], &env, 1);
+        level(&r, "database.table", "error");
+        let msg = check(&r, "database.table").expect("table")["message"].to_string();
+        assert!(
+            msg.contains("a unique index on session_id"),
+            "{:?}: {msg}",
+            db.kind
+        );
+        assert!(!msg.contains("expires_at"), "{:?}: {msg}", db.kind);
+    }
+}
