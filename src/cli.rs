@@ -14,6 +14,12 @@ Exit codes:
   2    usage error (unknown flag or backend)
   130  interrupted by Ctrl-C (the message says how many sessions were deleted)";
 
+const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0    no check is an error
+  1    a check is an error (with --strict: or a warning), or the project cannot be read
+  2    usage error (unknown flag)";
+
 /// The binary's name: what the completion scripts complete and the man page describes.
 pub const BIN: &str = "azu-session";
 
@@ -111,6 +117,11 @@ pub enum Command {
         after_help = EXIT_CODES
     )]
     RotateSecret(RotateArgs),
+
+    /// Check that the project's session setup is sound (store, shard, secret, .env, cookies)
+    /// and, unless --offline, that its backend answers; nothing is written or deleted.
+    #[command(name = "session:check", visible_alias = "check", after_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
 
     /// Print a shell completion script (bash, zsh or fish)
     Completions {
@@ -218,6 +229,20 @@ pub struct ClearArgs {
     /// application restarts)
     #[arg(long, conflicts_with = "dry_run")]
     pub rotate_secret: bool,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Check only the project's files and environment; connect to no server
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Count warnings as errors (exit 1 when any check is not ok)
+    #[arg(long)]
+    pub strict: bool,
 
     #[command(flatten)]
     pub project: ProjectArgs,

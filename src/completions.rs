@@ -255,6 +255,7 @@ mod tests {
         assert!(zsh.contains("'session\\:setup:Write the session initializer"));
         assert!(zsh.contains("'session\\:clear:Delete every session"));
         assert!(zsh.contains("'session\\:rotate-secret:Replace SESSION_SECRET"));
+        assert!(zsh.contains("'session\\:check:Check that the project"));
         assert!(zsh.contains("'setup:Write the session initializer"));
         assert!(!zsh.contains("\n'session:"));
         assert!(zsh.contains("${line[1]//:/-}:\""));
@@ -277,7 +278,12 @@ mod tests {
         let names = colon_names(&Cli::command());
         assert_eq!(
             names,
-            ["session:rotate-secret", "session:clear", "session:setup"]
+            [
+                "session:rotate-secret",
+                "session:check",
+                "session:clear",
+                "session:setup"
+            ]
         );
     }
 }

@@ -7,6 +7,7 @@
 //! point; commands never print (what a clear tells as it goes leaves through its hooks).
 
 pub mod backend;
+mod check;
 mod clear;
 pub mod cli;
 mod completions;
@@ -108,6 +109,14 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
                 Some(err) => Err(err),
                 None => Ok(done),
             }
+        }
+        Command::Check(args) => {
+            let report = check::run(&args)?;
+            render::check::print(&report, out);
+            Ok(match report.passed() {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
         }
         Command::RotateSecret(args) => {
             render::rotate::rotate_secret(&rotate::run(&args.project.path)?, out);

@@ -194,6 +194,7 @@ mod tests {
             ".SS session:setup",
             ".SS session:clear",
             ".SS session:rotate-secret",
+            ".SS session:check",
             ".SH \"EXIT STATUS\"",
             ".SH ENVIRONMENT",
         ] {
@@ -203,6 +204,7 @@ mod tests {
             assert!(page.contains(&format!("\\fB{name}\\fR")), "{name} missing");
         }
         assert!(page.contains("\\-\\-lock\\-timeout"));
+        assert!(page.contains("\\-\\-offline"));
         assert!(page.contains("\\fBazu\\-session session:setup\\fR"));
         assert!(page.contains("\\-\\-dry\\-run"));
         assert!(!page.contains("azu\\-session\\-session:setup(1)"));

@@ -102,7 +102,7 @@ pub fn choose(flag: Option<Api>, root: &Path) -> Result<Chosen> {
 }
 
 /// The session shard's version as the first pin file that names it says.
-fn pinned(root: &Path) -> Result<Option<(&'static str, String)>> {
+pub(crate) fn pinned(root: &Path) -> Result<Option<(&'static str, String)>> {
     for file in PIN_FILES {
         let path = root.join(file);
         let text = match std::fs::read(&path) {
@@ -137,7 +137,7 @@ fn pinned(root: &Path) -> Result<Option<(&'static str, String)>> {
 }
 
 /// `1.0.31`, `1.0.31+git.commit.abc` or `v1.0.31` as `[1, 0, 31]` (missing parts are 0).
-fn parse_version(v: &str) -> Option<[u64; 3]> {
+pub(crate) fn parse_version(v: &str) -> Option<[u64; 3]> {
     let v = v.trim().trim_start_matches('v');
     let release = v.split(['+', '-']).next()?;
     let mut parts = [0u64; 3];

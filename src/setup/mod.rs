@@ -334,7 +334,7 @@ fn gitignore(files: &mut Files, project: &Project, writes_secret: bool) -> Resul
 }
 
 /// The name of an existing `*_create_sessions.cr` in the migrations directory, if any.
-fn existing_migration(dir: &Path) -> Result<Option<String>> {
+pub(crate) fn existing_migration(dir: &Path) -> Result<Option<String>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -97,11 +97,7 @@ pub fn driver_for(database_url: Option<&str>) -> Shard {
 pub fn add_dependencies(path: &Path, text: &str, wanted: &[Shard]) -> Result<Option<String>> {
     let doc = parse_shard(path, text)?;
     let existing = existing_dependencies(path, &doc)?;
-    let missing: Vec<Shard> = wanted
-        .iter()
-        .copied()
-        .filter(|s| !existing.iter().any(|e| e.is(s)))
-        .collect();
+    let missing = missing_from(path, &doc, wanted)?;
     if missing.is_empty() {
         return Ok(None);
     }
@@ -172,6 +168,20 @@ impl Existing {
             || key == repo_name
             || self.repo.as_deref().is_some_and(|r| r == shard.github)
     }
+}
+
+/// The shards of `wanted` that shard.yml's `dependencies:` lacks (by name or repository).
+pub fn missing(path: &Path, text: &str, wanted: &[Shard]) -> Result<Vec<Shard>> {
+    missing_from(path, &parse_shard(path, text)?, wanted)
+}
+
+fn missing_from(path: &Path, doc: &Yaml, wanted: &[Shard]) -> Result<Vec<Shard>> {
+    let existing = existing_dependencies(path, doc)?;
+    Ok(wanted
+        .iter()
+        .copied()
+        .filter(|s| !existing.iter().any(|e| e.is(s)))
+        .collect())
 }
 
 fn existing_dependencies(path: &Path, doc: &Yaml) -> Result<Vec<Existing>> {

@@ -419,8 +419,14 @@ fn fish_complete_command_lists_candidates() {
     assert_eq!(candidates("azu-session session:se"), ["session:setup"]);
     assert_eq!(
         candidates("azu-session session:"),
-        ["session:clear", "session:rotate-secret", "session:setup"]
+        [
+            "session:check",
+            "session:clear",
+            "session:rotate-secret",
+            "session:setup"
+        ]
     );
+    assert_eq!(candidates("azu-session session:check --of"), ["--offline"]);
     assert_eq!(
         candidates("azu-session session:clear --rot"),
         ["--rotate-secret"]
@@ -503,6 +509,9 @@ fn man_page_is_roff_describing_both_commands() {
         ".SS session:rotate-secret",
         "Alias: \\fBrotate\\-secret\\fR",
         "\\-\\-rotate\\-secret",
+        ".SS session:check",
+        "Alias: \\fBcheck\\fR",
+        "\\-\\-strict",
         "\\-\\-force",
         "\\-\\-dry\\-run",
         "\\-\\-backend",

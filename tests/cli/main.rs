@@ -2,6 +2,7 @@
 
 mod support;
 
+mod check;
 mod clear;
 mod cluster;
 mod completions;

@@ -384,7 +384,7 @@ fn can_skip_initializer(args: &ClearArgs) -> bool {
     }
 }
 
-pub(super) fn backend_of(kind: StoreKind) -> Option<Backend> {
+pub(crate) fn backend_of(kind: StoreKind) -> Option<Backend> {
     match kind {
         StoreKind::Redis | StoreKind::ClusteredRedis => Some(Backend::Redis),
         StoreKind::Database => Some(Backend::Database),

@@ -37,6 +37,16 @@ impl Table {
         }
     }
 
+    /// The schema it is qualified with, if any.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The table's own name, without its schema.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The name as written (`schema.name`), unquoted.
     pub fn plain(&self) -> String {
         match &self.schema {
@@ -92,7 +102,7 @@ pub(super) fn expired_condition(dialect: Dialect) -> &'static str {
 /// `timestamptz`/`TIMESTAMP` columns compare alike; the longest one statement waits for a
 /// lock (`slice`); on SQLite the foreign-key enforcement the app's connections have (sqlx
 /// turns foreign keys on by default, crystal-sqlite3 leaves them off).
-pub(super) fn session_setup_sql(url: &DatabaseUrl, slice: Duration) -> Vec<String> {
+pub(crate) fn session_setup_sql(url: &DatabaseUrl, slice: Duration) -> Vec<String> {
     match url.dialect {
         // 0 would mean no limit at all.
         Dialect::Postgres => vec![
@@ -165,7 +175,7 @@ pub(super) fn delete_batch_sql(
 }
 
 /// The statement that counts what a clear would delete.
-pub(super) fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String {
+pub(crate) fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String {
     format!("SELECT COUNT(*) FROM {table}{}", filter(dialect, expired))
 }
 

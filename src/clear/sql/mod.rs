@@ -60,9 +60,8 @@ use crate::database_url::DatabaseUrl;
 pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
 pub use dialect::Table;
-use dialect::{
-    count_sql, delete_batch_sql, filter, is_missing_column, is_missing_table, session_setup_sql,
-};
+pub(crate) use dialect::{count_sql, session_setup_sql};
+use dialect::{delete_batch_sql, filter, is_missing_column, is_missing_table};
 use postgres::Company;
 pub use relation::Cascade;
 use relation::{Part, Relation};
@@ -394,7 +393,7 @@ impl Run<'_> {
 }
 
 /// An error's text without the URL's password, in case a driver quotes it.
-fn describe(e: &sqlx::Error, url: &DatabaseUrl) -> String {
+pub(crate) fn describe(e: &sqlx::Error, url: &DatabaseUrl) -> String {
     // A server's own message reads better than the driver's wrapping of it (which, for
     // PostgreSQL, ends with a line number inside the server's source).
     let text = match e.as_database_error() {
