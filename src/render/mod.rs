@@ -4,3 +4,4 @@
 pub mod clear;
 pub mod rotate;
 pub mod setup;
+pub mod stats;
