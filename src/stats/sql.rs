@@ -192,10 +192,11 @@ impl Measurer<'_> {
         let attempts: Vec<(String, bool, &'static str)> = match self.target.dialect() {
             Dialect::Postgres => {
                 let q = self.table();
+                // The table itself and any partitions (a partitioned parent holds no rows).
                 vec![
                     (
                         format!(
-                            "SELECT COALESCE(SUM(pg_total_relation_size(relid)), 0)::int8 FROM pg_partition_tree('{q}'::regclass)"
+                            "SELECT COALESCE(SUM(pg_total_relation_size(r)), 0)::int8 FROM (SELECT '{q}'::regclass AS r UNION SELECT relid FROM pg_partition_tree('{q}'::regclass)) t"
                         ),
                         false,
                         "table, indexes and TOAST of every partition (pg_total_relation_size)",
