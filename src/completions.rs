@@ -277,7 +277,12 @@ mod tests {
         let names = colon_names(&Cli::command());
         assert_eq!(
             names,
-            ["session:rotate-secret", "session:clear", "session:setup"]
+            [
+                "session:rotate-secret",
+                "session:clear",
+                "session:setup",
+                "session:stats"
+            ]
         );
     }
 }

@@ -419,8 +419,14 @@ fn fish_complete_command_lists_candidates() {
     assert_eq!(candidates("azu-session session:se"), ["session:setup"]);
     assert_eq!(
         candidates("azu-session session:"),
-        ["session:clear", "session:rotate-secret", "session:setup"]
+        [
+            "session:clear",
+            "session:rotate-secret",
+            "session:setup",
+            "session:stats"
+        ]
     );
+    assert_eq!(candidates("azu-session session:st"), ["session:stats"]);
     assert_eq!(
         candidates("azu-session session:clear --rot"),
         ["--rotate-secret"]
@@ -500,6 +506,9 @@ fn man_page_is_roff_describing_both_commands() {
         "\\fBazu\\-session session:clear\\fR",
         "Alias: \\fBsetup\\fR",
         "Alias: \\fBclear\\fR",
+        ".SS session:stats",
+        "\\fBazu\\-session session:stats\\fR",
+        "Alias: \\fBstats\\fR",
         ".SS session:rotate-secret",
         "Alias: \\fBrotate\\-secret\\fR",
         "\\-\\-rotate\\-secret",
