@@ -86,7 +86,8 @@ pub fn run<'p>(
         }
         Target::Database(target) => {
             let bar = progress(None);
-            let stats = runtime()?.block_on(sql::measure(target, plan.lock_timeout));
+            let stats =
+                runtime()?.block_on(sql::measure(target, plan.lock_timeout, |n| bar.inc(n)));
             bar.finish_and_clear();
             let stats = stats?;
             warnings.extend(stats.warnings());

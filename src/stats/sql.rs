@@ -67,13 +67,19 @@ fn read_only(dialect: Dialect) -> &'static str {
     }
 }
 
-/// Measure `target`'s sessions table; statements wait for a lock at most `lock_timeout`.
-pub async fn measure(target: &DatabaseTarget, lock_timeout: Duration) -> Result<SqlStats> {
+/// Measure `target`'s sessions table; statements wait for a lock at most `lock_timeout`, and
+/// `progress` is told the number of rows once they are counted.
+pub async fn measure(
+    target: &DatabaseTarget,
+    lock_timeout: Duration,
+    mut progress: impl FnMut(u64),
+) -> Result<SqlStats> {
     let dialect = target.dialect();
     let mut conn = open(&target.url, lock_timeout, &[read_only(dialect)]).await?;
     let result = Measurer {
         conn: &mut conn,
         target,
+        progress: &mut progress,
     }
     .measure()
     .await;
@@ -84,6 +90,7 @@ pub async fn measure(target: &DatabaseTarget, lock_timeout: Duration) -> Result<
 struct Measurer<'a> {
     conn: &'a mut AnyConnection,
     target: &'a DatabaseTarget,
+    progress: &'a mut dyn FnMut(u64),
 }
 
 impl Measurer<'_> {
@@ -98,6 +105,7 @@ impl Measurer<'_> {
             missing: Vec::new(),
         };
         self.counts(&mut stats).await?;
+        (self.progress)(stats.sessions);
         self.created(&mut stats).await?;
         stats.table_size = self.size().await?;
         Ok(stats)
@@ -187,62 +195,8 @@ impl Measurer<'_> {
 
     /// The table's size on disk, by the most exact means the server offers.
     async fn size(&mut self) -> Result<Option<TableSize>> {
-        let table = &self.target.table;
-        let name = &table.name;
-        let attempts: Vec<(String, bool, &'static str)> = match self.target.dialect() {
-            Dialect::Postgres => {
-                let q = self.table();
-                // The table itself and any partitions (a partitioned parent holds no rows).
-                vec![
-                    (
-                        format!(
-                            "SELECT COALESCE(SUM(pg_total_relation_size(r)), 0)::int8 FROM (SELECT '{q}'::regclass AS r UNION SELECT relid FROM pg_partition_tree('{q}'::regclass)) t"
-                        ),
-                        false,
-                        "table, indexes and TOAST of every partition (pg_total_relation_size)",
-                    ),
-                    (
-                        format!("SELECT pg_total_relation_size('{q}'::regclass)::int8"),
-                        false,
-                        "table, indexes and TOAST (pg_total_relation_size)",
-                    ),
-                ]
-            }
-            Dialect::MySql => {
-                let schema = match &table.schema {
-                    Some(s) => format!("'{s}'"),
-                    None => "DATABASE()".to_string(),
-                };
-                vec![(
-                    format!(
-                        "SELECT CAST(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS SIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{name}'"
-                    ),
-                    true,
-                    "data and indexes, the engine's estimate (information_schema.TABLES)",
-                )]
-            }
-            Dialect::Sqlite => {
-                let schema = table.schema.as_deref().unwrap_or("main");
-                vec![
-                    (
-                        format!(
-                            "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat('{schema}') WHERE name = '{name}' OR name IN (SELECT name FROM \"{schema}\".sqlite_master WHERE tbl_name = '{name}' AND type = 'index')"
-                        ),
-                        false,
-                        "table and indexes (dbstat)",
-                    ),
-                    (
-                        format!(
-                            "SELECT p.page_count * s.page_size FROM pragma_page_count('{schema}') p, pragma_page_size('{schema}') s"
-                        ),
-                        true,
-                        "the whole database file, not the table alone (page_count * page_size)",
-                    ),
-                ]
-            }
-        };
         let mut last = None;
-        for (sql, approximate, measured) in attempts {
+        for (sql, approximate, measured) in size_queries(self.target) {
             let bytes: std::result::Result<Option<i64>, _> = sqlx::query_scalar(AssertSqlSafe(sql))
                 .fetch_optional(&mut *self.conn)
                 .await;
@@ -260,6 +214,65 @@ impl Measurer<'_> {
         match last {
             Some(e) => Err(self.fail(&e)),
             None => Ok(None),
+        }
+    }
+}
+
+/// The statements that give a table's size on disk, most exact first: each with whether its
+/// figure is approximate and what it measures.
+fn size_queries(target: &DatabaseTarget) -> Vec<(String, bool, &'static str)> {
+    let table = &target.table;
+    let name = &table.name;
+    match target.dialect() {
+        Dialect::Postgres => {
+            let q = table.quoted(Dialect::Postgres);
+            // The table itself and any partitions (a partitioned parent holds no rows).
+            vec![
+                (
+                    format!(
+                        "SELECT COALESCE(SUM(pg_total_relation_size(r)), 0)::int8 FROM (SELECT '{q}'::regclass AS r UNION SELECT relid FROM pg_partition_tree('{q}'::regclass)) t"
+                    ),
+                    false,
+                    "table, indexes and TOAST of every partition (pg_total_relation_size)",
+                ),
+                (
+                    format!("SELECT pg_total_relation_size('{q}'::regclass)::int8"),
+                    false,
+                    "table, indexes and TOAST (pg_total_relation_size)",
+                ),
+            ]
+        }
+        Dialect::MySql => {
+            let schema = match &table.schema {
+                Some(s) => format!("'{s}'"),
+                None => "DATABASE()".to_string(),
+            };
+            vec![(
+                format!(
+                    "SELECT CAST(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS SIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{name}'"
+                ),
+                true,
+                "data and indexes, the engine's estimate (information_schema.TABLES)",
+            )]
+        }
+        Dialect::Sqlite => {
+            let schema = table.schema.as_deref().unwrap_or("main");
+            vec![
+                (
+                    format!(
+                        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat('{schema}') WHERE name = '{name}' OR name IN (SELECT name FROM \"{schema}\".sqlite_master WHERE tbl_name = '{name}' AND type = 'index')"
+                    ),
+                    false,
+                    "table and indexes (dbstat)",
+                ),
+                (
+                    format!(
+                        "SELECT p.page_count * s.page_size FROM pragma_page_count('{schema}') p, pragma_page_size('{schema}') s"
+                    ),
+                    true,
+                    "the whole database file, not the table alone (page_count * page_size)",
+                ),
+            ]
         }
     }
 }

@@ -246,3 +246,56 @@ fn memory_says_it_cannot_be_measured() {
         "cannot be measured from outside",
     ]);
 }
+
+#[test]
+fn redis_that_refuses_memory_usage_still_measures_the_rest() {
+    let Some(server) = RedisServer::start("stats_redis_no_memory") else {
+        return;
+    };
+    plant(&server, "myapp:session:", 20, Some(100));
+    redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "watcher",
+            "on",
+            ">watch-pw",
+            "~*",
+            "+@all",
+            "-memory",
+        ])
+        .query::<()>(&mut server.con(0))
+        .expect("ACL SETUSER");
+    let url = server
+        .url()
+        .replacen("redis://", "redis://watcher:watch-pw@", 1);
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["stats", "-b", "redis"])
+            .env("REDIS_URL", &url),
+        0,
+    );
+    out.says(&["Sessions: 20\n", "Memory: not measured\n"])
+        .warns(&["memory not measured:", "memory"]);
+}
+
+#[test]
+fn database_without_expires_at_counts_rows_and_says_what_it_cannot_tell() {
+    let db = TestDb::sqlite();
+    db.exec("CREATE TABLE sessions (id INTEGER PRIMARY KEY, session_id TEXT, data TEXT)");
+    db.exec("INSERT INTO sessions (session_id, data) VALUES ('a', '{}'), ('b', '{}')");
+    let p = Project::new();
+    let out = run(
+        p.cmd()
+            .args(["stats", "-b", "database", "--format", "json"])
+            .env("DATABASE_URL", &db.url),
+        0,
+    );
+    let report = json(&out);
+    assert_eq!(report["sessions"], 2);
+    assert_eq!(report["live"], Value::Null);
+    assert_eq!(report["expired"], Value::Null);
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("`expires_at`"), "{warnings}");
+    assert!(warnings.contains("`created_at`"), "{warnings}");
+}
