@@ -4,6 +4,8 @@
 # see gen_resp.py), saves it as an RDB file, and before every measured run restores exactly
 # that data with DEBUG RELOAD NOSAVE. Then, in rounds whose order rotates:
 #   azu      azu-session session:clear --force (the binary under test)
+#   stats    azu-session session:stats (read only: counts, TTL spread, sampled memory); its
+#            JSON must count every session key and the data must be unchanged
 #   shell    redis-cli --scan --pattern '<prefix>*' | xargs -n 1000 redis-cli unlink
 #   keysdel  KEYS <prefix>*, then one DEL per key (the Azu CLI's algorithm; keys_del.py)
 #   flushdb  FLUSHDB (reference only: it deletes the other keys too)
@@ -20,6 +22,7 @@
 
 import argparse
 import array
+import json
 import os
 import signal
 import subprocess
@@ -31,8 +34,8 @@ from benchlib import (LOOPBACK, Resp, commandstats, env_with, log, main_thread_c
                       median, percentile, timed, write_json)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-METHODS = ["azu", "shell", "keysdel", "flushdb"]
-ROUND_LATENCY = ["azu", "alt"]  # measured with the pinger in every round, not once
+METHODS = ["azu", "stats", "shell", "keysdel", "flushdb"]
+ROUND_LATENCY = ["azu", "alt", "stats"]  # measured with the pinger in every round, not once
 
 
 class Bench:
@@ -88,6 +91,8 @@ class Bench:
         size = self.r.call("DBSIZE")
         if method == "flushdb":
             ok = size == 0
+        elif method == "stats":
+            ok = size == 2 * n  # read only: every key still there
         else:
             near = (self.prefix[:-1] + "X0").encode()
             ok = (size == n and self.r.call("EXISTS", near) == 1
@@ -131,6 +136,9 @@ class Bench:
         if method == "keysdel":
             return [sys.executable, os.path.join(HERE, "keys_del.py"), "--port", port,
                     "--pattern", pat]
+        if method == "stats":
+            return [self.a.bin, "session:stats", "-C", self.project, "--prefix", self.prefix,
+                    "--format", "json"]
         if method == "flushdb":
             return ["redis-cli", "-h", LOOPBACK, "-p", port, "FLUSHDB"]
         raise ValueError(method)
@@ -138,7 +146,9 @@ class Bench:
     def run(self, method, dataset="big", pinger=False):
         n = self.restore(dataset)
         env = env_with(REDIS_URL="redis://%s:%d" % (LOOPBACK, self.port))
-        rss_file = os.path.join(self.work, "rss.txt") if method in ("azu", "alt") else None
+        rss_file = (os.path.join(self.work, "rss.txt")
+                    if method in ("azu", "alt", "stats") else None)
+        stdout = subprocess.PIPE if method == "stats" else subprocess.DEVNULL
         self.r.call("CONFIG", "RESETSTAT")
         cpu0 = main_thread_cpu(self.r)
         ping = None
@@ -154,7 +164,8 @@ class Bench:
             time.sleep(0.3)
         sched0 = self.schedstat()
         t0 = time.monotonic_ns()
-        wall, rss, _ = timed(self.command(method), env=env, rss_file=rss_file, cwd=self.project)
+        wall, rss, report = timed(self.command(method), env=env, rss_file=rss_file,
+                                  cwd=self.project, stdout=stdout)
         t1 = time.monotonic_ns()
         sched1 = self.schedstat()
         out = {"wall": wall, "sched_on_cpu": (sched1[0] - sched0[0]) / 1e9,
@@ -175,6 +186,12 @@ class Bench:
         if rss is not None:
             out["rss_kib"] = rss
         self.check(method, n)
+        if method == "stats":
+            report = json.loads(report)
+            if report.get("sessions") != n:
+                raise SystemExit("session:stats counted %r session keys, not %d"
+                                 % (report.get("sessions"), n))
+            out["stats_memory"] = report.get("memory")
         return out
 
     @staticmethod

@@ -109,6 +109,17 @@ pub enum Command {
     )]
     Clear(ClearArgs),
 
+    /// Measure the configured backend without changing it: how many sessions, and for Redis
+    /// their memory (estimated from a sample) and TTL spread, for a database live and expired
+    /// rows, oldest and newest, and the table's size on disk.
+    #[command(
+        name = "session:stats",
+        visible_alias = "stats",
+        after_help = EXIT_CODES,
+        after_long_help = clear_long_help()
+    )]
+    Stats(StatsArgs),
+
     /// Replace SESSION_SECRET in .env with a new random one (never shown), invalidating every
     /// session cookie once the application restarts.
     #[command(
@@ -232,6 +243,48 @@ pub struct ClearArgs {
 
     #[command(flatten)]
     pub project: ProjectArgs,
+}
+
+/// `session:stats`: where the sessions are, found as `session:clear` finds them.
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// Override the detected backend
+    #[arg(short, long, value_enum)]
+    pub backend: Option<Backend>,
+
+    /// No progress display and no context notes on stderr (errors and warnings still show)
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Override the Redis key prefix (the keys `<PREFIX>*` are measured)
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+
+    /// Override the sessions table
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+impl StatsArgs {
+    /// The same request as `session:clear --dry-run` would make: the plan that finds the
+    /// store is clear's own, so both commands always look at the same sessions.
+    pub fn as_clear(&self) -> ClearArgs {
+        ClearArgs {
+            force: false,
+            backend: self.backend,
+            dry_run: true,
+            quiet: self.quiet,
+            expired: false,
+            prefix: self.prefix.clone(),
+            table: self.table.clone(),
+            lock_timeout: None,
+            rotate_secret: false,
+            project: self.project.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -282,7 +282,8 @@ mod tests {
                 "session:rotate-secret",
                 "session:check",
                 "session:clear",
-                "session:setup"
+                "session:setup",
+                "session:stats"
             ]
         );
     }

@@ -240,6 +240,18 @@ pub enum Error {
     },
 
     #[error(
+        "{store} at `{url}` failed while measuring sessions (nothing was changed): {reason}; {}",
+        .fix.as_deref().unwrap_or("run the command again")
+    )]
+    Measure {
+        /// `Redis` or `the database`.
+        store: &'static str,
+        url: String,
+        reason: String,
+        fix: Option<String>,
+    },
+
+    #[error(
         "cannot connect to the database at `{url}`: {reason}; check that the server is running and DATABASE_URL is right"
     )]
     DatabaseConnect { url: String, reason: String },

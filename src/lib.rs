@@ -24,6 +24,7 @@ pub mod project;
 mod render;
 mod rotate;
 pub mod setup;
+mod stats;
 pub mod url;
 
 use std::process::ExitCode;
@@ -40,7 +41,11 @@ pub fn main(cli: Cli) -> ExitCode {
     // TLS (rediss://, database TLS) needs a crypto provider chosen before the first handshake;
     // choosing it here means no connection can panic for lack of one.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let quiet = matches!(&cli.command, Command::Clear(args) if args.quiet);
+    let quiet = match &cli.command {
+        Command::Clear(args) => args.quiet,
+        Command::Stats(args) => args.quiet,
+        _ => false,
+    };
     Output::use_color(cli.color);
     let out = Output::new(cli.format, quiet);
     match run(cli.command, &out) {
@@ -117,6 +122,13 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
                 true => ExitCode::SUCCESS,
                 false => ExitCode::FAILURE,
             })
+        }
+        Command::Stats(args) => {
+            let plan = stats::plan(&args)?;
+            render::stats::starting(&plan, out);
+            let report = stats::run(&plan, &mut |total| out.progress(total, true))?;
+            render::stats::print(&report, out);
+            Ok(ExitCode::SUCCESS)
         }
         Command::RotateSecret(args) => {
             render::rotate::rotate_secret(&rotate::run(&args.project.path)?, out);

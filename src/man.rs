@@ -193,6 +193,7 @@ mod tests {
             ".SH COMMANDS",
             ".SS session:setup",
             ".SS session:clear",
+            ".SS session:stats",
             ".SS session:rotate-secret",
             ".SS session:check",
             ".SH \"EXIT STATUS\"",

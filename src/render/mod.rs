@@ -5,3 +5,4 @@ pub mod check;
 pub mod clear;
 pub mod rotate;
 pub mod setup;
+pub mod stats;

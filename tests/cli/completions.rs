@@ -423,10 +423,12 @@ fn fish_complete_command_lists_candidates() {
             "session:check",
             "session:clear",
             "session:rotate-secret",
-            "session:setup"
+            "session:setup",
+            "session:stats"
         ]
     );
     assert_eq!(candidates("azu-session session:check --of"), ["--offline"]);
+    assert_eq!(candidates("azu-session session:st"), ["session:stats"]);
     assert_eq!(
         candidates("azu-session session:clear --rot"),
         ["--rotate-secret"]
@@ -506,6 +508,9 @@ fn man_page_is_roff_describing_both_commands() {
         "\\fBazu\\-session session:clear\\fR",
         "Alias: \\fBsetup\\fR",
         "Alias: \\fBclear\\fR",
+        ".SS session:stats",
+        "\\fBazu\\-session session:stats\\fR",
+        "Alias: \\fBstats\\fR",
         ".SS session:rotate-secret",
         "Alias: \\fBrotate\\-secret\\fR",
         "\\-\\-rotate\\-secret",

@@ -25,4 +25,5 @@ mod setup;
 mod setup_git;
 mod setup_writes;
 mod shard_api;
+mod stats;
 mod walks;

@@ -9,8 +9,8 @@ use crate::database_url::DatabaseUrl;
 /// A table name checked to be an identifier, optionally schema-qualified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
-    pub(super) schema: Option<String>,
-    pub(super) name: String,
+    pub(crate) schema: Option<String>,
+    pub(crate) name: String,
 }
 
 impl Table {
@@ -85,7 +85,7 @@ impl std::fmt::Display for Table {
 /// comparison first keeps the `expires_at` index in use: no time before now, in any of those
 /// forms and any offset, is written with a date later than tomorrow (and numbers sort before
 /// text).
-pub(super) fn expired_condition(dialect: Dialect) -> &'static str {
+pub(crate) fn expired_condition(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => "expires_at < LOCALTIMESTAMP",
         Dialect::MySql => "expires_at < UTC_TIMESTAMP()",
@@ -190,7 +190,7 @@ fn error_code(db: &dyn sqlx::error::DatabaseError) -> String {
 
 /// Whether `e` says `column` does not exist (and not some other column, such as the
 /// `rowid` a `WITHOUT ROWID` table lacks).
-pub(super) fn is_missing_column(e: &sqlx::Error, column: &str) -> bool {
+pub(crate) fn is_missing_column(e: &sqlx::Error, column: &str) -> bool {
     let Some(db) = e.as_database_error() else {
         return false;
     };
@@ -211,7 +211,7 @@ pub(crate) fn is_lock_timeout(e: &sqlx::Error) -> bool {
 
 /// How to fix a failure that running the command again would not fix; `None` where it
 /// would (a lost connection, a deadlock).
-pub(super) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
+pub(crate) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
     let db = e.as_database_error()?;
     let msg = db.message();
     let code = error_code(db);
@@ -243,7 +243,7 @@ pub(super) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
     }
 }
 
-pub(super) fn is_missing_table(e: &sqlx::Error) -> bool {
+pub(crate) fn is_missing_table(e: &sqlx::Error) -> bool {
     let Some(db) = e.as_database_error() else {
         return false;
     };

@@ -61,7 +61,8 @@ pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
 pub use dialect::Table;
 pub(crate) use dialect::{count_sql, session_setup_sql};
-use dialect::{delete_batch_sql, filter, is_missing_column, is_missing_table};
+use dialect::{delete_batch_sql, filter};
+pub(crate) use dialect::{expired_condition, fix_for, is_missing_column, is_missing_table};
 use postgres::Company;
 pub use relation::Cascade;
 use relation::{Part, Relation};
@@ -100,30 +101,7 @@ impl<'p> SqlTarget<'p> {
         target: &'p DatabaseTarget,
         stop: &Stop,
     ) -> Result<Self> {
-        let url = &target.url;
-        let lock_timeout = plan.lock_timeout;
-        let connect_error = |reason: String| Error::DatabaseConnect {
-            url: url.shown.clone(),
-            reason,
-        };
-        sqlx::any::install_default_drivers();
-        let connect = AnyConnection::connect(url.connect_url());
-        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(connect_error(describe(&e, url))),
-            Err(_) => {
-                return Err(connect_error(format!(
-                    "no answer in {} s",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
-        };
-        let slice = lock_timeout.min(LOCK_SLICE);
-        for sql in session_setup_sql(url, slice) {
-            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
-                return Err(connect_error(describe(&e, url)));
-            }
-        }
+        let conn = open(&target.url, plan.lock_timeout, &[]).await?;
         let mut connected = SqlTarget {
             conn,
             plan,
@@ -390,6 +368,40 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// Connect to the database `url` names and set the session up as a clear needs it (the
+/// clock in UTC, each statement's wait for a lock at most [`LOCK_SLICE`] of `lock_timeout`),
+/// then run `extra` (what a caller needs of the session besides).
+pub(crate) async fn open(
+    url: &DatabaseUrl,
+    lock_timeout: Duration,
+    extra: &[&str],
+) -> Result<AnyConnection> {
+    let connect_error = |reason: String| Error::DatabaseConnect {
+        url: url.shown.clone(),
+        reason,
+    };
+    sqlx::any::install_default_drivers();
+    let connect = AnyConnection::connect(url.connect_url());
+    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return Err(connect_error(describe(&e, url))),
+        Err(_) => {
+            return Err(connect_error(format!(
+                "no answer in {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )));
+        }
+    };
+    let slice = lock_timeout.min(LOCK_SLICE);
+    let extra = extra.iter().map(|s| s.to_string());
+    for sql in session_setup_sql(url, slice).into_iter().chain(extra) {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
+            return Err(connect_error(describe(&e, url)));
+        }
+    }
+    Ok(conn)
 }
 
 /// An error's text without the URL's password, in case a driver quotes it.
