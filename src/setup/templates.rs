@@ -17,29 +17,16 @@ struct Initializer<'a> {
     table_literal: &'a str,
 }
 
-/// `--api shard`, redis: the shard's `RedisStore` on crystal-redis.
+/// `--api shard`: the shard's `RedisStore` or `MemoryStore`, or for the database the
+/// project's own store (the shard has none) on `driver`.
 #[derive(Template)]
-#[template(path = "shard/initializer_redis.cr", escape = "none")]
-struct ShardRedis<'a> {
+#[template(path = "shard/initializer.cr", escape = "none")]
+struct ShardInitializer<'a> {
     app_name: &'a str,
+    backend: &'a str,
+    store_type: &'a str,
     session_key_literal: &'a str,
     redis_url_literal: &'a str,
-}
-
-/// `--api shard`, memory: the shard's `MemoryStore`.
-#[derive(Template)]
-#[template(path = "shard/initializer_memory.cr", escape = "none")]
-struct ShardMemory<'a> {
-    app_name: &'a str,
-    session_key_literal: &'a str,
-}
-
-/// `--api shard`, database: the project's own store (the shard has none), on `driver`.
-#[derive(Template)]
-#[template(path = "shard/initializer_database.cr", escape = "none")]
-struct ShardDatabase<'a> {
-    app_name: &'a str,
-    session_key_literal: &'a str,
     driver: &'a str,
 }
 
@@ -70,37 +57,20 @@ pub fn initializer(app_name: &str, backend: Backend) -> Result<String> {
 /// `src/initializers/session.cr` for `backend`, written for the session shard's own API
 /// (1.0.30 and later). `driver` is the database driver shard (`pg`, `mysql`, `sqlite3`).
 pub fn shard_initializer(app_name: &str, backend: Backend, driver: &str) -> Result<String> {
-    let app = app_name.replace(['\n', '\r'], " ");
-    let key = crystal_string(&format!("{app_name}_session"));
-    let (template, rendered) = match backend {
-        Backend::Redis => (
-            "shard/initializer_redis.cr",
-            ShardRedis {
-                app_name: &app,
-                session_key_literal: &key,
-                redis_url_literal: &crystal_string(DEFAULT_REDIS_URL),
-            }
-            .render(),
-        ),
-        Backend::Memory => (
-            "shard/initializer_memory.cr",
-            ShardMemory {
-                app_name: &app,
-                session_key_literal: &key,
-            }
-            .render(),
-        ),
-        Backend::Database => (
-            "shard/initializer_database.cr",
-            ShardDatabase {
-                app_name: &app,
-                session_key_literal: &key,
-                driver,
-            }
-            .render(),
-        ),
+    let tpl = ShardInitializer {
+        // The app name lands in a comment: keep it on one line.
+        app_name: &app_name.replace(['\n', '\r'], " "),
+        backend: backend.as_str(),
+        store_type: match backend {
+            Backend::Redis => "Session::RedisStore",
+            Backend::Memory => "Session::MemoryStore",
+            Backend::Database => "SessionDatabaseStore",
+        },
+        session_key_literal: &crystal_string(&format!("{app_name}_session")),
+        redis_url_literal: &crystal_string(DEFAULT_REDIS_URL),
+        driver,
     };
-    finish(template, rendered)
+    finish("shard/initializer.cr", tpl.render())
 }
 
 /// The database store `--api shard` writes beside the initializer.
