@@ -259,10 +259,10 @@ def rtt_sweep(a):
     the proxy's own jitter on a loaded machine, which hides that."""
     b = Bench(a)
     b.build("big", a.keys)
-    methods = ["azu", "shell"]
     res = {"keys": a.keys, "others": a.keys, "rounds": a.rounds, "prefix": a.prefix,
            "sweep": []}
     for rtt in [float(x) for x in a.rtt.split(",")]:
+        methods = ["azu", "shell"] if rtt <= a.rtt_idiom_max else ["azu"]
         proxy = None
         if rtt > 0:
             proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "latency_proxy.py"),
@@ -310,6 +310,8 @@ def main():
     ap.add_argument("--alt-bin", help="a second azu-session build, measured as method `alt`")
     ap.add_argument("--rtt", help="round trips in ms, e.g. 0,0.25,1,5: measure only azu-session "
                     "and the shell idiom through latency_proxy.py at each (see rtt_sweep)")
+    ap.add_argument("--rtt-idiom-max", type=float, default=1e9,
+                    help="with --rtt: run the shell idiom only at round trips up to this (ms)")
     a = ap.parse_args()
     if a.rtt:
         return rtt_sweep(a)

@@ -205,14 +205,15 @@ def rtt_section(r, out):
         azu = median([y["wall"] for y in runs["azu"]])
         floor = median([y["server_cpu"] for y in runs["azu"]])
         ratio = median([y["wall"] / y["server_cpu"] for y in runs["azu"] if y["server_cpu"] > 0])
-        shell = median([y["wall"] for y in runs["shell"]])
+        shell = median([y["wall"] for y in runs["shell"]]) if runs.get("shell") else None
         t = T_RTT.get(rtt)
         pm = lambda m: "%s / %s" % (ms(lat[m].get("ping_max_ms")),  # noqa: E731
-                                    ms(lat[m].get("ping_p99_ms")))
-        out.append("| %g ms | %.2f ms | %s | %s | %.2f× | %s | %s | %.1f× | %s | %s |" % (
+                                    ms(lat[m].get("ping_p99_ms"))) if m in lat else "not run"
+        out.append("| %g ms | %.2f ms | %s | %s | %.2f× | %s | %s | %s | %s | %s |" % (
             rtt, x["client_rtt_ms"], s(azu), s(floor), ratio,
             "≤ %.2f× %s" % (t, "met" if ratio <= t else "not met") if t else "—",
-            s(shell), shell / azu, pm("azu"), pm("shell")))
+            s(shell) if shell else "not run", "%.1f×" % (shell / azu) if shell else "—",
+            pm("azu"), pm("shell")))
         if t:
             targets.append(("Redis clear within %.2f× of the server floor at %g ms round trip"
                             % (t, rtt), "%.2f×" % ratio, ratio <= t))
@@ -222,7 +223,8 @@ def rtt_section(r, out):
     out.append("")
     out.append("All runs (wall): " + "; ".join(
         "%g ms: azu %s, idiom %s" % (x["rtt_ms"], ", ".join(s(y["wall"]) for y in x["runs"]["azu"]),
-                                     ", ".join(s(y["wall"]) for y in x["runs"]["shell"]))
+                                     ", ".join(s(y["wall"]) for y in x["runs"].get("shell", []))
+                                     or "not run")
         for x in r["sweep"]) + ".\n")
     return targets
 
