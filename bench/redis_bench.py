@@ -19,6 +19,8 @@
 # once more with pinger.py sending a PING every millisecond and the slow log recording every
 # command over 1 ms (the longest single command); the other methods get one such run at the
 # end. Writes everything to --out as JSON.
+# With --rtt 0,0.25,1,5 (issue 17) it measures instead, at each round trip, azu and shell
+# connecting through latency_proxy.py (see rtt_sweep).
 
 import argparse
 import array
@@ -42,6 +44,9 @@ class Bench:
     def __init__(self, a):
         self.a = a
         self.port = a.port
+        # Where the clients measured connect: the server itself, or a latency proxy in front
+        # of it (--rtt). The bench's own connection and the pinger always go to the server.
+        self.client_port = a.port
         self.r = Resp(a.port, timeout=600)
         self.prefix = a.prefix
         self.work = a.work
@@ -125,7 +130,7 @@ class Bench:
     # ---- methods ------------------------------------------------------------------------
 
     def command(self, method):
-        port, pat = str(self.port), self.prefix + "*"
+        port, pat = str(self.client_port), self.prefix + "*"
         if method in ("azu", "alt"):
             return [self.a.bin if method == "azu" else self.a.alt_bin, "session:clear",
                     "--force", "-C", self.project, "--prefix", self.prefix]
@@ -145,7 +150,7 @@ class Bench:
 
     def run(self, method, dataset="big", pinger=False):
         n = self.restore(dataset)
-        env = env_with(REDIS_URL="redis://%s:%d" % (LOOPBACK, self.port))
+        env = env_with(REDIS_URL="redis://%s:%d" % (LOOPBACK, self.client_port))
         rss_file = (os.path.join(self.work, "rss.txt")
                     if method in ("azu", "alt", "stats") else None)
         stdout = subprocess.PIPE if method == "stats" else subprocess.DEVNULL
@@ -226,6 +231,73 @@ def pinged(b, m):
     return out
 
 
+def client_rtt(port, n=200):
+    """Median and p99 PING round trip (ms) of a fresh client on port: what the round trip
+    through the proxy really is, beside the one asked for."""
+    r = Resp(port, timeout=60)
+    xs = []
+    for i in range(n + 20):
+        t0 = time.perf_counter()
+        if r.call("PING") != "PONG":
+            raise SystemExit("client_rtt: bad PING reply")
+        if i >= 20:
+            xs.append((time.perf_counter() - t0) * 1000)
+    r.close()
+    return median(xs), percentile(xs, 99)
+
+
+def rtt_sweep(a):
+    """Issue 17: the Redis clear with a round trip between the client and the server.
+
+    For each round trip, azu-session and the `redis-cli --scan | xargs redis-cli unlink` idiom
+    connect through latency_proxy.py (at 0 ms they connect directly: the proxy's own cost,
+    ~0.1-0.2 ms per round trip in Python, would otherwise be a round trip nobody asked for).
+    Walls come from --rounds runs without the pinger (order rotating); then one run of each
+    with the pinger. The pinger talks to the server directly, not through the proxy: it
+    stands for the other clients, and what the clear does to them is how long the server
+    keeps them waiting; through the proxy every PING would carry the asked round trip plus
+    the proxy's own jitter on a loaded machine, which hides that."""
+    b = Bench(a)
+    b.build("big", a.keys)
+    res = {"keys": a.keys, "others": a.keys, "rounds": a.rounds, "prefix": a.prefix,
+           "sweep": []}
+    for rtt in [float(x) for x in a.rtt.split(",")]:
+        methods = ["azu", "shell"] if rtt <= a.rtt_idiom_max else ["azu"]
+        proxy = None
+        if rtt > 0:
+            proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "latency_proxy.py"),
+                                      "--listen-port", "0", "--target",
+                                      "%s:%d" % (LOOPBACK, a.port), "--rtt-ms", str(rtt)],
+                                     stdout=subprocess.PIPE)
+            b.client_port = int(proxy.stdout.readline())
+        else:
+            b.client_port = a.port
+        try:
+            med_rtt, p99_rtt = client_rtt(b.client_port)
+            log("redis rtt %g ms: PING through the client path median %.3f ms p99 %.3f ms"
+                % (rtt, med_rtt, p99_rtt))
+            runs = {m: [] for m in methods}
+            for rnd in range(a.rounds):
+                order = methods[rnd % len(methods):] + methods[:rnd % len(methods)]
+                for m in order:
+                    out = b.run(m)
+                    runs[m].append(out)
+                    log("redis rtt %g ms round %d/%d %-6s %7.2f s  server cpu %.2f s"
+                        % (rtt, rnd + 1, a.rounds, m, out["wall"], out["server_cpu"]))
+            lat = {m: pinged(b, m) for m in methods}
+        finally:
+            if proxy:
+                proxy.terminate()
+                proxy.wait(timeout=30)
+        res["sweep"].append({"rtt_ms": rtt, "client_rtt_ms": med_rtt,
+                             "client_rtt_p99_ms": p99_rtt, "runs": runs, "latency": lat})
+    b.client_port = a.port
+    b.restore("big")
+    res["info"] = {"used_memory_human": b.r.info("memory")["used_memory_human"],
+                   "redis_version": b.r.info("server")["redis_version"]}
+    write_json(a.out, res)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -236,7 +308,13 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--alt-bin", help="a second azu-session build, measured as method `alt`")
+    ap.add_argument("--rtt", help="round trips in ms, e.g. 0,0.25,1,5: measure only azu-session "
+                    "and the shell idiom through latency_proxy.py at each (see rtt_sweep)")
+    ap.add_argument("--rtt-idiom-max", type=float, default=1e9,
+                    help="with --rtt: run the shell idiom only at round trips up to this (ms)")
     a = ap.parse_args()
+    if a.rtt:
+        return rtt_sweep(a)
 
     methods = METHODS[:1] + (["alt"] if a.alt_bin else []) + METHODS[1:]
     round_latency = [m for m in ROUND_LATENCY if m in methods]

@@ -21,6 +21,8 @@ T_PING_MS = 10.0     # worst PING latency while azu-session runs, under
 T_RSS_MB = 4.0       # peak RSS at N minus at N/10, at most (MB)
 T_SQL = 1.3          # azu-session / single DELETE, at most
 T_STATEMENT_S = 1.0  # longest single statement of azu-session, at most ("about a second")
+# Issue 17: azu-session wall / server main-thread CPU at each round trip (ms), at most.
+T_RTT = {0.25: 1.15, 1.0: 1.25, 5.0: 1.6}
 
 
 def s(x):
@@ -179,6 +181,54 @@ def redis_section(r, out, alt_desc):
     return targets
 
 
+def rtt_section(r, out):
+    """Issue 17: the Redis clear by round trip (bench/run --rtt)."""
+    N = r["keys"]
+    out.append("## Redis clear by round trip: %s session keys among %s other keys\n"
+               % (n(N), n(N)))
+    out.append("azu-session and the shell idiom (`redis-cli --scan --pattern '%s*' \\| xargs "
+               "-n 1000 redis-cli unlink`) connect through `bench/latency_proxy.py`, which "
+               "delays each direction by half the round trip (at 0 ms they connect directly). "
+               "*Measured*: median PING round trip of a client through that path. *Floor*: the "
+               "server's main-thread CPU during the azu-session run; *ratio* = azu-session wall "
+               "/ floor (median of %d round(s), order rotating, data restored from an RDB file "
+               "before each run). *PING max / p99*: a separate run of each method with another "
+               "client sending a PING every millisecond straight to the server (not through "
+               "the proxy: it shows how long the server keeps other clients waiting).\n"
+               % (r["prefix"], r["rounds"]))
+    out.append("| rtt | measured | azu-session wall | server floor | ratio | target | "
+               "idiom wall | idiom / azu | PING max / p99 (azu) | PING max / p99 (idiom) |")
+    out.append("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+    targets = []
+    for x in r["sweep"]:
+        runs, lat, rtt = x["runs"], x["latency"], x["rtt_ms"]
+        azu = median([y["wall"] for y in runs["azu"]])
+        floor = median([y["server_cpu"] for y in runs["azu"]])
+        ratio = median([y["wall"] / y["server_cpu"] for y in runs["azu"] if y["server_cpu"] > 0])
+        shell = median([y["wall"] for y in runs["shell"]]) if runs.get("shell") else None
+        t = T_RTT.get(rtt)
+        pm = lambda m: "%s / %s" % (ms(lat[m].get("ping_max_ms")),  # noqa: E731
+                                    ms(lat[m].get("ping_p99_ms"))) if m in lat else "not run"
+        out.append("| %g ms | %.2f ms | %s | %s | %.2f× | %s | %s | %s | %s | %s |" % (
+            rtt, x["client_rtt_ms"], s(azu), s(floor), ratio,
+            "≤ %.2f× %s" % (t, "met" if ratio <= t else "not met") if t else "—",
+            s(shell) if shell else "not run", "%.1f×" % (shell / azu) if shell else "—",
+            pm("azu"), pm("shell")))
+        if t:
+            targets.append(("Redis clear within %.2f× of the server floor at %g ms round trip"
+                            % (t, rtt), "%.2f×" % ratio, ratio <= t))
+        targets.append(("worst PING under %.0f ms while azu-session runs at %g ms round trip"
+                        % (T_PING_MS, rtt), ms(lat["azu"].get("ping_max_ms")),
+                        (lat["azu"].get("ping_max_ms") or 1e9) < T_PING_MS))
+    out.append("")
+    out.append("All runs (wall): " + "; ".join(
+        "%g ms: azu %s, idiom %s" % (x["rtt_ms"], ", ".join(s(y["wall"]) for y in x["runs"]["azu"]),
+                                     ", ".join(s(y["wall"]) for y in x["runs"].get("shell", []))
+                                     or "not run")
+        for x in r["sweep"]) + ".\n")
+    return targets
+
+
 def sql_section(q, out, alt_desc):
     out.append("## SQL: %s rows in the sessions table\n" % n(q["rows"]))
     out.append("Median of %d rounds (order alternating), each on a freshly built table with its "
@@ -286,10 +336,11 @@ def main():
     r = read_json(path("redis.json")) if os.path.exists(path("redis.json")) else None
     q = read_json(path("sql.json")) if os.path.exists(path("sql.json")) else None
     st = read_json(path("setup.json")) if os.path.exists(path("setup.json")) else None
+    rr = read_json(path("redis_rtt.json")) if os.path.exists(path("redis_rtt.json")) else None
 
     versions = []
-    if r:
-        versions.append("Redis %s" % r["info"]["redis_version"])
+    if r or rr:
+        versions.append("Redis %s" % (r or rr)["info"]["redis_version"])
     if q:
         for d in ("postgres", "mysql", "sqlite"):
             if d in q["dialects"]:
@@ -313,6 +364,8 @@ def main():
     targets = []
     if r:
         targets += redis_section(r, out, a.alt_binary)
+    if rr:
+        targets += rtt_section(rr, out)
     if q:
         targets += sql_section(q, out, a.alt_binary)
     if st:
