@@ -2,11 +2,12 @@
 //! in the project's Crystal sources. A value is never shown; a literal is named by file and
 //! line only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::initializer::walk_sources;
 use crate::project::Origin;
 
 use super::{Check, Context};
@@ -114,27 +115,20 @@ fn in_source(root: &Path) -> Check {
     let Ok(patterns) = LITERALS.as_ref() else {
         return Check::ok("secret.in_source", "no secret literal found");
     };
-    let mut files = Vec::new();
-    for dir in ["src", "config"] {
-        walk(&root.join(dir), 16, &mut files);
-    }
     let mut hits = Vec::new();
-    for file in &files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
+    let walked = walk_sources(root, &["src", "config"], |rel, _, text| {
         for (i, line) in text.lines().enumerate() {
             let code = line.trim_start();
             if !code.starts_with('#') && patterns.iter().any(|p| p.is_match(code)) {
-                let rel = file.strip_prefix(root).unwrap_or(file);
                 hits.push(format!("{}:{}", rel.display(), i + 1));
             }
         }
-    }
+        Ok(())
+    });
     if hits.is_empty() {
         return Check::ok(
             "secret.in_source",
-            format!("no secret literal in {} Crystal file(s)", files.len()),
+            format!("no secret literal in {} Crystal file(s)", walked.files_read),
         );
     }
     Check::error(
@@ -145,20 +139,4 @@ fn in_source(root: &Path) -> Check {
         ),
         "read it from ENV[\"SESSION_SECRET\"] with no literal default, then rotate it (`azu-session session:rotate-secret`): it is in git's history",
     )
-}
-
-/// The `.cr` files under `dir`, `depth` levels down at most, in path order.
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() && depth > 0 {
-            walk(&path, depth - 1, out);
-        } else if path.extension().is_some_and(|e| e == "cr") && out.len() < 5_000 {
-            out.push(path);
-        }
-    }
 }

@@ -158,12 +158,50 @@ impl Discovery {
 /// fail: a file it cannot read is [`Skipped`] with the reason (one odd file must not stop a
 /// clear that the rest of the project decides), and a missing `src/` is an empty result.
 /// Links are followed only while they stay inside the project and out of `lib/`; a
-/// directory is read once, whatever links lead to it.
+/// directory is read once, whatever links lead to it ([`walk_sources`]).
+pub fn discover(root: &Path) -> Discovery {
+    let mut found = Vec::new();
+    let walked = walk_sources(root, &[SRC_DIR], |rel, full, text| {
+        let init = Initializer::parse(text).map_err(|e| e.to_string())?;
+        found.extend(init.stores.into_iter().map(|mut store| {
+            store.file = Some(full.to_path_buf());
+            Found {
+                file: rel.to_path_buf(),
+                store,
+            }
+        }));
+        Ok(())
+    });
+    Discovery {
+        found,
+        skipped: walked.skipped,
+        stopped: walked.stopped,
+        files_read: walked.files_read,
+    }
+}
+
+/// What [`walk_sources`] read and passed over.
+#[derive(Debug, Clone, Default)]
+pub struct Walked {
+    pub skipped: Vec<Skipped>,
+    pub stopped: Option<Limit>,
+    pub files_read: usize,
+}
+
+/// Every `.cr` file under `dirs` of the project (relative to `root`), each given to `visit`
+/// with its path relative to the root, its full path and its text, within the bounds and
+/// rules [`discover`] keeps: never `lib/`, never through a link out of the project, each file
+/// and directory once, at most [`MAX_FILES`] files and [`MAX_TOTAL_BYTES`] bytes. A file that
+/// cannot be read, or that `visit` refuses (with a reason), is [`Skipped`].
 ///
 /// Long because the walk's bounds (files, bytes, links out of the project or into lib/,
 /// directories seen) are checked where each entry is met, so no entry can slip past one.
-pub fn discover(root: &Path) -> Discovery {
-    let mut out = Discovery::default();
+pub fn walk_sources(
+    root: &Path,
+    dirs: &[&str],
+    mut visit: impl FnMut(&Path, &Path, &str) -> Result<(), String>,
+) -> Walked {
+    let mut out = Walked::default();
     let canon_root = match std::fs::canonicalize(root) {
         Ok(r) => r,
         Err(e) => {
@@ -178,8 +216,8 @@ pub fn discover(root: &Path) -> Discovery {
     let mut total: u64 = 0;
     let mut seen: HashSet<PathBuf> = HashSet::new();
     // Relative paths still to visit, the next one last.
-    let mut stack: Vec<PathBuf> = vec![PathBuf::from(SRC_DIR)];
-    let skip = |out: &mut Discovery, file: &Path, reason: String| {
+    let mut stack: Vec<PathBuf> = dirs.iter().rev().map(PathBuf::from).collect();
+    let skip = |out: &mut Walked, file: &Path, reason: String| {
         out.skipped.push(Skipped {
             file: file.to_path_buf(),
             reason,
@@ -189,7 +227,10 @@ pub fn discover(root: &Path) -> Discovery {
         let full = root.join(&rel);
         let real = match std::fs::canonicalize(&full) {
             Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && rel == Path::new(SRC_DIR) => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && dirs.iter().any(|d| rel == Path::new(d)) =>
+            {
                 continue;
             }
             Err(e) => {
@@ -266,15 +307,8 @@ pub fn discover(root: &Path) -> Discovery {
                 continue;
             }
         };
-        match Initializer::parse(&text) {
-            Ok(init) => out.found.extend(init.stores.into_iter().map(|mut store| {
-                store.file = Some(full.clone());
-                Found {
-                    file: rel.clone(),
-                    store,
-                }
-            })),
-            Err(e) => skip(&mut out, &rel, e.to_string()),
+        if let Err(reason) = visit(&rel, &full, &text) {
+            skip(&mut out, &rel, reason);
         }
     }
     out

@@ -21,7 +21,7 @@ pub use branches::cond::{AZU_ENVIRONMENTS, Branch, CRYSTAL_ENV, Test, Vars, azu_
 pub use client::{Client, RedisUrl, UrlParts};
 pub use discover::{
     Detected, Discovery, Found, Limit, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, SRC_DIR,
-    Skipped, discover,
+    Skipped, Walked, discover, walk_sources,
 };
 pub use forms::{Api, Form};
 pub use store::Prefix;
