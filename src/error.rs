@@ -64,6 +64,9 @@ pub enum Error {
     #[error("cannot write `{}`: {source}; check the directory's permissions and free space (nothing was changed)", .path.display())]
     Write { path: PathBuf, source: io::Error },
 
+    #[error("cannot write in `{}`: the directory is append-only (`chattr +a`), so a file made in it could be neither moved into place nor removed again; nothing was changed, so run `chattr -a` on it (`lsattr -d` shows it) and run again", .0.display())]
+    AppendOnly(PathBuf),
+
     #[error("cannot move the new `{}` into place: {source}; already written: {written:?}, so check the directory and run again", .path.display())]
     Rename {
         path: PathBuf,

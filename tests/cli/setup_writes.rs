@@ -371,6 +371,58 @@ fn a_file_that_cannot_be_replaced_undoes_the_whole_run() {
     }
 }
 
+/// Marks a directory append-only (`chattr +a`), and not when dropped.
+struct AppendOnly(PathBuf);
+
+impl AppendOnly {
+    fn new(path: PathBuf) -> Self {
+        assert!(chattr("+a", &path), "chattr +a {}", path.display());
+        AppendOnly(path)
+    }
+}
+
+impl Drop for AppendOnly {
+    fn drop(&mut self) {
+        chattr("-a", &self.0);
+    }
+}
+
+/// An append-only directory (`chattr +a`) lets a file be made in it but never renamed or
+/// removed: the one failure that would come after a rename (the initializer moves first,
+/// then shard.yml fails), with temporaries no undo could remove. It is refused before
+/// anything is made, whichever directory it is, and the tree is as it was.
+#[test]
+fn an_append_only_directory_is_refused_before_anything_is_made() {
+    if !chattr_works() {
+        skip(
+            "an_append_only_directory_is_refused_before_anything_is_made",
+            "no chattr here",
+        );
+        return;
+    }
+    for (stuck, with_initializer) in [(".", true), (".", false), ("src/initializers", true)] {
+        let p = Project::new();
+        if with_initializer {
+            p.write(INITIALIZER, "# the old initializer\n");
+        }
+        p.write(".env", "A=1\r\n");
+        let _guard = AppendOnly::new(p.path(stuck));
+        let e = refused(&p, &["setup", "-b", "database", "--force"]);
+        assert_eq!(
+            e,
+            format!(
+                "error: cannot write in `{}`: the directory is append-only (`chattr +a`), so a file made in it could be neither moved into place nor removed again; nothing was changed, so run `chattr -a` on it (`lsattr -d` shows it) and run again\n",
+                if stuck == "." {
+                    ".".to_string()
+                } else {
+                    format!("./{stuck}")
+                }
+            ),
+            "{stuck} append-only, initializer there before: {with_initializer}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One run at a time
 // ---------------------------------------------------------------------------------------------

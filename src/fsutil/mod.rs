@@ -4,10 +4,11 @@
 //! A change to several files is staged first: every new content written and synced to a
 //! temporary file in the target's own directory, with the owner, group and mode of the file
 //! it replaces (a new file gets the mode asked for and, when run as root, the owner and group
-//! of its directory). Only when all are staged are they moved into place, one by one: each
-//! file being replaced is first hard-linked aside in its directory, and if any later step
-//! fails, every file already moved is put back from its link (or removed, if it was new), as
-//! is every directory the change created. A file that is a symbolic link is written through
+//! of its directory), and every file being replaced hard-linked aside in its directory (so an
+//! immutable one is found before anything moves; a directory marked append-only is refused
+//! before anything is made in it). Only then are they moved into place, one by one, and if a
+//! move fails, every file already moved is put back from its link (or removed, if it was
+//! new), as is every directory the change created. A file that is a symbolic link is written through
 //! the link: the file it points to is replaced, and the link stays a link.
 
 use std::fs::{self, File};
@@ -250,10 +251,49 @@ fn stage_all(writes: &[PlannedWrite], created_dirs: &mut Vec<PathBuf>) -> Result
     for write in writes {
         let target = resolve(&write.path)?;
         let dir = parent_dir(&target);
+        refuse_append_only(&dir)?;
         create_dir_tracked(&dir, created_dirs)?;
         staged.push(stage(write, target, &dir)?);
     }
     Ok(staged)
+}
+
+/// Refuse to make anything in a directory marked append-only (`chattr +a`), checked on the
+/// nearest one of `dir` and its parents that exists (where the first new entry would go): a
+/// file can be created there but never renamed or removed, so neither the change nor its
+/// undo could finish, and its temporaries would stay. Found here, before anything is made.
+fn refuse_append_only(dir: &Path) -> Result<()> {
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        let d = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
+        if d.exists() {
+            return match append_only(d) {
+                true => Err(Error::AppendOnly(d.to_path_buf())),
+                false => Ok(()),
+            };
+        }
+        cur = d.parent();
+    }
+    Ok(())
+}
+
+/// Whether `dir` is marked append-only; false where that cannot be read (no such flags on
+/// its filesystem, or not Linux).
+#[cfg(target_os = "linux")]
+fn append_only(dir: &Path) -> bool {
+    File::open(dir)
+        .ok()
+        .and_then(|f| rustix::fs::ioctl_getflags(&f).ok())
+        .is_some_and(|flags| flags.contains(rustix::fs::IFlags::APPEND))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn append_only(_dir: &Path) -> bool {
+    false
 }
 
 fn stage(write: &PlannedWrite, target: PathBuf, dir: &Path) -> Result<Staged> {
@@ -350,115 +390,4 @@ fn remove_created_dirs(created: &[PathBuf]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::symlink;
-
-    fn planned(path: PathBuf, text: &str) -> PlannedWrite {
-        PlannedWrite {
-            path,
-            contents: text.as_bytes().to_vec(),
-            new_mode: 0o644,
-        }
-    }
-
-    #[test]
-    fn writes_through_a_chain_of_links() {
-        let dir = tempfile::tempdir().unwrap();
-        let shared = dir.path().join("shared");
-        fs::create_dir(&shared).unwrap();
-        fs::write(shared.join(".env"), "A=1\n").unwrap();
-        let app = dir.path().join("app");
-        fs::create_dir(&app).unwrap();
-        symlink("../shared/.env", app.join("middle")).unwrap();
-        symlink("middle", app.join(".env")).unwrap();
-
-        let target = resolve(&app.join(".env")).unwrap();
-        assert_eq!(
-            target,
-            fs::canonicalize(&shared).unwrap().join(".env"),
-            "{target:?}"
-        );
-        write_all(&[planned(app.join(".env"), "A=2\n")]).unwrap();
-        assert!(
-            fs::symlink_metadata(app.join(".env"))
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert_eq!(fs::read_to_string(shared.join(".env")).unwrap(), "A=2\n");
-        let mut names: Vec<_> = fs::read_dir(&shared)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        names.sort();
-        assert_eq!(names, vec![".env"]);
-    }
-
-    #[test]
-    fn a_prepared_change_dropped_uncommitted_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("one"), "old one").unwrap();
-        let prepared = prepare(&[
-            planned(dir.path().join("one"), "new one"),
-            planned(dir.path().join("a/b/new"), "new"),
-        ])
-        .unwrap();
-        // Staged next to their targets, and the replaced file linked aside.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4);
-        drop(prepared);
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec!["one"]);
-        assert_eq!(
-            fs::read_to_string(dir.path().join("one")).unwrap(),
-            "old one"
-        );
-
-        prepare(&[planned(dir.path().join("one"), "new one")])
-            .unwrap()
-            .commit()
-            .unwrap();
-        assert_eq!(
-            fs::read_to_string(dir.path().join("one")).unwrap(),
-            "new one"
-        );
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn a_loop_of_links_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        symlink("b", dir.path().join("a")).unwrap();
-        symlink("a", dir.path().join("b")).unwrap();
-        assert!(resolve(&dir.path().join("a")).is_err());
-    }
-
-    #[test]
-    fn a_failed_move_puts_back_what_was_moved() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("one"), "old one").unwrap();
-        // A directory where the second file goes: staging it works, moving it cannot.
-        fs::create_dir(dir.path().join("two")).unwrap();
-        fs::write(dir.path().join("two/x"), "x").unwrap();
-        let err = write_all(&[
-            planned(dir.path().join("one"), "new one"),
-            planned(dir.path().join("new"), "new"),
-            planned(dir.path().join("two"), "new two"),
-        ])
-        .unwrap_err();
-        assert!(matches!(err, Error::RenameUndone { .. }), "{err}");
-        assert_eq!(
-            fs::read_to_string(dir.path().join("one")).unwrap(),
-            "old one"
-        );
-        let mut names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        assert_eq!(names, vec!["one", "two"]);
-    }
-}
+mod tests;
