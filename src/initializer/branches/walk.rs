@@ -9,8 +9,10 @@ impl Walk<'_> {
     fn keyword(&mut self, word: &str, prev: Prev, end: usize) -> (Prev, usize) {
         let postfix = prev == Prev::Value;
         match word {
+            // The statement ends with its postfix condition: the line break after it is a
+            // boundary, so the next statement's postfix condition is not put on this one.
             "if" | "unless" | "while" | "until" if postfix => {
-                return (Prev::Start, self.postfix(word, end));
+                return (Prev::Value, self.postfix(word, end));
             }
             "if" | "unless" => {
                 let cond_end = clause_end(self.masked, end);

@@ -191,3 +191,15 @@ fn conditions_are_quoted_as_written() {
         .expect("the test input");
     assert_eq!(init.variables(), ["CRYSTAL_ENV", "X"]);
 }
+
+/// Each postfix condition is its own statement's: two on consecutive lines do not stack.
+#[test]
+fn postfix_conditions_on_consecutive_lines_are_each_their_own() {
+    let text = "c.store = MemoryStore.new\nc.store = RedisStore.new(prefix: \"p:\") if ENV[\"APP_ENV\"]? == \"production\"\nc.store = CookieStore.new unless ENV[\"APP_ENV\"]? != \"staging\"\n";
+    assert_eq!(pick(text, &[("APP_ENV", "production")]), R);
+    assert_eq!(
+        pick(text, &[("APP_ENV", "staging")]),
+        Some(StoreKind::Cookie)
+    );
+    assert_eq!(pick(text, &[]), M);
+}
