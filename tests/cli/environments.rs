@@ -13,10 +13,13 @@ const PROD: &str = "RedisStore.new(prefix: \"prod:\")";
 const STAGE: &str = "RedisStore.new(prefix: \"stage:\")";
 const MEM: &str = "MemoryStore.new";
 
+fn wrap(body: String) -> String {
+    format!("Session.configure do |c|\n{body}end\n")
+}
+
 /// (the variable that decides, the initializer): `production` is Redis under `prod:`,
 /// `staging` Redis under `stage:`, anything else memory.
 fn forms() -> Vec<(&'static str, String)> {
-    let wrap = |body: String| format!("Session.configure do |c|\n{body}end\n");
     vec![
         (
             "CRYSTAL_ENV",
@@ -64,6 +67,76 @@ fn forms() -> Vec<(&'static str, String)> {
             "CRYSTAL_ENV",
             wrap(format!(
                 "  unless Blog.env.production? || Blog.env.staging?\n    c.store = {MEM}\n  else\n    c.store = Blog.env.production? ? {PROD} : {STAGE}\n  end\n"
+            )),
+        ),
+        // `ENV["X"]` without `?`, compared either way round.
+        (
+            "APP_ENV",
+            wrap(format!(
+                "  if ENV[\"APP_ENV\"] == \"production\"\n    c.store = {PROD}\n  elsif \"staging\" == ENV[\"APP_ENV\"]\n    c.store = {STAGE}\n  else\n    c.store = {MEM}\n  end\n"
+            )),
+        ),
+        // `ENV.fetch` as the subject of a `case` that is `config.store`'s value.
+        (
+            "APP_ENV",
+            wrap(format!(
+                "  c.store = case ENV.fetch(\"APP_ENV\", \"development\")\n            when \"production\" then {PROD}\n            when \"staging\", \"stage\" then {STAGE}\n            else {MEM}\n            end\n"
+            )),
+        ),
+        // Postfix `if` and `unless`, each replacing the store before it.
+        (
+            "APP_ENV",
+            wrap(format!(
+                "  c.store = {MEM}\n  c.store = {PROD} if ENV[\"APP_ENV\"]? == \"production\"\n  c.store = {STAGE} unless ENV[\"APP_ENV\"]? != \"staging\"\n"
+            )),
+        ),
+        // `unless` ... `else` on a comparison, an `if` inside it.
+        (
+            "CRYSTAL_ENV",
+            wrap(format!(
+                "  unless ENV[\"CRYSTAL_ENV\"]? == \"production\"\n    if ENV[\"CRYSTAL_ENV\"]? == \"staging\"\n      c.store = {STAGE}\n    else\n      c.store = {MEM}\n    end\n  else\n    c.store = {PROD}\n  end\n"
+            )),
+        ),
+        // `ENV["X"]?.in?(...)`, with a list and with an array.
+        (
+            "APP_ENV",
+            wrap(format!(
+                "  if ENV[\"APP_ENV\"]?.in?(\"production\", \"prod\")\n    c.store = {PROD}\n  elsif ENV[\"APP_ENV\"]?.in?([\"staging\"])\n    c.store = {STAGE}\n  else\n    c.store = {MEM}\n  end\n"
+            )),
+        ),
+        // `!=` a member of `Azu::Environment`, either way round, and a ternary on one.
+        (
+            "CRYSTAL_ENV",
+            wrap(format!(
+                "  if Blog.env != Azu::Environment::Production\n    c.store = Azu::Environment::Staging != Azu.env ? {MEM} : {STAGE}\n  else\n    c.store = {PROD}\n  end\n"
+            )),
+        ),
+        // `case Azu.env` as a statement.
+        (
+            "CRYSTAL_ENV",
+            wrap(format!(
+                "  case Azu.env\n  when .production?\n    c.store = {PROD}\n  when .staging?\n    c.store = {STAGE}\n  else\n    c.store = {MEM}\n  end\n"
+            )),
+        ),
+        // `case Azu::CONFIG.env` with members.
+        (
+            "CRYSTAL_ENV",
+            wrap(format!(
+                "  case Azu::CONFIG.env\n  when Azu::Environment::Production\n    c.store = {PROD}\n  when Azu::Environment::Staging\n    c.store = {STAGE}\n  when .development?, .test?\n    c.store = {MEM}\n  end\n"
+            )),
+        ),
+        // One-line `if ...; A else B end` (Crystal has no `then` after `if`), as statements and
+        // as a value.
+        (
+            "CRYSTAL_ENV",
+            wrap(format!(
+                "  if Azu.env.production?; c.store = {PROD} else c.store = {MEM} end\n  if Azu.env.staging?; c.store = {STAGE} end\n"
+            )),
+        ),
+        (
+            "APP_ENV",
+            wrap(format!(
+                "  c.store = if ENV[\"APP_ENV\"]? == \"production\"; {PROD} elsif ENV[\"APP_ENV\"]? == \"staging\"; {STAGE} else {MEM} end\n"
             )),
         ),
     ]
@@ -184,6 +257,87 @@ fn each_form_follows_its_variable_from_the_process_and_from_dotenv() {
     }
 }
 
+/// With the variable unset, a default decides the branch: `ENV.fetch`'s own, and Azu's
+/// `development`.
+#[test]
+fn a_default_decides_the_branch() {
+    let Some(server) = RedisServer::start("environments_defaults") else {
+        return;
+    };
+    let p = Project::new();
+    p.write(
+        INIT,
+        &wrap(format!(
+            "  case ENV.fetch(\"APP_ENV\", \"staging\")\n  when \"production\"\n    c.store = {PROD}\n  when \"staging\"\n    c.store = {STAGE}\n  else\n    c.store = {MEM}\n  end\n"
+        )),
+    );
+    check(&server, &p, &[], false, Want::Prefix("stage:"));
+    check(
+        &server,
+        &p,
+        &[("APP_ENV", "production")],
+        true,
+        Want::Prefix("prod:"),
+    );
+    check(&server, &p, &[("APP_ENV", "test")], false, Want::Memory);
+
+    p.write(
+        INIT,
+        &wrap(format!(
+            "  if Azu.env.development?\n    c.store = {STAGE}\n  elsif Blog.env.production?\n    c.store = {PROD}\n  else\n    c.store = {MEM}\n  end\n"
+        )),
+    );
+    check(&server, &p, &[], false, Want::Prefix("stage:"));
+    check(
+        &server,
+        &p,
+        &[("CRYSTAL_ENV", "development")],
+        true,
+        Want::Prefix("stage:"),
+    );
+    check(
+        &server,
+        &p,
+        &[("CRYSTAL_ENV", "production")],
+        true,
+        Want::Prefix("prod:"),
+    );
+    check(&server, &p, &[("CRYSTAL_ENV", "test")], false, Want::Memory);
+}
+
+/// Two Redis stores that differ only in their prefix, under a condition this tool cannot
+/// evaluate: an error listing both prefixes, and nothing deleted.
+#[test]
+fn redis_stores_apart_only_by_prefix_under_an_open_condition_are_an_error() {
+    let Some(server) = RedisServer::start("environments_two_prefixes") else {
+        return;
+    };
+    server.plant(0, "prod:", 3);
+    server.plant(0, "stage:", 2);
+    let p = Project::new();
+    p.write(
+        INIT,
+        &wrap(format!(
+            "  if ENV[\"REGION\"]?.try(&.starts_with?(\"eu\"))\n    c.store = {PROD}\n  else\n    c.store = {STAGE}\n  end\n"
+        )),
+    );
+    for region in [None, Some("eu-west")] {
+        let mut cmd = p.cmd();
+        cmd.args(["clear", "-f"]).env("REDIS_URL", server.url());
+        match region {
+            Some(r) => cmd.env("REGION", r),
+            None => cmd.env_remove("REGION"),
+        };
+        let out = run(&mut cmd, 1);
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with("error: `src/initializers/session.cr` configures RedisStore (line 3, prefix `prod:`) or RedisStore (line 5, prefix `stage:`) under conditions this tool cannot evaluate (`ENV[\"REGION\"]?.try(&.starts_with?(\"eu\"))`)"),
+            "{err}"
+        );
+        assert_eq!(server.dbsize(0), 5, "{err}");
+    }
+}
+
 #[test]
 fn azu_reads_crystal_env_regardless_of_case() {
     let Some(server) = RedisServer::start("environments_case") else {
@@ -225,7 +379,7 @@ fn a_crystal_env_azu_cannot_read_is_an_error_quoting_the_condition() {
     );
     let err = text(&out.stderr);
     assert!(
-        err.starts_with("error: `src/initializers/session.cr` configures RedisStore (line 4) or RedisStore (line 6) or MemoryStore (line 8) under conditions this tool cannot evaluate (`when .production?`, `when Azu::Environment::Staging, .pipeline?`): CRYSTAL_ENV is `prod`, which names no Azu environment"),
+        err.starts_with("error: `src/initializers/session.cr` configures RedisStore (line 4, prefix `prod:`) or RedisStore (line 6, prefix `stage:`) or MemoryStore (line 8) under conditions this tool cannot evaluate (`when .production?`, `when Azu::Environment::Staging, .pipeline?`): CRYSTAL_ENV is `prod`, which names no Azu environment"),
         "{err}"
     );
     assert!(

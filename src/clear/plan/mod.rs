@@ -14,7 +14,7 @@ use crate::conventions::DEFAULT_TABLE;
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::initializer::{
-    AZU_ENVIRONMENTS, CRYSTAL_ENV, Initializer, Selection, Store, StoreKind, Undecided,
+    AZU_ENVIRONMENTS, CRYSTAL_ENV, Initializer, Prefix, Selection, Store, StoreKind, Undecided,
 };
 use crate::project::{self, Env, INITIALIZER};
 
@@ -317,7 +317,7 @@ fn undecided<'a>(
     let mut stores: Vec<String> = u
         .candidates
         .iter()
-        .map(|s| format!("{} ({})", s.kind.name(), s.place(root)))
+        .map(|s| candidate(s, &u.candidates, root, env))
         .collect();
     if u.maybe_none {
         stores.push("no store".to_string());
@@ -355,6 +355,38 @@ fn undecided<'a>(
         reason,
         variables: u.variables.join(" or "),
     })
+}
+
+/// `RedisStore (line 4)`, a store the choice may fall on; beside another of its kind, with
+/// what tells them apart: ``RedisStore (line 4, prefix `prod:`)``, ``DatabaseStore (line 6,
+/// table `sessions`)``.
+fn candidate(s: &Store, all: &[&Store], root: &Path, env: &Env) -> String {
+    let place = s.place(root);
+    if !all.iter().any(|o| !std::ptr::eq(*o, s) && o.kind == s.kind) {
+        return format!("{} ({place})", s.kind.name());
+    }
+    let detail = match s.kind {
+        StoreKind::Redis | StoreKind::ClusteredRedis => {
+            let prefix = s.redis_prefix();
+            let shown =
+                prefix
+                    .resolve(|alts| resolve(alts, env))
+                    .unwrap_or_else(|_| match &prefix {
+                        Prefix::Given(alts) | Prefix::Namespaced(alts) => alts_text(alts),
+                        Prefix::Shard => String::new(),
+                    });
+            format!(", prefix `{shown}`")
+        }
+        StoreKind::Database => match s.arg(&["table", "table_name"]) {
+            Some(alts) => format!(
+                ", table `{}`",
+                resolve(alts, env).unwrap_or_else(|_| alts_text(alts))
+            ),
+            None => format!(", table `{DEFAULT_TABLE}`"),
+        },
+        _ => String::new(),
+    };
+    format!("{} ({place}{detail})", s.kind.name())
 }
 
 /// The environment the initializer's conditions were read in, for notes: `AZU_ENV=staging`,
