@@ -312,7 +312,7 @@ fn conditions_it_cannot_evaluate_make_the_choice_undecidable() {
     let init = Initializer::parse(after_tag).expect("the test input");
     assert_eq!(
         init.stores[0].branches,
-        [Branch::Unknown("flag?(:release)".into())]
+        [Branch::Unknown("flag?(:release)".into(), Vec::new())]
     );
 
     // `unless X` is `if !X`: with `if X` the two cover every case.

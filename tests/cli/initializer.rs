@@ -71,7 +71,7 @@ pub fn undecidable_cases() -> Vec<(&'static str, &'static str)> {
         ),
         (
             "Session.configure do |c|\n  c.store = RedisStore.new(prefix: \"app:\") if ENV[\"CACHE\"]?\nend\n",
-            "configures RedisStore (line 2) or no store under conditions this tool cannot evaluate (`ENV[\"CACHE\"]?`)",
+            "configures RedisStore (line 2) or no store under conditions this tool cannot evaluate (`ENV[\"CACHE\"]?`, which read CACHE)",
         ),
     ]
 }

@@ -322,12 +322,16 @@ fn undecided<'a>(
     if u.maybe_none {
         stores.push("no store".to_string());
     }
-    let conditions = u
+    let mut conditions = u
         .conditions
         .iter()
         .map(|c| format!("`{c}`"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The variables they read, which decide them where the app runs.
+    if !u.reads.is_empty() {
+        conditions.push_str(&format!(", which read {}", u.reads.join(" and ")));
+    }
     let path = init_path
         .strip_prefix(root)
         .unwrap_or(init_path)

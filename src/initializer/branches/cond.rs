@@ -149,10 +149,11 @@ pub enum Branch {
         holds: bool,
         text: String,
     },
-    /// A condition this reader cannot evaluate, as written.
-    Unknown(String),
+    /// A condition this reader cannot evaluate, as written, and the variables it reads
+    /// (`ENV["X"]` in it, or in the subject of the `case` it is a `when` of).
+    Unknown(String, Vec<String>),
     /// True when that condition is false (an `else`, a ternary's second value).
-    UnknownNot(String),
+    UnknownNot(String, Vec<String>),
 }
 
 /// Where a branch stands in one environment.
@@ -171,15 +172,15 @@ impl Branch {
                 Some(_) => Status::Fails,
                 None => Status::Open(text, *holds),
             },
-            Branch::Unknown(c) => Status::Open(c, true),
-            Branch::UnknownNot(c) => Status::Open(c, false),
+            Branch::Unknown(c, _) => Status::Open(c, true),
+            Branch::UnknownNot(c, _) => Status::Open(c, false),
         }
     }
 
     /// The condition it cannot evaluate, if it has one.
     pub fn unknown(&self) -> Option<&str> {
         match self {
-            Branch::Unknown(c) | Branch::UnknownNot(c) => Some(c),
+            Branch::Unknown(c, _) | Branch::UnknownNot(c, _) => Some(c),
             _ => None,
         }
     }
@@ -413,10 +414,13 @@ pub enum Subject {
     Var(String, Option<String>),
     /// `case App.env`.
     Azu,
-    Other,
+    /// Anything else, and the variables it reads.
+    Other(Vec<String>),
 }
 
-pub fn subject(orig: &str) -> Subject {
+/// What `case orig` is on (`reads`: the variables `orig` reads, for a subject it cannot
+/// evaluate).
+pub fn subject(orig: &str, reads: Vec<String>) -> Subject {
     if orig.is_empty() {
         return Subject::None;
     }
@@ -426,7 +430,7 @@ pub fn subject(orig: &str) -> Subject {
     if APP_ONLY_RE.is_match(orig) {
         return Subject::Azu;
     }
-    Subject::Other
+    Subject::Other(reads)
 }
 
 /// The test of a `when` with these values (`orig`/`masked`) on `subject`, if it is one.
@@ -456,6 +460,6 @@ pub fn when(subject: &Subject, orig: &str, masked: &[u8]) -> Option<Test> {
             })
             .collect::<Option<Vec<_>>>()
             .map(Test::Azu),
-        Subject::None | Subject::Other => None,
+        Subject::None | Subject::Other(_) => None,
     }
 }

@@ -55,9 +55,32 @@ fn negate(b: &Branch) -> Branch {
             holds: !holds,
             text: text.clone(),
         },
-        Branch::Unknown(c) => Branch::UnknownNot(c.clone()),
-        Branch::UnknownNot(c) => Branch::Unknown(c.clone()),
+        Branch::Unknown(c, r) => Branch::UnknownNot(c.clone(), r.clone()),
+        Branch::UnknownNot(c, r) => Branch::Unknown(c.clone(), r.clone()),
     }
+}
+
+static ENV_READ_RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"\bENV\s*(?:\[\s*"([A-Za-z_][A-Za-z0-9_]*)"|\.\s*fetch\s*\(\s*"([A-Za-z_][A-Za-z0-9_]*)")"#)
+        .expect("a valid regex")
+});
+
+/// The variables `orig` reads as `ENV["X"]`, `ENV["X"]?` or `ENV.fetch("X", ...)` where it
+/// is code (`masked` says where: inside a literal, `ENV` is masked), in order, each once.
+fn env_reads(orig: &str, masked: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in ENV_READ_RE.captures_iter(orig) {
+        let Some(whole) = c.get(0) else { continue };
+        if masked.get(whole.start()..whole.start() + 3) != Some(&b"ENV"[..]) {
+            continue;
+        }
+        if let Some(name) = c.get(1).or_else(|| c.get(2))
+            && !out.iter().any(|x| x == name.as_str())
+        {
+            out.push(name.as_str().to_string());
+        }
+    }
+    out
 }
 
 fn is_ident(b: u8) -> bool {
@@ -145,8 +168,8 @@ impl Walk<'_> {
                 holds: !negated,
                 text,
             },
-            None if negated => Branch::UnknownNot(text),
-            None => Branch::Unknown(text),
+            None if negated => Branch::UnknownNot(text, env_reads(orig, masked)),
+            None => Branch::Unknown(text, env_reads(orig, masked)),
         }
     }
 
@@ -214,7 +237,10 @@ impl Walk<'_> {
         let branch = match kw {
             "if" => self.cond(from, end, false),
             "unless" => self.cond(from, end, true),
-            _ => Branch::Unknown(format!("{kw} {}", self.text(from, end))),
+            _ => {
+                let (orig, masked) = self.code(from, end);
+                Branch::Unknown(format!("{kw} {orig}"), env_reads(orig, masked))
+            }
         };
         self.close_ternaries();
         for point in &mut self.out[self.stmt..] {
@@ -232,14 +258,17 @@ impl Walk<'_> {
             "if" | "unless" => {
                 let cond = rest.to_string();
                 let own = if word == "if" {
-                    Branch::Unknown(cond)
+                    Branch::Unknown(cond, Vec::new())
                 } else {
-                    Branch::UnknownNot(cond)
+                    Branch::UnknownNot(cond, Vec::new())
                 };
                 let at = self.expr;
                 self.push(true, Kind::If, Some(own), at);
             }
-            "elsif" => Self::next_arm(&mut self.macros, Some(Branch::Unknown(rest.to_string()))),
+            "elsif" => Self::next_arm(
+                &mut self.macros,
+                Some(Branch::Unknown(rest.to_string(), Vec::new())),
+            ),
             "else" => Self::next_arm(&mut self.macros, None),
             "for" | "begin" | "verbatim" => {
                 let at = self.expr;

@@ -21,7 +21,8 @@ impl Walk<'_> {
             }
             "case" => {
                 let subject_end = clause_end(self.masked, end);
-                let subject = cond::subject(self.text(end, subject_end));
+                let (orig, masked) = self.code(end, subject_end);
+                let subject = cond::subject(orig, env_reads(orig, masked));
                 self.push(false, Kind::Case, None, end);
                 if let Some(f) = self.code.last_mut() {
                     f.subject = subject;
@@ -50,7 +51,15 @@ impl Walk<'_> {
                         text: format!("{word} {orig}"),
                     },
                     None if subject == Subject::None => self.cond(end, values_end, false),
-                    None => Branch::Unknown(format!("{word} {orig}")),
+                    None => Branch::Unknown(
+                        format!("{word} {orig}"),
+                        match &subject {
+                            Subject::Other(reads) => reads.clone(),
+                            Subject::Var(name, _) => vec![name.clone()],
+                            Subject::Azu => vec![cond::CRYSTAL_ENV.to_string()],
+                            Subject::None => env_reads(orig, masked),
+                        },
+                    ),
                 };
                 Self::next_arm(&mut self.code, Some(branch));
                 self.boundary(values_end);
@@ -77,7 +86,7 @@ impl Walk<'_> {
                 let name_end = clause_end(self.masked, end);
                 let name = self.text(end, name_end);
                 let name = name.split(['(', ' ']).next().unwrap_or(name);
-                let own = Branch::Unknown(format!("inside `macro {name}`"));
+                let own = Branch::Unknown(format!("inside `macro {name}`"), Vec::new());
                 self.push(false, Kind::Block, Some(own), end);
             }
             "do" | "begin" | "while" | "until" | "def" | "class" | "module" | "struct" | "enum"

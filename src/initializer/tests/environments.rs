@@ -183,6 +183,8 @@ fn conditions_are_quoted_as_written() {
         Selection::Undecidable(u) => {
             assert_eq!(u.conditions, ["when \"eu\", \"us\""]);
             assert!(u.variables.is_empty());
+            // The subject reads REGION: it decides which `when` applies.
+            assert_eq!(u.reads, ["REGION"]);
         }
         other => panic!("{other:?}"),
     }
@@ -202,4 +204,20 @@ fn postfix_conditions_on_consecutive_lines_are_each_their_own() {
         Some(StoreKind::Cookie)
     );
     assert_eq!(pick(text, &[]), M);
+}
+
+/// A condition it cannot evaluate is quoted as written and names the variables it reads,
+/// not those named inside a string.
+#[test]
+fn a_condition_it_cannot_evaluate_names_the_variables_it_reads() {
+    let cond = r#"ENV["REGION"]?.try(&.starts_with?("eu")) && ENV.fetch("TIER", "x").size > 1 && log("ENV[\"NOT\"]")"#;
+    let init = Initializer::parse(&if_else(cond)).expect("the test input");
+    match init.select("production") {
+        Selection::Undecidable(u) => {
+            assert_eq!(u.conditions, [cond]);
+            assert_eq!(u.reads, ["REGION", "TIER"]);
+            assert!(u.variables.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -275,7 +275,10 @@ fn a_store_in_a_macro_body_is_not_taken_as_made() {
     assert_eq!(init.stores.len(), 1);
     assert_eq!(
         init.stores[0].branches,
-        vec![Branch::Unknown("inside `macro session_store`".into())]
+        vec![Branch::Unknown(
+            "inside `macro session_store`".into(),
+            Vec::new()
+        )]
     );
     let Selection::Undecidable(u) = init.select("development") else {
         panic!("undecidable expected");
