@@ -33,7 +33,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// The kinds of store the session shard offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreKind {
     Redis,
     ClusteredRedis,

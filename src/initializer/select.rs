@@ -1,5 +1,7 @@
 //! Which store the initializer configures in one environment: [`Initializer::select`].
 
+use std::collections::HashSet;
+
 use super::branches::cond::Status;
 use super::{Branch, Initializer, Selection, Store, Undecided, Vars};
 
@@ -27,11 +29,15 @@ impl Initializer {
             }
             open.push((s, left));
         }
+        // Each condition and variable once, in file order; the sets keep that linear in how
+        // many distinct ones there are.
         let mut conditions: Vec<String> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         let mut reads: Vec<String> = Vec::new();
+        let mut seen_reads: HashSet<&str> = HashSet::new();
         for (s, left) in &open {
             for (c, _) in left {
-                if !conditions.iter().any(|x| x == c) {
+                if seen.insert(c) {
                     conditions.push(c.to_string());
                 }
             }
@@ -45,7 +51,7 @@ impl Initializer {
                     && left.iter().any(|(c, _)| c == text)
                 {
                     for name in r {
-                        if !reads.contains(name) {
+                        if seen_reads.insert(name) {
                             reads.push(name.clone());
                         }
                     }

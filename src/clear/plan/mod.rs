@@ -314,10 +314,14 @@ fn undecided<'a>(
             Some(_) => {}
         }
     }
+    let mut per_kind: std::collections::HashMap<StoreKind, usize> = Default::default();
+    for s in &u.candidates {
+        *per_kind.entry(s.kind).or_default() += 1;
+    }
     let mut stores: Vec<String> = u
         .candidates
         .iter()
-        .map(|s| candidate(s, &u.candidates, root, env))
+        .map(|s| candidate(s, per_kind.get(&s.kind) > Some(&1), root, env))
         .collect();
     if u.maybe_none {
         stores.push("no store".to_string());
@@ -361,12 +365,12 @@ fn undecided<'a>(
     })
 }
 
-/// `RedisStore (line 4)`, a store the choice may fall on; beside another of its kind, with
-/// what tells them apart: ``RedisStore (line 4, prefix `prod:`)``, ``DatabaseStore (line 6,
-/// table `sessions`)``.
-fn candidate(s: &Store, all: &[&Store], root: &Path, env: &Env) -> String {
+/// `RedisStore (line 4)`, a store the choice may fall on; beside another of its kind
+/// (`twin`), with what tells them apart: ``RedisStore (line 4, prefix `prod:`)``,
+/// ``DatabaseStore (line 6, table `sessions`)``.
+fn candidate(s: &Store, twin: bool, root: &Path, env: &Env) -> String {
     let place = s.place(root);
-    if !all.iter().any(|o| !std::ptr::eq(*o, s) && o.kind == s.kind) {
+    if !twin {
         return format!("{} ({place})", s.kind.name());
     }
     let detail = match s.kind {
