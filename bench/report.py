@@ -23,6 +23,8 @@ T_SQL = 1.3          # azu-session / single DELETE, at most
 T_STATEMENT_S = 1.0  # longest single statement of azu-session, at most ("about a second")
 # Issue 17: azu-session wall / server main-thread CPU at each round trip (ms), at most.
 T_RTT = {0.25: 1.15, 1.0: 1.25, 5.0: 1.6}
+# Issue 21: a 10 MB initializer read "well under a second" (process start included).
+T_INIT_S = 1.0
 
 
 def s(x):
@@ -318,6 +320,32 @@ def setup_section(st, out):
     out.append("")
 
 
+def initializer_section(it, out):
+    """Reading src/initializers/session.cr; returns the targets."""
+    ve = it["version"]
+    out.append("## Reading the initializer\n")
+    out.append("`azu-session session:clear --dry-run` on a generated initializer of %.1f MB, "
+               "median of %d: *mixed* is full of stores, interpolated strings, heredocs, "
+               "comments, ternaries and `AZU_ENV` branches (memory store in development); *open* "
+               "has a store per line under a distinct condition it cannot evaluate, and the run "
+               "ends in the error listing them all. Against reading the same file with `wc -l` "
+               "and with Crystal's own parser (`crystal tool format --check`).\n"
+               % (it["mb"], it["runs"]))
+    out.append("| initializer | stores | `clear --dry-run` | minus `--version` | `wc -l` | "
+               "× `wc -l` | `crystal tool format --check` | × crystal |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in it["rows"]:
+        cr = row["crystal"]
+        out.append("| %s | %s | %s | %s | %s | %.0f× | %s | %s |" % (
+            row["name"], n(row["stores"]), s(row["azu"]), s(row["azu"] - ve), s(row["wc"]),
+            row["azu"] / row["wc"], s(cr), "n/a" if cr is None else "%.2f×" % (row["azu"] / cr)))
+    out.append("| `azu-session --version` (starting the binary) | | %s | | | | | |" % s(ve))
+    out.append("")
+    worst = max(row["azu"] for row in it["rows"])
+    return [("Initializer: %g MB read in well under a second" % it["mb"], s(worst),
+             worst < T_INIT_S)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
@@ -337,6 +365,7 @@ def main():
     q = read_json(path("sql.json")) if os.path.exists(path("sql.json")) else None
     st = read_json(path("setup.json")) if os.path.exists(path("setup.json")) else None
     rr = read_json(path("redis_rtt.json")) if os.path.exists(path("redis_rtt.json")) else None
+    it = read_json(path("initializer.json")) if os.path.exists(path("initializer.json")) else None
 
     versions = []
     if r or rr:
@@ -370,6 +399,8 @@ def main():
         targets += sql_section(q, out, a.alt_binary)
     if st:
         setup_section(st, out)
+    if it:
+        targets += initializer_section(it, out)
     if targets:
         out.append("## Targets\n")
         out.append("| target | measured | |")
