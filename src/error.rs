@@ -311,13 +311,32 @@ pub enum Error {
     ForeignPartition { table: String, partition: String },
 
     #[error(
-        "row-level security on {table} in `{url}` hides rows from the role `{role}`: {cleared} session(s) it could see were cleared, and rows it cannot see remain; clear as the table's owner or a role with BYPASSRLS"
+        "row-level security on {table} in `{url}` hides rows from the role `{role}`: {cleared} session(s) it could see were cleared, and rows it cannot see remain ({}); clear as the table's owner or a role with BYPASSRLS",
+        match .unseen { Some(n) => format!("the server's statistics count {n}"), None => "the server keeps no count this role can read, so they may".to_string() }
     )]
     RowsHidden {
         table: String,
         url: String,
         role: String,
         cleared: u64,
+        /// The rows left by the server's statistics, when it keeps them.
+        unseen: Option<u64>,
+    },
+
+    #[error(
+        "{left} row(s) are still in {table} in `{url}` after {cleared} session(s) were cleared: {}",
+        match .policy {
+            Some(role) => format!("row-level security applies to the role `{role}` on this table, and a policy may let it see rows it may not delete; clear as the table's owner or a role with BYPASSRLS"),
+            None => "a trigger or rule kept them from being deleted, or the application wrote them while the clear ran; look at the table's triggers and rules, or run the command again if the application wrote them".to_string(),
+        }
+    )]
+    RowsRemain {
+        table: String,
+        url: String,
+        left: u64,
+        cleared: u64,
+        /// The role row-level security applies to, when it does (PostgreSQL).
+        policy: Option<String>,
     },
 
     #[error("cannot render the man page: {0}; this is a bug, please report it")]
@@ -476,7 +495,8 @@ impl Error {
             | Error::Redis { cleared, .. }
             | Error::LockTimeout { cleared, .. }
             | Error::Interrupted { cleared, .. }
-            | Error::RowsHidden { cleared, .. } => *cleared = n,
+            | Error::RowsHidden { cleared, .. }
+            | Error::RowsRemain { cleared, .. } => *cleared = n,
             _ => {}
         }
     }

@@ -88,7 +88,7 @@ impl Hooks for Terminal {
                 }
                 if let Some(role) = hidden_from {
                     out.info(format!(
-                        "{} row-level security hides rows of this table from the role `{role}`: only the rows it can see are counted and cleared",
+                        "{} row-level security may hide rows of this table from the role `{role}`: only the rows its policies let it see are counted and cleared",
                         paint(output::WARNING, "note:")
                     ));
                 }

@@ -21,6 +21,7 @@ mod redis_targets;
 mod redis_transport;
 mod rotate;
 mod schemas;
+mod schemas_checks;
 mod setup;
 mod setup_git;
 mod setup_writes;

@@ -438,7 +438,7 @@ fn row_level_security_that_hides_rows_is_never_a_success() {
     let p = Project::new();
     let out = clear(&p, &db, &["--dry-run"], 0);
     out.says(&["Would clear 10 session(s)\n"]);
-    out.warns(&["row-level security hides rows of this table from the role `azs`"]);
+    out.warns(&["row-level security may hide rows of this table from the role `azs`"]);
     let out = clear(&p, &db, &["--force"], 1);
     assert!(!stdout(&out).contains("✓"), "{}", stdout(&out));
     out.warns(&["row-level security on `sessions` in `", "hides rows from the role `azs`: 10 session(s) it could see were cleared, and rows it cannot see remain"]);

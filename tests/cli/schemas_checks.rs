@@ -1,0 +1,91 @@
+//! SQL clears that must look at what they left: the table empty after a full clear, as the
+//! clearing role sees it and as the server counts it.
+
+use crate::support::project::Project;
+use crate::support::run::{Says, run, stdout};
+use crate::support::sql::TestDb;
+
+/// `azu-session clear <args> -b database` with `DATABASE_URL` set to `db`'s.
+fn clear(p: &Project, db: &TestDb, args: &[&str], code: i32) -> std::process::Output {
+    run(
+        p.cmd()
+            .args(["clear", "-b", "database"])
+            .args(args)
+            .env("DATABASE_URL", &db.url),
+        code,
+    )
+}
+
+#[test]
+fn row_level_security_that_shows_every_row_is_a_full_clear() {
+    let Some(db) = TestDb::postgres("permissive_rls") else {
+        return;
+    };
+    db.create_sessions("sessions", 20);
+    db.exec(
+        "ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE sessions FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY everyone ON sessions USING (true)",
+    );
+    let p = Project::new();
+    let out = clear(&p, &db, &["--force"], 0);
+    out.says(&["Cleared 20 session(s)\n", "✓ Sessions cleared successfully"]);
+    db.exec("ALTER TABLE sessions NO FORCE ROW LEVEL SECURITY");
+    assert_eq!(db.count("sessions"), 0);
+}
+
+#[test]
+fn a_policy_showing_rows_it_may_not_delete_is_never_a_success() {
+    let Some(db) = TestDb::postgres("select_but_not_delete_rls") else {
+        return;
+    };
+    db.create_sessions("sessions", 20);
+    db.exec(
+        "ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE sessions FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY see ON sessions FOR SELECT USING (true);\n\
+         CREATE POLICY half ON sessions FOR DELETE USING (id % 2 = 0)",
+    );
+    let p = Project::new();
+    let out = clear(&p, &db, &["--force"], 1);
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    out.warns(&[
+        "10 row(s) are still in `sessions` in `",
+        "after 10 session(s) were cleared: row-level security applies to the role `azs`",
+    ]);
+    assert_eq!(db.count("sessions"), 10);
+}
+
+#[test]
+fn rows_a_rule_or_trigger_keeps_make_the_clear_fail() {
+    // PostgreSQL: a rule that does nothing instead of deleting some rows.
+    if let Some(db) = TestDb::postgres("rule_keeps_rows") {
+        db.create_sessions("sessions", 8);
+        db.exec("CREATE RULE keep AS ON DELETE TO sessions WHERE OLD.id <= 2 DO INSTEAD NOTHING");
+        let p = Project::new();
+        let out = clear(&p, &db, &["--force"], 1);
+        assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+        out.warns(&[
+            "2 row(s) are still in `sessions`",
+            "after 6 session(s) were cleared: a trigger or rule kept them",
+        ]);
+        assert_eq!(db.count("sessions"), 2);
+    }
+    // SQLite: a trigger that skips the delete of a row without an error.
+    let db = TestDb::sqlite();
+    db.create_sessions("sessions", 8);
+    db.exec(
+        "CREATE TRIGGER keep BEFORE DELETE ON sessions WHEN OLD.id = 1 BEGIN SELECT RAISE(IGNORE); END",
+    );
+    let p = Project::new();
+    let out = clear(&p, &db, &["--force"], 1);
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    out.warns(&[
+        "1 row(s) are still in `sessions`",
+        "after 7 session(s) were cleared",
+    ]);
+    assert_eq!(db.count("sessions"), 1);
+    // Clearing only expired sessions leaves the live ones, as it should: no check there.
+    let out = clear(&p, &db, &["--expired"], 0);
+    out.says(&["Cleared 0 expired session(s)\n"]);
+}
