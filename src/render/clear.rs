@@ -78,10 +78,15 @@ impl Hooks for Terminal {
                 for line in database_lines(target) {
                     out.info(format!("({line})"));
                 }
-                let verb = if plan.dry_run { "would" } else { "will" };
+                // A dry run deletes nothing, and says nothing of clearing (as its first line).
+                let (doing, also) = if plan.dry_run {
+                    ("Counting", "deleting these sessions would also")
+                } else {
+                    ("Clearing", "clearing these sessions will also")
+                };
                 for cascade in cascades {
                     out.info(format!(
-                        "{} clearing these sessions {verb} also {}",
+                        "{} {also} {}",
                         paint(output::WARNING, "note:"),
                         cascade.describe()
                     ));
@@ -92,7 +97,7 @@ impl Hooks for Terminal {
                         paint(output::WARNING, "note:")
                     ));
                 }
-                out.lines(&[format!("Clearing {}database sessions...", which(plan))]);
+                out.lines(&[format!("{doing} {}database sessions...", which(plan))]);
             }
             Event::Finished(report) => finished(report, out),
         }

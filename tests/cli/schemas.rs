@@ -358,7 +358,7 @@ fn cascades_are_named_before_anything_is_deleted() {
         assert_eq!(
             stdout(&out),
             format!(
-                "Counting sessions (dry run: nothing will be deleted)...\nBackend: database\nClearing database sessions...\nWould clear 10 session(s)\nWould also delete 20 row(s) of `{carts}` (ON DELETE CASCADE)\nWould also set the key of 4 row(s) of `{orders}` to NULL (ON DELETE SET NULL)\nDry run: no sessions were cleared\n"
+                "Counting sessions (dry run: nothing will be deleted)...\nBackend: database\nCounting database sessions...\nWould clear 10 session(s)\nWould also delete 20 row(s) of `{carts}` (ON DELETE CASCADE)\nWould also set the key of 4 row(s) of `{orders}` to NULL (ON DELETE SET NULL)\nDry run: no sessions were cleared\n"
             ),
             "{:?}",
             db.kind

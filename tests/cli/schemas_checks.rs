@@ -2,8 +2,8 @@
 //! clearing role sees it and as the server counts it.
 
 use crate::support::project::Project;
-use crate::support::run::{Says, run, stdout};
-use crate::support::sql::TestDb;
+use crate::support::run::{Says, run, stderr, stdout};
+use crate::support::sql::{Kind, TestDb};
 
 /// `azu-session clear <args> -b database` with `DATABASE_URL` set to `db`'s.
 fn clear(p: &Project, db: &TestDb, args: &[&str], code: i32) -> std::process::Output {
@@ -88,4 +88,71 @@ fn rows_a_rule_or_trigger_keeps_make_the_clear_fail() {
     // Clearing only expired sessions leaves the live ones, as it should: no check there.
     let out = clear(&p, &db, &["--expired"], 0);
     out.says(&["Cleared 0 expired session(s)\n"]);
+}
+
+#[test]
+fn a_dry_run_never_says_clearing() {
+    for db in TestDb::all("dry_run_wording") {
+        let url = if db.kind == Kind::Sqlite {
+            format!("{}?foreign_keys=on", db.url)
+        } else {
+            db.url.clone()
+        };
+        db.create_sessions("sessions", 4);
+        db.insert_sessions("sessions", 2, "2000-01-01 00:00:00");
+        let (id, fk) = match db.kind {
+            Kind::Postgres => ("BIGSERIAL PRIMARY KEY", "BIGINT"),
+            Kind::MySql => ("BIGINT AUTO_INCREMENT PRIMARY KEY", "BIGINT"),
+            Kind::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER"),
+        };
+        db.exec(&format!(
+            "CREATE TABLE carts (id {id}, session {fk}, FOREIGN KEY (session) REFERENCES sessions(id) ON DELETE CASCADE);\n\
+             INSERT INTO carts (session) SELECT id FROM sessions"
+        ));
+        let p = Project::new();
+        let runs: [(&[&str], i32); 5] = [
+            (&["clear", "-b", "database", "--dry-run"], 0),
+            (&["clear", "-b", "database", "--dry-run", "--expired"], 0),
+            (
+                &["--format", "json", "clear", "-b", "database", "--dry-run"],
+                0,
+            ),
+            (
+                &["--color", "always", "clear", "-b", "database", "--dry-run"],
+                0,
+            ),
+            (
+                &[
+                    "clear",
+                    "-b",
+                    "database",
+                    "--dry-run",
+                    "--table",
+                    "nothing_here",
+                ],
+                1,
+            ),
+        ];
+        for (args, code) in runs {
+            let out = run(p.cmd().args(args).env("DATABASE_URL", &url), code);
+            let all = format!("{}{}", stdout(&out), stderr(&out));
+            assert!(
+                !all.to_lowercase().contains("clearing"),
+                "{:?} {args:?}:\n{all}",
+                db.kind
+            );
+            if code == 0 && !args.contains(&"json") {
+                assert!(all.contains("Counting "), "{:?} {args:?}:\n{all}", db.kind);
+            }
+        }
+        let out = run(
+            p.cmd()
+                .args(["clear", "-b", "database", "--dry-run"])
+                .env("DATABASE_URL", &url),
+            0,
+        );
+        out.says(&["Counting database sessions...\n"]);
+        out.warns(&["note: deleting these sessions would also delete 6 row(s) of `"]);
+        assert_eq!(db.count("sessions"), 6, "{:?}", db.kind);
+    }
 }
