@@ -1,6 +1,8 @@
 //! SQL clears that must look at what they left: the table empty after a full clear, as the
 //! clearing role sees it and as the server counts it.
 
+use std::time::{Duration, Instant};
+
 use crate::support::project::Project;
 use crate::support::run::{Says, run, stderr, stdout};
 use crate::support::sql::{Kind, TestDb};
@@ -155,4 +157,30 @@ fn a_dry_run_never_says_clearing() {
         out.warns(&["note: deleting these sessions would also delete 6 row(s) of `"]);
         assert_eq!(db.count("sessions"), 6, "{:?}", db.kind);
     }
+}
+
+#[test]
+fn without_lock_timeout_a_held_lock_ends_the_clear_after_five_seconds() {
+    let Some(db) = TestDb::postgres("default_lock_timeout") else {
+        return;
+    };
+    db.create_sessions("sessions", 5);
+    let release = db.hold_transaction("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+    let p = Project::new();
+    let started = Instant::now();
+    let out = clear(&p, &db, &["--force"], 1);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(4500) && took <= Duration::from_secs(8),
+        "ended after {took:?}"
+    );
+    out.warns(&[
+        "table `sessions` in `",
+        "stayed locked by another connection for 5 s: pid ",
+        "AccessExclusiveLock",
+        "nothing was deleted",
+    ]);
+    release.send(()).expect("the lock holder");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(db.count("sessions"), 5);
 }

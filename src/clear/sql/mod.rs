@@ -15,7 +15,7 @@
 //! Clearing only expired sessions compares `expires_at` with the database server's own clock,
 //! in UTC (the session shard writes UTC times), through the `expires_at` index, in batches.
 //!
-//! Every statement waits for a lock at most [`LOCK_SLICE`] at a time (PostgreSQL
+//! Every statement waits for a lock at most [`lock_slice`] at a time (PostgreSQL
 //! `lock_timeout`, MySQL `innodb_lock_wait_timeout` and `lock_wait_timeout`, SQLite's busy
 //! timeout) and is sent again while the clear's whole lock timeout lasts, so a lock held by
 //! the app ends the clear with an error that says what holds it, and Ctrl-C while waiting
@@ -79,8 +79,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The longest one statement waits for a lock before it is sent again: how long a Ctrl-C
-/// can go unanswered while the clear waits.
-const LOCK_SLICE: Duration = Duration::from_secs(1);
+/// can go unanswered while the clear waits. A quarter of a second where the server takes
+/// milliseconds (PostgreSQL `lock_timeout`, SQLite's busy timeout), so the clear ends well
+/// within a second of it; MySQL and MariaDB count their lock waits in whole seconds, and
+/// one second is their least (0 would not wait at all).
+fn lock_slice(dialect: Dialect) -> Duration {
+    match dialect {
+        Dialect::MySql => Duration::from_secs(1),
+        Dialect::Postgres | Dialect::Sqlite => Duration::from_millis(250),
+    }
+}
 
 /// A connection to the database holding the sessions table, with the plan it clears for
 /// (the table, the URL as shown, whether only expired rows go, how long a lock may hold it).
@@ -367,7 +375,7 @@ impl Run<'_> {
 }
 
 /// Connect to the database `url` names and set the session up as a clear needs it (the
-/// clock in UTC, each statement's wait for a lock at most [`LOCK_SLICE`] of `lock_timeout`),
+/// clock in UTC, each statement's wait for a lock at most [`lock_slice`] of `lock_timeout`),
 /// then run `extra` (what a caller needs of the session besides).
 pub(crate) async fn open(
     url: &DatabaseUrl,
@@ -390,7 +398,7 @@ pub(crate) async fn open(
             )));
         }
     };
-    let slice = lock_timeout.min(LOCK_SLICE);
+    let slice = lock_timeout.min(lock_slice(url.dialect));
     let extra = extra.iter().map(|s| s.to_string());
     for sql in session_setup_sql(url, slice).into_iter().chain(extra) {
         if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
