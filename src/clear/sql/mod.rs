@@ -44,6 +44,7 @@ macro_rules! waiting {
     }};
 }
 
+mod cascade;
 mod dialect;
 mod mysql;
 mod postgres;
@@ -60,12 +61,12 @@ use super::plan::{ClearPlan, DatabaseTarget};
 use crate::database_url::DatabaseUrl;
 pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
+pub use cascade::Cascade;
 pub use dialect::Table;
 pub(crate) use dialect::{count_sql, session_setup_sql};
 use dialect::{delete_batch_sql, filter};
 pub(crate) use dialect::{expired_condition, fix_for, is_missing_column, is_missing_table};
 use postgres::Company;
-pub use relation::Cascade;
 use relation::{Part, Relation};
 
 pub const BATCH: u64 = 10_000;
