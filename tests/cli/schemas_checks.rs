@@ -184,3 +184,80 @@ fn without_lock_timeout_a_held_lock_ends_the_clear_after_five_seconds() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(db.count("sessions"), 5);
 }
+
+/// A sessions table range-partitioned on `expires_at` (a default partition too), with
+/// expired rows and live canaries in every partition that can hold them.
+fn range_partitioned(db: &TestDb) {
+    db.exec(
+        "CREATE TABLE sessions (id BIGSERIAL, session_id VARCHAR(255) NOT NULL, data TEXT NOT NULL, created_at TIMESTAMP, updated_at TIMESTAMP, expires_at TIMESTAMP NOT NULL) PARTITION BY RANGE (expires_at);\n\
+         CREATE TABLE s_past PARTITION OF sessions FOR VALUES FROM ('1990-01-01') TO ('2050-01-01');\n\
+         CREATE TABLE s_future PARTITION OF sessions FOR VALUES FROM ('2050-01-01') TO ('2100-01-01');\n\
+         CREATE TABLE s_other PARTITION OF sessions DEFAULT",
+    );
+    for when in [
+        "2000-01-01",
+        "2040-01-01",
+        "2099-01-01",
+        "1980-01-01",
+        "2200-01-01",
+    ] {
+        db.insert_sessions("sessions", 4, when);
+    }
+}
+
+/// Live rows of each partition, read through the parent.
+fn live_by_partition(db: &TestDb) -> Vec<String> {
+    db.strings(
+        "SELECT tableoid::regclass::text || '=' || count(*) FROM sessions \
+         WHERE expires_at >= now() GROUP BY tableoid ORDER BY 1",
+    )
+}
+
+#[test]
+fn a_role_without_rights_on_the_partitions_clears_through_the_parent() {
+    let Some(db) = TestDb::postgres("partitions_without_rights") else {
+        return;
+    };
+    range_partitioned(&db);
+    // The test user may not create roles: the owner gives up its own rights on the
+    // partitions, which leaves it as a role granted SELECT and DELETE on the parent only.
+    db.exec("REVOKE ALL ON s_past, s_future, s_other FROM azs");
+    assert!(db.try_exec("DELETE FROM ONLY s_past").is_err());
+    let live = live_by_partition(&db);
+    assert_eq!(live, ["s_future=4", "s_other=4", "s_past=4"]);
+    let p = Project::new();
+    let out = clear(&p, &db, &["--expired"], 0);
+    out.says(&["Cleared 8 expired session(s)\n"]);
+    assert_eq!(live_by_partition(&db), live);
+    assert_eq!(db.count("sessions"), 12);
+    let out = clear(&p, &db, &["--force"], 0);
+    out.says(&["Cleared 12 session(s)\n", "✓ Sessions cleared successfully"]);
+    assert_eq!(db.count("sessions"), 0);
+}
+
+#[test]
+fn the_parents_row_level_security_holds_for_its_partitions() {
+    let Some(db) = TestDb::postgres("partition_parent_rls") else {
+        return;
+    };
+    range_partitioned(&db);
+    db.exec(
+        "ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE sessions FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY half ON sessions USING (id % 2 = 0)",
+    );
+    let p = Project::new();
+    let out = clear(&p, &db, &["--dry-run"], 0);
+    out.says(&["Would clear 10 session(s)\n"]);
+    let out = clear(&p, &db, &["--force"], 1);
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    out.warns(&[
+        "hides rows from the role `azs`: 10 session(s) it could see were cleared, and rows it cannot see remain (the server's statistics count 10)",
+    ]);
+    db.exec("ALTER TABLE sessions NO FORCE ROW LEVEL SECURITY");
+    assert_eq!(db.count("sessions"), 10);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM sessions WHERE id % 2 = 0"),
+        0
+    );
+}

@@ -149,15 +149,17 @@ pub(super) fn delete_batch_sql(
     expired: bool,
     key: Option<&[String]>,
 ) -> String {
-    let filter = filter(dialect, expired);
+    let filter = part.filter(dialect, expired);
     let table = part.from();
+    let scoped = part.scoped();
     match dialect {
         // A TID scan: the subquery picks physical row addresses, the delete goes straight to
         // them. A row an application UPDATE moves between the pick and the delete is missed,
         // so on PostgreSQL a short batch is not the end (see `SqlTarget::delete_in_batches`).
-        // The addresses are of one physical table: `part` is named with `ONLY`.
+        // The addresses are of one physical table: `part` is named with `ONLY`, or through
+        // its parent with its `tableoid`.
         Dialect::Postgres => format!(
-            "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{filter} LIMIT {BATCH}))"
+            "DELETE FROM {table} WHERE {scoped}ctid = ANY(ARRAY(SELECT ctid FROM {table}{filter} LIMIT {BATCH}))"
         ),
         Dialect::MySql => format!("DELETE FROM {table}{filter} LIMIT {BATCH}"),
         Dialect::Sqlite => {

@@ -63,8 +63,8 @@ pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
 pub use cascade::Cascade;
 pub use dialect::Table;
+use dialect::delete_batch_sql;
 pub(crate) use dialect::{count_sql, session_setup_sql};
-use dialect::{delete_batch_sql, filter};
 pub(crate) use dialect::{expired_condition, fix_for, is_missing_column, is_missing_table};
 use postgres::Company;
 use relation::{Part, Relation};
@@ -142,7 +142,7 @@ impl<'p> SqlTarget<'p> {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM {}{})",
             part.from(),
-            filter(self.target.dialect(), self.plan.expired)
+            part.filter(self.target.dialect(), self.plan.expired)
         );
         let any: std::result::Result<bool, _> = waiting!(
             self,

@@ -21,15 +21,42 @@ pub(super) struct Part {
     pub(super) name: String,
     /// PostgreSQL: `ONLY`, so a statement never reaches the table's children.
     pub(super) only: bool,
+    /// PostgreSQL: the parent (the table the user named) that statements on this physical
+    /// table go through, keeping to its rows by `tableoid`: where the role may not read or
+    /// delete the partition itself, or the parent's row-level security must apply.
+    pub(super) via: Option<String>,
 }
 
 impl Part {
     /// The table as a statement's `FROM` names it.
     pub(super) fn from(&self) -> String {
-        if self.only {
-            format!("ONLY {}", self.name)
-        } else {
-            self.name.clone()
+        match &self.via {
+            Some(parent) => parent.clone(),
+            None if self.only => format!("ONLY {}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// `tableoid = ... AND ` where statements go through the parent (a row address is
+    /// unique only with its physical table), else nothing: put before another condition.
+    pub(super) fn scoped(&self) -> String {
+        match &self.via {
+            Some(_) => format!("tableoid = {}::regclass AND ", literal(&self.name)),
+            None => String::new(),
+        }
+    }
+
+    /// The `WHERE` clause keeping a statement to this part's rows the clear is for.
+    pub(super) fn filter(&self, dialect: Dialect, expired: bool) -> String {
+        let scoped = self.scoped();
+        let scope = scoped.trim_end_matches(" AND ");
+        match (scope.is_empty(), expired) {
+            (true, _) => super::dialect::filter(dialect, expired),
+            (false, false) => format!(" WHERE {scope}"),
+            (false, true) => format!(
+                " WHERE {scoped}{}",
+                super::dialect::expired_condition(dialect)
+            ),
         }
     }
 }
@@ -82,19 +109,20 @@ impl SqlTarget<'_> {
                SELECT {}::regclass::oid, 0 \
                UNION ALL \
                SELECT i.inhrelid, t.depth + 1 FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid) \
-             SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text, t.depth::int4 \
+             SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text, t.depth::int4, \
+               has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'DELETE') \
              FROM tree t JOIN pg_class c ON c.oid = t.oid \
              JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY t.depth, 1",
             literal(&quoted)
         );
-        let rows: Vec<(String, String, i32)> = waiting!(
+        let rows: Vec<(String, String, i32, bool)> = waiting!(
             self,
             sqlx::query_as(AssertSqlSafe(sql.clone()))
                 .fetch_all(&mut self.conn)
                 .await
         )
         .map_err(|e| self.fail(e, 0))?;
-        let Some((_, top_kind, _)) = rows.first() else {
+        let Some((_, top_kind, _, _)) = rows.first() else {
             return Err(self.fail_missing());
         };
         match top_kind.as_str() {
@@ -103,20 +131,12 @@ impl SqlTarget<'_> {
             "f" => return Err(self.not_a_table("a foreign table")),
             _ => {}
         }
-        if let Some((name, _, _)) = rows.iter().find(|(_, kind, _)| kind == "f") {
+        if let Some((name, ..)) = rows.iter().find(|(_, kind, ..)| kind == "f") {
             return Err(Error::ForeignPartition {
                 table: self.target.table.to_string(),
                 partition: name.clone(),
             });
         }
-        let parts = rows
-            .iter()
-            .filter(|(_, kind, _)| kind == "r")
-            .map(|(name, _, _)| Part {
-                name: name.clone(),
-                only: true,
-            })
-            .collect();
 
         // Row-level security hides rows from a role unless it is a superuser, may bypass
         // it, or owns the table and the table does not force it on its owner.
@@ -134,6 +154,20 @@ impl SqlTarget<'_> {
                 .await
         )
         .map_err(|e| self.fail(e, 0))?;
+        // Each physical table is named on its own (`ONLY`), unless the role may not read
+        // and delete all of them, or the parent's policies hide rows (a partition named
+        // directly answers to its own policies, not the parent's): then every statement
+        // goes through the parent, as the app's own do, keeping to one table by `tableoid`.
+        let through_parent = rows.len() > 1 && (hidden_from.is_some() || rows.iter().any(|r| !r.3));
+        let parts = rows
+            .iter()
+            .filter(|(_, kind, ..)| kind == "r")
+            .map(|(name, ..)| Part {
+                name: name.clone(),
+                only: true,
+                via: through_parent.then(|| quoted.clone()),
+            })
+            .collect();
         Ok(Relation {
             parts,
             hidden_from,
@@ -226,6 +260,7 @@ impl SqlTarget<'_> {
         Part {
             name: self.target.table.quoted(self.target.dialect()),
             only: false,
+            via: None,
         }
     }
 
@@ -287,8 +322,19 @@ mod tests {
         let part = Part {
             name: "\"public\".\"sessions_2024\"".into(),
             only: true,
+            via: None,
         };
         assert_eq!(part.from(), "ONLY \"public\".\"sessions_2024\"");
+        assert_eq!(part.filter(Dialect::Postgres, false), "");
+        let through = Part {
+            via: Some("\"sessions\"".into()),
+            ..part
+        };
+        assert_eq!(through.from(), "\"sessions\"");
+        assert_eq!(
+            through.filter(Dialect::Postgres, true),
+            " WHERE tableoid = '\"public\".\"sessions_2024\"'::regclass AND expires_at < LOCALTIMESTAMP"
+        );
         assert_eq!(literal("a'b"), "'a''b'");
     }
 }
