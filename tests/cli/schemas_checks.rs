@@ -261,3 +261,88 @@ fn the_parents_row_level_security_holds_for_its_partitions() {
         0
     );
 }
+
+#[test]
+fn cascades_are_counted_through_every_level_and_reported_by_a_real_clear() {
+    for db in TestDb::all("cascades_through_levels") {
+        let url = if db.kind == Kind::Sqlite {
+            format!("{}?foreign_keys=on", db.url)
+        } else {
+            db.url.clone()
+        };
+        db.create_sessions("sessions", 6);
+        db.insert_sessions("sessions", 4, "2000-01-01 00:00:00");
+        let (id, fk) = match db.kind {
+            Kind::Postgres => ("BIGSERIAL PRIMARY KEY", "BIGINT"),
+            Kind::MySql => ("BIGINT AUTO_INCREMENT PRIMARY KEY", "BIGINT"),
+            Kind::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER"),
+        };
+        // carts -> sessions and cart_items -> carts cascade; carts.pinned -> cart_items
+        // closes a cycle of cascading keys (SQLite takes the forward reference as it is).
+        let pinned = if db.kind == Kind::Sqlite {
+            ", FOREIGN KEY (pinned) REFERENCES cart_items(id) ON DELETE CASCADE"
+        } else {
+            ""
+        };
+        db.exec(&format!(
+            "CREATE TABLE carts (id {id}, session {fk}, pinned {fk}, FOREIGN KEY (session) REFERENCES sessions(id) ON DELETE CASCADE{pinned});\n\
+             CREATE TABLE cart_items (id {id}, cart {fk}, FOREIGN KEY (cart) REFERENCES carts(id) ON DELETE CASCADE);\n\
+             INSERT INTO carts (session) SELECT id FROM sessions;\n\
+             INSERT INTO carts (session) SELECT id FROM sessions;\n\
+             INSERT INTO cart_items (cart) SELECT id FROM carts;\n\
+             INSERT INTO cart_items (cart) SELECT id FROM carts;\n\
+             INSERT INTO cart_items (cart) SELECT id FROM carts"
+        ));
+        if db.kind != Kind::Sqlite {
+            db.exec("ALTER TABLE carts ADD FOREIGN KEY (pinned) REFERENCES cart_items(id) ON DELETE CASCADE");
+        }
+        let prefix = match db.kind {
+            Kind::MySql => format!("{}.", db.name),
+            Kind::Postgres => "public.".to_string(),
+            Kind::Sqlite => String::new(),
+        };
+        let (carts, items) = (format!("{prefix}carts"), format!("{prefix}cart_items"));
+        let p = Project::new();
+        let out = run(
+            p.cmd()
+                .args(["clear", "-b", "database", "--dry-run"])
+                .env("DATABASE_URL", &url),
+            0,
+        );
+        out.says(&[&format!(
+            "Would also delete 20 row(s) of `{carts}` (ON DELETE CASCADE)\nWould also delete 60 row(s) of `{items}` (ON DELETE CASCADE from `{carts}`)\nDry run"
+        )]);
+        let out = run(
+            p.cmd()
+                .args(["clear", "-b", "database", "--dry-run", "--expired"])
+                .env("DATABASE_URL", &url),
+            0,
+        );
+        out.says(&[&format!(
+            "Would also delete 8 row(s) of `{carts}` (ON DELETE CASCADE)\nWould also delete 24 row(s) of `{items}` (ON DELETE CASCADE from `{carts}`)\n"
+        )]);
+        let out = run(
+            p.cmd()
+                .args(["--format", "json", "clear", "-b", "database", "--force"])
+                .env("DATABASE_URL", &url),
+            0,
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(report["cleared"], 10, "{:?}: {report}", db.kind);
+        assert_eq!(
+            report["cascades"],
+            serde_json::json!([
+                { "table": carts, "on_delete": "CASCADE", "rows": 20 },
+                { "table": items, "on_delete": "CASCADE", "rows": 60, "through": carts },
+            ]),
+            "{:?}",
+            db.kind
+        );
+        assert_eq!(
+            (db.count("carts"), db.count("cart_items")),
+            (0, 0),
+            "{:?}",
+            db.kind
+        );
+    }
+}
