@@ -26,5 +26,6 @@ mod setup;
 mod setup_git;
 mod setup_writes;
 mod shard_api;
+mod sql_failures;
 mod stats;
 mod walks;

@@ -227,10 +227,13 @@ pub(crate) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
         Some(format!(
             "the database user may not do this to {table}; grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
         ))
-    } else if matches!(code, "25006" | "1290" | "1792" | "1836")
-        || msg.contains("readonly database")
-        || msg.contains("read-only")
-    {
+    } else if msg.contains("readonly database") {
+        // SQLite: the file (or its directory, for the journal) cannot be written.
+        Some(
+            "the SQLite file cannot be written by this user (its permissions, an immutable flag or a read-only filesystem); let the user running the clear write the file and its directory"
+                .to_string(),
+        )
+    } else if matches!(code, "25006" | "1290" | "1792" | "1836") || msg.contains("read-only") {
         Some(
             "the database only reads here (a read-only server, replica or transaction); point DATABASE_URL at the primary"
                 .to_string(),
