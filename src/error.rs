@@ -252,9 +252,16 @@ pub enum Error {
     },
 
     #[error(
-        "cannot connect to the database at `{url}`: {reason}; check that the server is running and DATABASE_URL is right"
+        "cannot {} at `{url}`: {reason}; {}",
+        if *.sqlite { "open the SQLite database" } else { "connect to the database" },
+        if *.sqlite { "the file must be an SQLite database that this user may read and write (and its directory, for the journal), or correct DATABASE_URL" } else { "check that the server is running and DATABASE_URL is right" }
     )]
-    DatabaseConnect { url: String, reason: String },
+    DatabaseConnect {
+        url: String,
+        reason: String,
+        /// An SQLite file, which has no server to be running.
+        sqlite: bool,
+    },
 
     #[error(
         "table {table} does not exist in `{url}`; run `azu db:migrate`, or pass --table if the sessions live elsewhere"

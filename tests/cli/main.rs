@@ -8,6 +8,7 @@ mod cluster;
 mod completions;
 mod corpus;
 mod database_url;
+mod database_url_tools;
 mod elsewhere;
 mod environments;
 mod expired;

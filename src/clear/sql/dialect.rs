@@ -227,6 +227,11 @@ pub(crate) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
         Some(format!(
             "the database user may not do this to {table}; grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
         ))
+    } else if msg.contains("file is not a database") {
+        Some(
+            "the file is not an SQLite database (another kind of file, encrypted, or damaged); point DATABASE_URL at the app's database file"
+                .to_string(),
+        )
     } else if msg.contains("readonly database") {
         // SQLite: the file (or its directory, for the journal) cannot be written.
         Some(

@@ -111,7 +111,8 @@ impl<'p> SqlTarget<'p> {
         target: &'p DatabaseTarget,
         stop: &Stop,
     ) -> Result<Self> {
-        let conn = open(&target.url, plan.lock_timeout, &[]).await?;
+        let wait = plan.lock_timeout.min(lock_slice(target.dialect()));
+        let conn = open(&target.url, wait, &[]).await?;
         let mut connected = SqlTarget {
             conn,
             plan,
@@ -376,22 +377,24 @@ impl Run<'_> {
 }
 
 /// Connect to the database `url` names and set the session up as a clear needs it (the
-/// clock in UTC, each statement's wait for a lock at most [`lock_slice`] of `lock_timeout`),
-/// then run `extra` (what a caller needs of the session besides).
+/// clock in UTC, each statement's wait for a lock at most `statement_wait`: a clear's
+/// [`lock_slice`], sent again while its lock timeout lasts), then run `extra` (what a caller
+/// needs of the session besides).
 pub(crate) async fn open(
     url: &DatabaseUrl,
-    lock_timeout: Duration,
+    statement_wait: Duration,
     extra: &[&str],
 ) -> Result<AnyConnection> {
     let connect_error = |reason: String| Error::DatabaseConnect {
         url: url.shown.clone(),
         reason,
+        sqlite: url.sqlite.is_some(),
     };
     sqlx::any::install_default_drivers();
     let connect = AnyConnection::connect(url.connect_url());
     let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => return Err(connect_error(describe(&e, url))),
+        Ok(Err(e)) => return Err(connect_error(describe_connect(&e, url))),
         Err(_) => {
             return Err(connect_error(format!(
                 "no answer in {} s",
@@ -399,14 +402,34 @@ pub(crate) async fn open(
             )));
         }
     };
-    let slice = lock_timeout.min(lock_slice(url.dialect));
     let extra = extra.iter().map(|s| s.to_string());
-    for sql in session_setup_sql(url, slice).into_iter().chain(extra) {
+    for sql in session_setup_sql(url, statement_wait)
+        .into_iter()
+        .chain(extra)
+    {
         if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
-            return Err(connect_error(describe(&e, url)));
+            return Err(connect_error(describe_connect(&e, url)));
         }
     }
     Ok(conn)
+}
+
+/// A connection's error, and for an SQLite file what opening it ourselves says (SQLite's
+/// own `unable to open database file` does not say why: permissions, a read-only place).
+pub(crate) fn describe_connect(e: &sqlx::Error, url: &DatabaseUrl) -> String {
+    let reason = describe(e, url);
+    let Some(sqlite) = &url.sqlite else {
+        return reason;
+    };
+    let file = sqlite.file.display();
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&sqlite.file)
+    {
+        Err(cause) => format!("{reason} (opening `{file}`: {cause})"),
+        Ok(_) => format!("{reason} (the file `{file}`)"),
+    }
 }
 
 /// An error's text without the URL's password, in case a driver quotes it.
