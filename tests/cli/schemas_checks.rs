@@ -346,3 +346,36 @@ fn cascades_are_counted_through_every_level_and_reported_by_a_real_clear() {
         );
     }
 }
+
+#[test]
+fn a_session_written_behind_a_mariadb_clear_makes_it_fail() {
+    // MariaDB has no row-level security, and its triggers can neither skip a row's delete
+    // without an error nor write to the table being deleted from: rows remain when the app
+    // writes one behind the clear, here a session with a key the walk has passed.
+    let Some(db) = TestDb::mysql("mariadb_rows_written_behind") else {
+        return;
+    };
+    db.create_sessions("sessions", 25_000);
+    db.slow_deletes("sessions", 400);
+    let p = Project::new();
+    let child = crate::support::run::spawn(
+        &p,
+        &["clear", "-b", "database", "--force"],
+        &[("DATABASE_URL", &db.url)],
+    );
+    crate::support::run::wait_until("the first range deleted", Duration::from_secs(20), || {
+        db.count("sessions") < 25_000
+    });
+    db.exec("INSERT INTO sessions (id, session_id, data, expires_at) VALUES (1, 'late', '{}', '2099-01-01 00:00:00')");
+    let out = crate::support::run::finish(child, Duration::from_secs(60));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    assert!(
+        err.contains("1 row(s) are still in `sessions`")
+            && err.contains("after 25000 session(s) were cleared")
+            && err.contains("the application wrote them while the clear ran"),
+        "{err}"
+    );
+    assert_eq!(db.strings("SELECT session_id FROM sessions"), ["late"]);
+}
