@@ -379,3 +379,90 @@ fn a_session_written_behind_a_mariadb_clear_makes_it_fail() {
     );
     assert_eq!(db.strings("SELECT session_id FROM sessions"), ["late"]);
 }
+
+/// A PostgreSQL role that owns nothing, made (and dropped) by the server's superuser: the
+/// test user may not make roles.
+struct OtherRole {
+    admin_on_db: String,
+    name: String,
+}
+
+impl OtherRole {
+    fn new(db: &TestDb, test: &str) -> Option<Self> {
+        let admin = std::env::var("AZU_SESSION_TEST_POSTGRES_ADMIN_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let admin_on_db = format!("{}/{}", admin.rsplit_once('/').expect("a path").0, db.name);
+        let name = format!("azs_clear_{}", std::process::id());
+        if let Err(e) = TestDb::attach(&admin_on_db).try_exec(&format!(
+            "CREATE ROLE {name} LOGIN PASSWORD 'c';\nGRANT SELECT, DELETE ON sessions TO {name}"
+        )) {
+            crate::support::servers::skip(
+                test,
+                &format!(
+                    "cannot make a PostgreSQL role ({e}); set AZU_SESSION_TEST_POSTGRES_ADMIN_URL"
+                ),
+            );
+            return None;
+        }
+        Some(OtherRole { admin_on_db, name })
+    }
+
+    fn url(&self, db: &TestDb) -> String {
+        let (_, rest) = db.url.split_once('@').expect("a URL with a user");
+        format!("postgres://{}:c@{rest}", self.name)
+    }
+}
+
+impl Drop for OtherRole {
+    fn drop(&mut self) {
+        let _ = TestDb::attach(&self.admin_on_db).try_exec(&format!(
+            "DROP OWNED BY {0};\nDROP ROLE IF EXISTS {0}",
+            self.name
+        ));
+    }
+}
+
+#[test]
+fn a_role_granted_on_the_partitioned_parent_only_clears_it_whole() {
+    let Some(db) = TestDb::postgres("partition_non_owner") else {
+        return;
+    };
+    range_partitioned(&db);
+    let Some(role) = OtherRole::new(&db, "partition_non_owner") else {
+        return;
+    };
+    let url = role.url(&db);
+    let live = live_by_partition(&db);
+    let p = Project::new();
+    let clear_as = |args: &[&str], code| {
+        run(
+            p.cmd()
+                .args(["clear", "-b", "database"])
+                .args(args)
+                .env("DATABASE_URL", &url),
+            code,
+        )
+    };
+    clear_as(&["--expired"], 0).says(&["Cleared 8 expired session(s)\n"]);
+    assert_eq!(live_by_partition(&db), live);
+    clear_as(&["--force"], 0).says(&["Cleared 12 session(s)\n", "✓ Sessions cleared successfully"]);
+    assert_eq!(db.count("sessions"), 0);
+
+    // The parent's policies hold for a role that does not own it (no FORCE needed).
+    db.insert_sessions("sessions", 20, "2099-01-01 00:00:00");
+    db.exec(
+        "ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;\n\
+         CREATE POLICY half ON sessions USING (id % 2 = 0)",
+    );
+    let out = clear_as(&["--force"], 1);
+    out.warns(&[
+        "hides rows from the role `azs_clear_",
+        "rows it cannot see remain",
+    ]);
+    assert!(!stdout(&out).contains('✓'));
+    assert_eq!(db.count("sessions"), 10);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM sessions WHERE id % 2 = 0"),
+        0
+    );
+}
