@@ -17,16 +17,25 @@ impl SqlTarget<'_> {
     /// An error unless the table is empty after a full clear that deleted `cleared` rows.
     pub(super) async fn check_empty(&mut self, cleared: u64) -> Result<()> {
         let dialect = self.target.dialect();
-        let sql = count_sql(dialect, &self.target.table.quoted(dialect), false);
-        let left: std::result::Result<i64, _> = waiting!(
+        let table = self.target.table.quoted(dialect);
+        // Whether any row is left stops at the first; only then are they counted.
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) first_row");
+        let any: std::result::Result<i64, _> = waiting!(
             self,
             sqlx::query_scalar(AssertSqlSafe(sql.clone()))
                 .fetch_one(&mut self.conn)
                 .await
         );
-        let left = u64::try_from(left.map_err(|e| self.fail(e, cleared))?).unwrap_or(0);
         let role = self.relation.hidden_from.clone();
-        if left > 0 {
+        if any.map_err(|e| self.fail(e, cleared))? > 0 {
+            let sql = count_sql(dialect, &table, false);
+            let left: std::result::Result<i64, _> = waiting!(
+                self,
+                sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                    .fetch_one(&mut self.conn)
+                    .await
+            );
+            let left = u64::try_from(left.map_err(|e| self.fail(e, cleared))?).unwrap_or(0);
             return Err(Error::RowsRemain {
                 table: self.target.table.to_string(),
                 url: self.target.url.shown.clone(),
