@@ -197,3 +197,28 @@ fn an_sqlite_file_this_user_cannot_open_is_named_with_the_cause() {
     }
     assert_eq!(t.app_db.count("sessions"), 7);
 }
+
+#[test]
+fn check_names_an_sqlite_path_that_is_a_directory_as_a_database_url_error() {
+    let t = TwoProjects::new("db/app.db");
+    database_project(&t.app, "sqlite3://./db/sessions.db");
+    std::fs::create_dir_all(t.app.path("db/sessions.db")).expect("a directory in its place");
+    let out = t
+        .clear_from_other(&["--format", "json", "check"])
+        .output()
+        .expect("run session:check");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let url = check(&report, "database.url");
+    assert_eq!(url["level"], "error", "{report:#}");
+    let message = url["message"].to_string();
+    assert!(
+        message.contains(&t.app.path("db/sessions.db").display().to_string())
+            && message.contains("is not a file"),
+        "{message}"
+    );
+    assert_eq!(url["fix"], "correct DATABASE_URL", "{report:#}");
+    assert_eq!(check(&report, "store.found")["level"], "ok", "{report:#}");
+    // The caller's own database file is not looked at, let alone changed.
+    assert_eq!(t.other_db.count("sessions"), 5);
+}
