@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+mod impls;
+use impls::{interrupted_message, progress};
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Error)]
@@ -255,9 +258,16 @@ pub enum Error {
     },
 
     #[error(
-        "cannot connect to the database at `{url}`: {reason}; check that the server is running and DATABASE_URL is right"
+        "cannot {} at `{url}`: {reason}; {}",
+        if *.sqlite { "open the SQLite database" } else { "connect to the database" },
+        if *.sqlite { "the file must be an SQLite database that this user may read and write (and its directory, for the journal), or correct DATABASE_URL" } else { "check that the server is running and DATABASE_URL is right" }
     )]
-    DatabaseConnect { url: String, reason: String },
+    DatabaseConnect {
+        url: String,
+        reason: String,
+        /// An SQLite file, which has no server to be running.
+        sqlite: bool,
+    },
 
     #[error(
         "table {table} does not exist in `{url}`; run `azu db:migrate`, or pass --table if the sessions live elsewhere"
@@ -314,13 +324,32 @@ pub enum Error {
     ForeignPartition { table: String, partition: String },
 
     #[error(
-        "row-level security on {table} in `{url}` hides rows from the role `{role}`: {cleared} session(s) it could see were cleared, and rows it cannot see remain; clear as the table's owner or a role with BYPASSRLS"
+        "row-level security on {table} in `{url}` hides rows from the role `{role}`: {cleared} session(s) it could see were cleared, and rows it cannot see remain ({}); clear as the table's owner or a role with BYPASSRLS",
+        match .unseen { Some(n) => format!("the server's statistics count {n}"), None => "the server keeps no count this role can read, so they may".to_string() }
     )]
     RowsHidden {
         table: String,
         url: String,
         role: String,
         cleared: u64,
+        /// The rows left by the server's statistics, when it keeps them.
+        unseen: Option<u64>,
+    },
+
+    #[error(
+        "{left} row(s) are still in {table} in `{url}` after {cleared} session(s) were cleared: {}",
+        match .policy {
+            Some(role) => format!("row-level security applies to the role `{role}` on this table, and a policy may let it see rows it may not delete; clear as the table's owner or a role with BYPASSRLS"),
+            None => "a trigger or rule kept them from being deleted, or the application wrote them while the clear ran; look at the table's triggers and rules, or run the command again if the application wrote them".to_string(),
+        }
+    )]
+    RowsRemain {
+        table: String,
+        url: String,
+        left: u64,
+        cleared: u64,
+        /// The role row-level security applies to, when it does (PostgreSQL).
+        policy: Option<String>,
     },
 
     #[error("cannot render the man page: {0}; this is a bug, please report it")]
@@ -454,61 +483,4 @@ pub enum Error {
         template: &'static str,
         reason: String,
     },
-}
-
-impl Error {
-    pub fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Read {
-            path: path.into(),
-            source,
-        }
-    }
-
-    pub fn write(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Write {
-            path: path.into(),
-            source,
-        }
-    }
-
-    /// Set how many sessions were cleared before this error, where it reports that (an
-    /// engine that cannot roll back tells it only by counting again).
-    pub fn set_cleared(&mut self, n: u64) {
-        match self {
-            Error::Database { cleared, .. }
-            | Error::Redis { cleared, .. }
-            | Error::LockTimeout { cleared, .. }
-            | Error::Interrupted { cleared, .. }
-            | Error::RowsHidden { cleared, .. } => *cleared = n,
-            _ => {}
-        }
-    }
-
-    /// The process exit code for this error (usage errors exit 2 through clap, before this;
-    /// an interrupt exits 130, as a shell reports a command ended by Ctrl-C).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Interrupted { .. } => 130,
-            _ => 1,
-        }
-    }
-}
-
-/// How far a failed clear had come, for its message.
-fn progress(cleared: u64, dry_run: bool) -> String {
-    if dry_run {
-        "while counting sessions (dry run: nothing was deleted)".to_string()
-    } else {
-        format!("after clearing {cleared} session(s)")
-    }
-}
-
-fn interrupted_message(cleared: u64, dry_run: bool) -> String {
-    if dry_run {
-        "interrupted; nothing was deleted".to_string()
-    } else {
-        format!(
-            "interrupted after clearing {cleared} session(s); run the command again to clear the rest"
-        )
-    }
 }

@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 use crate::backend::Backend;
 use crate::clear::DatabaseTarget;
-use crate::clear::sql::{Dialect, Table, count_sql, describe, session_setup_sql};
+use crate::clear::sql::{Dialect, Table, count_sql, describe, describe_connect, session_setup_sql};
 use crate::error::Error;
 use crate::project::MIGRATIONS_DIR;
 
@@ -64,7 +64,11 @@ pub(super) async fn checks(target: &DatabaseTarget) -> Vec<Check> {
             return vec![Check::error(
                 "database.reachable",
                 format!("{}: {reason}", target.url.shown),
-                "start the server, or correct DATABASE_URL",
+                if target.url.sqlite.is_some() {
+                    "let this user read and write the SQLite file (and its directory), or correct DATABASE_URL"
+                } else {
+                    "start the server, or correct DATABASE_URL"
+                },
             )];
         }
     };
@@ -99,10 +103,16 @@ async fn connect(target: &DatabaseTarget) -> Result<AnyConnection, String> {
     .await
     {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(describe(&e, url)),
+        Ok(Err(e)) => return Err(describe_connect(&e, url)),
         Err(_) => return Err(format!("no answer in {} s", CONNECT_LIMIT.as_secs())),
     };
-    for sql in session_setup_sql(url, Duration::from_secs(1)) {
+    // The app's busy_timeout where its SQLite URL gives one: how long it waits for a writer.
+    let wait = url
+        .sqlite
+        .as_ref()
+        .and_then(|s| s.busy_timeout)
+        .unwrap_or(Duration::from_secs(1));
+    for sql in session_setup_sql(url, wait) {
         run(sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn), url).await?;
     }
     Ok(conn)

@@ -125,7 +125,7 @@ impl Context {
         let plan = crate::clear::plan(&clear_args(args));
         let backend = match &plan {
             Ok(plan) => Some(plan.backend),
-            Err(Error::DatabaseUrlMissing) => Some(Backend::Database),
+            Err(e) if is_database_url_error(e) => Some(Backend::Database),
             Err(_) => None,
         };
         let init_path = root.join(INITIALIZER);
@@ -213,4 +213,13 @@ async fn servers(cx: &Context) -> Vec<Check> {
         },
         Err(_) => Vec::new(),
     }
+}
+
+/// Whether `e` is about `DATABASE_URL` (missing, malformed, or naming an SQLite file that is
+/// not there): the store is the database's, and `database.url` says what is wrong.
+pub(super) fn is_database_url_error(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::DatabaseUrlMissing | Error::DatabaseUrlInvalid { .. } | Error::SqliteFile { .. }
+    )
 }

@@ -26,6 +26,9 @@ fn found(cx: &Context) -> Check {
         Err(crate::error::Error::DatabaseUrlMissing) => {
             return Check::ok("store.found", "database store (DATABASE_URL is not set)");
         }
+        Err(e) if super::is_database_url_error(e) => {
+            return Check::ok("store.found", "database store (see database.url)");
+        }
         Err(e) => return Check::error("store.found", e.to_string(), SETUP_FIX),
     };
     let place = match &plan.target {

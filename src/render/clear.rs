@@ -78,21 +78,26 @@ impl Hooks for Terminal {
                 for line in database_lines(target) {
                     out.info(format!("({line})"));
                 }
-                let verb = if plan.dry_run { "would" } else { "will" };
+                // A dry run deletes nothing, and says nothing of clearing (as its first line).
+                let (doing, also) = if plan.dry_run {
+                    ("Counting", "deleting these sessions would also")
+                } else {
+                    ("Clearing", "clearing these sessions will also")
+                };
                 for cascade in cascades {
                     out.info(format!(
-                        "{} clearing these sessions {verb} also {}",
+                        "{} {also} {}",
                         paint(output::WARNING, "note:"),
                         cascade.describe()
                     ));
                 }
                 if let Some(role) = hidden_from {
                     out.info(format!(
-                        "{} row-level security hides rows of this table from the role `{role}`: only the rows it can see are counted and cleared",
+                        "{} row-level security may hide rows of this table from the role `{role}`: only the rows its policies let it see are counted and cleared",
                         paint(output::WARNING, "note:")
                     ));
                 }
-                out.lines(&[format!("Clearing {}database sessions...", which(plan))]);
+                out.lines(&[format!("{doing} {}database sessions...", which(plan))]);
             }
             Event::Finished(report) => finished(report, out),
         }

@@ -75,6 +75,7 @@ pub async fn measure(
     mut progress: impl FnMut(u64),
 ) -> Result<SqlStats> {
     let dialect = target.dialect();
+    // No statement is sent again: each waits for a lock the whole `lock_timeout`.
     let mut conn = open(&target.url, lock_timeout, &[read_only(dialect)]).await?;
     let result = Measurer {
         conn: &mut conn,

@@ -11,15 +11,15 @@ use crate::support::sql::TestDb;
 
 /// Two projects with SQLite sessions in `db/app.db` each: the one cleared, and the caller's,
 /// a canary whose rows must survive every clear of the other.
-struct TwoProjects {
-    app: Project,
-    app_db: TestDb,
-    other: Project,
-    other_db: TestDb,
+pub(crate) struct TwoProjects {
+    pub(crate) app: Project,
+    pub(crate) app_db: TestDb,
+    pub(crate) other: Project,
+    pub(crate) other_db: TestDb,
 }
 
 impl TwoProjects {
-    fn new(file: &str) -> Self {
+    pub(crate) fn new(file: &str) -> Self {
         let app = Project::new();
         let other = Project::new();
         let app_db = TestDb::sqlite_at(&app.path(file));
@@ -35,7 +35,7 @@ impl TwoProjects {
     }
 
     /// `azu-session <args> -C <app>`, started in the other project.
-    fn clear_from_other(&self, args: &[&str]) -> assert_cmd::Command {
+    pub(crate) fn clear_from_other(&self, args: &[&str]) -> assert_cmd::Command {
         let mut cmd = azu();
         cmd.current_dir(self.other.root())
             .args(args)

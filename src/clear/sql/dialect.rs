@@ -149,15 +149,17 @@ pub(super) fn delete_batch_sql(
     expired: bool,
     key: Option<&[String]>,
 ) -> String {
-    let filter = filter(dialect, expired);
+    let filter = part.filter(dialect, expired);
     let table = part.from();
+    let scoped = part.scoped();
     match dialect {
         // A TID scan: the subquery picks physical row addresses, the delete goes straight to
         // them. A row an application UPDATE moves between the pick and the delete is missed,
         // so on PostgreSQL a short batch is not the end (see `SqlTarget::delete_in_batches`).
-        // The addresses are of one physical table: `part` is named with `ONLY`.
+        // The addresses are of one physical table: `part` is named with `ONLY`, or through
+        // its parent with its `tableoid`.
         Dialect::Postgres => format!(
-            "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{filter} LIMIT {BATCH}))"
+            "DELETE FROM {table} WHERE {scoped}ctid = ANY(ARRAY(SELECT ctid FROM {table}{filter} LIMIT {BATCH}))"
         ),
         Dialect::MySql => format!("DELETE FROM {table}{filter} LIMIT {BATCH}"),
         Dialect::Sqlite => {
@@ -225,10 +227,18 @@ pub(crate) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
         Some(format!(
             "the database user may not do this to {table}; grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
         ))
-    } else if matches!(code, "25006" | "1290" | "1792" | "1836")
-        || msg.contains("readonly database")
-        || msg.contains("read-only")
-    {
+    } else if msg.contains("file is not a database") {
+        Some(
+            "the file is not an SQLite database (another kind of file, encrypted, or damaged); point DATABASE_URL at the app's database file"
+                .to_string(),
+        )
+    } else if msg.contains("readonly database") {
+        // SQLite: the file (or its directory, for the journal) cannot be written.
+        Some(
+            "the SQLite file cannot be written by this user (its permissions, an immutable flag or a read-only filesystem); let the user running the clear write the file and its directory"
+                .to_string(),
+        )
+    } else if matches!(code, "25006" | "1290" | "1792" | "1836") || msg.contains("read-only") {
         Some(
             "the database only reads here (a read-only server, replica or transaction); point DATABASE_URL at the primary"
                 .to_string(),

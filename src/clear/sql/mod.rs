@@ -15,7 +15,7 @@
 //! Clearing only expired sessions compares `expires_at` with the database server's own clock,
 //! in UTC (the session shard writes UTC times), through the `expires_at` index, in batches.
 //!
-//! Every statement waits for a lock at most [`LOCK_SLICE`] at a time (PostgreSQL
+//! Every statement waits for a lock at most [`lock_slice`] at a time (PostgreSQL
 //! `lock_timeout`, MySQL `innodb_lock_wait_timeout` and `lock_wait_timeout`, SQLite's busy
 //! timeout) and is sent again while the clear's whole lock timeout lasts, so a lock held by
 //! the app ends the clear with an error that says what holds it, and Ctrl-C while waiting
@@ -44,11 +44,13 @@ macro_rules! waiting {
     }};
 }
 
+mod cascade;
 mod dialect;
 mod mysql;
 mod postgres;
 mod relation;
 mod sqlite;
+mod verify;
 
 use std::time::Duration;
 
@@ -59,12 +61,12 @@ use super::plan::{ClearPlan, DatabaseTarget};
 use crate::database_url::DatabaseUrl;
 pub use crate::database_url::Dialect;
 use crate::error::{Error, Result};
+pub use cascade::Cascade;
 pub use dialect::Table;
+use dialect::delete_batch_sql;
 pub(crate) use dialect::{count_sql, session_setup_sql};
-use dialect::{delete_batch_sql, filter};
 pub(crate) use dialect::{expired_condition, fix_for, is_missing_column, is_missing_table};
 use postgres::Company;
-pub use relation::Cascade;
 use relation::{Part, Relation};
 
 pub const BATCH: u64 = 10_000;
@@ -78,8 +80,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The longest one statement waits for a lock before it is sent again: how long a Ctrl-C
-/// can go unanswered while the clear waits.
-const LOCK_SLICE: Duration = Duration::from_secs(1);
+/// can go unanswered while the clear waits. A quarter of a second where the server takes
+/// milliseconds (PostgreSQL `lock_timeout`, SQLite's busy timeout), so the clear ends well
+/// within a second of it; MySQL and MariaDB count their lock waits in whole seconds, and
+/// one second is their least (0 would not wait at all).
+fn lock_slice(dialect: Dialect) -> Duration {
+    match dialect {
+        Dialect::MySql => Duration::from_secs(1),
+        Dialect::Postgres | Dialect::Sqlite => Duration::from_millis(250),
+    }
+}
 
 /// A connection to the database holding the sessions table, with the plan it clears for
 /// (the table, the URL as shown, whether only expired rows go, how long a lock may hold it).
@@ -101,7 +111,8 @@ impl<'p> SqlTarget<'p> {
         target: &'p DatabaseTarget,
         stop: &Stop,
     ) -> Result<Self> {
-        let conn = open(&target.url, plan.lock_timeout, &[]).await?;
+        let wait = plan.lock_timeout.min(lock_slice(target.dialect()));
+        let conn = open(&target.url, wait, &[]).await?;
         let mut connected = SqlTarget {
             conn,
             plan,
@@ -121,7 +132,7 @@ impl<'p> SqlTarget<'p> {
         &self.relation.cascades
     }
 
-    /// The role row-level security hides rows of the table from, if it does.
+    /// The role row-level security applies to on the table (and may hide rows from), if any.
     pub fn hidden_from(&self) -> Option<&str> {
         self.relation.hidden_from.as_deref()
     }
@@ -132,7 +143,7 @@ impl<'p> SqlTarget<'p> {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM {}{})",
             part.from(),
-            filter(self.target.dialect(), self.plan.expired)
+            part.filter(self.target.dialect(), self.plan.expired)
         );
         let any: std::result::Result<bool, _> = waiting!(
             self,
@@ -245,13 +256,8 @@ impl<'p> SqlTarget<'p> {
             e.set_cleared(before.saturating_sub(left));
         }
         let cleared = result.map(|()| run.cleared)?;
-        if let Some(role) = self.relation.hidden_from.clone() {
-            return Err(Error::RowsHidden {
-                table: self.target.table.to_string(),
-                url: self.target.url.shown.clone(),
-                role,
-                cleared,
-            });
+        if !self.plan.expired {
+            self.check_empty(cleared).await?;
         }
         Ok(cleared)
     }
@@ -371,22 +377,24 @@ impl Run<'_> {
 }
 
 /// Connect to the database `url` names and set the session up as a clear needs it (the
-/// clock in UTC, each statement's wait for a lock at most [`LOCK_SLICE`] of `lock_timeout`),
-/// then run `extra` (what a caller needs of the session besides).
+/// clock in UTC, each statement's wait for a lock at most `statement_wait`: a clear's
+/// [`lock_slice`], sent again while its lock timeout lasts), then run `extra` (what a caller
+/// needs of the session besides).
 pub(crate) async fn open(
     url: &DatabaseUrl,
-    lock_timeout: Duration,
+    statement_wait: Duration,
     extra: &[&str],
 ) -> Result<AnyConnection> {
     let connect_error = |reason: String| Error::DatabaseConnect {
         url: url.shown.clone(),
         reason,
+        sqlite: url.sqlite.is_some(),
     };
     sqlx::any::install_default_drivers();
     let connect = AnyConnection::connect(url.connect_url());
     let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => return Err(connect_error(describe(&e, url))),
+        Ok(Err(e)) => return Err(connect_error(describe_connect(&e, url))),
         Err(_) => {
             return Err(connect_error(format!(
                 "no answer in {} s",
@@ -394,14 +402,34 @@ pub(crate) async fn open(
             )));
         }
     };
-    let slice = lock_timeout.min(LOCK_SLICE);
     let extra = extra.iter().map(|s| s.to_string());
-    for sql in session_setup_sql(url, slice).into_iter().chain(extra) {
+    for sql in session_setup_sql(url, statement_wait)
+        .into_iter()
+        .chain(extra)
+    {
         if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
-            return Err(connect_error(describe(&e, url)));
+            return Err(connect_error(describe_connect(&e, url)));
         }
     }
     Ok(conn)
+}
+
+/// A connection's error, and for an SQLite file what opening it ourselves says (SQLite's
+/// own `unable to open database file` does not say why: permissions, a read-only place).
+pub(crate) fn describe_connect(e: &sqlx::Error, url: &DatabaseUrl) -> String {
+    let reason = describe(e, url);
+    let Some(sqlite) = &url.sqlite else {
+        return reason;
+    };
+    let file = sqlite.file.display();
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&sqlite.file)
+    {
+        Err(cause) => format!("{reason} (opening `{file}`: {cause})"),
+        Ok(_) => format!("{reason} (the file `{file}`)"),
+    }
 }
 
 /// An error's text without the URL's password, in case a driver quotes it.

@@ -25,6 +25,11 @@ impl SqlTarget<'_> {
         part: &Part,
         run: &mut Run<'_>,
     ) -> Result<Company> {
+        // Through the parent, a range of pages would be read in every physical table: the
+        // batches alone, which pick rows by address and `tableoid`.
+        if part.via.is_some() {
+            return Ok(Company::Possible);
+        }
         let Some(layout) = self.heap_layout(part, run.cleared).await? else {
             return Ok(Company::Possible);
         };

@@ -10,6 +10,7 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::cascade::Cascade;
 use super::{Dialect, SqlTarget};
 use crate::error::{Error, Result};
 
@@ -20,43 +21,43 @@ pub(super) struct Part {
     pub(super) name: String,
     /// PostgreSQL: `ONLY`, so a statement never reaches the table's children.
     pub(super) only: bool,
+    /// PostgreSQL: the parent (the table the user named) that statements on this physical
+    /// table go through, keeping to its rows by `tableoid`: where the role may not read or
+    /// delete the partition itself, or the parent's row-level security must apply.
+    pub(super) via: Option<String>,
 }
 
 impl Part {
     /// The table as a statement's `FROM` names it.
     pub(super) fn from(&self) -> String {
-        if self.only {
-            format!("ONLY {}", self.name)
-        } else {
-            self.name.clone()
+        match &self.via {
+            Some(parent) => parent.clone(),
+            None if self.only => format!("ONLY {}", self.name),
+            None => self.name.clone(),
         }
     }
-}
 
-/// Rows of another table that a delete of sessions changes through a foreign key.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Cascade {
-    /// The referencing table, as the user would name it.
-    pub table: String,
-    /// `CASCADE` (its rows are deleted), `SET NULL` or `SET DEFAULT` (their key is reset).
-    #[serde(rename = "on_delete")]
-    pub action: String,
-    /// How many of its rows the clear changes.
-    pub rows: u64,
-}
+    /// `tableoid = ... AND ` where statements go through the parent (a row address is
+    /// unique only with its physical table), else nothing: put before another condition.
+    pub(super) fn scoped(&self) -> String {
+        match &self.via {
+            Some(_) => format!("tableoid = {}::regclass AND ", literal(&self.name)),
+            None => String::new(),
+        }
+    }
 
-impl Cascade {
-    /// What the clear does to the table, as a verb phrase: `delete 120 row(s) of ...`.
-    pub fn describe(&self) -> String {
-        let (verb, to) = match self.action.as_str() {
-            "CASCADE" => ("delete", String::new()),
-            "SET NULL" => ("set the key of", " to NULL".to_string()),
-            _ => ("set the key of", " to its default".to_string()),
-        };
-        format!(
-            "{verb} {} row(s) of `{}`{to} (ON DELETE {})",
-            self.rows, self.table, self.action
-        )
+    /// The `WHERE` clause keeping a statement to this part's rows the clear is for.
+    pub(super) fn filter(&self, dialect: Dialect, expired: bool) -> String {
+        let scoped = self.scoped();
+        let scope = scoped.trim_end_matches(" AND ");
+        match (scope.is_empty(), expired) {
+            (true, _) => super::dialect::filter(dialect, expired),
+            (false, false) => format!(" WHERE {scope}"),
+            (false, true) => format!(
+                " WHERE {scoped}{}",
+                super::dialect::expired_condition(dialect)
+            ),
+        }
     }
 }
 
@@ -108,19 +109,20 @@ impl SqlTarget<'_> {
                SELECT {}::regclass::oid, 0 \
                UNION ALL \
                SELECT i.inhrelid, t.depth + 1 FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid) \
-             SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text, t.depth::int4 \
+             SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text, t.depth::int4, \
+               has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'DELETE') \
              FROM tree t JOIN pg_class c ON c.oid = t.oid \
              JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY t.depth, 1",
             literal(&quoted)
         );
-        let rows: Vec<(String, String, i32)> = waiting!(
+        let rows: Vec<(String, String, i32, bool)> = waiting!(
             self,
             sqlx::query_as(AssertSqlSafe(sql.clone()))
                 .fetch_all(&mut self.conn)
                 .await
         )
         .map_err(|e| self.fail(e, 0))?;
-        let Some((_, top_kind, _)) = rows.first() else {
+        let Some((_, top_kind, _, _)) = rows.first() else {
             return Err(self.fail_missing());
         };
         match top_kind.as_str() {
@@ -129,20 +131,12 @@ impl SqlTarget<'_> {
             "f" => return Err(self.not_a_table("a foreign table")),
             _ => {}
         }
-        if let Some((name, _, _)) = rows.iter().find(|(_, kind, _)| kind == "f") {
+        if let Some((name, ..)) = rows.iter().find(|(_, kind, ..)| kind == "f") {
             return Err(Error::ForeignPartition {
                 table: self.target.table.to_string(),
                 partition: name.clone(),
             });
         }
-        let parts = rows
-            .iter()
-            .filter(|(_, kind, _)| kind == "r")
-            .map(|(name, _, _)| Part {
-                name: name.clone(),
-                only: true,
-            })
-            .collect();
 
         // Row-level security hides rows from a role unless it is a superuser, may bypass
         // it, or owns the table and the table does not force it on its owner.
@@ -160,6 +154,20 @@ impl SqlTarget<'_> {
                 .await
         )
         .map_err(|e| self.fail(e, 0))?;
+        // Each physical table is named on its own (`ONLY`), unless the role may not read
+        // and delete all of them, or the parent's policies hide rows (a partition named
+        // directly answers to its own policies, not the parent's): then every statement
+        // goes through the parent, as the app's own do, keeping to one table by `tableoid`.
+        let through_parent = rows.len() > 1 && (hidden_from.is_some() || rows.iter().any(|r| !r.3));
+        let parts = rows
+            .iter()
+            .filter(|(_, kind, ..)| kind == "r")
+            .map(|(name, ..)| Part {
+                name: name.clone(),
+                only: true,
+                via: through_parent.then(|| quoted.clone()),
+            })
+            .collect();
         Ok(Relation {
             parts,
             hidden_from,
@@ -252,6 +260,7 @@ impl SqlTarget<'_> {
         Part {
             name: self.target.table.quoted(self.target.dialect()),
             only: false,
+            via: None,
         }
     }
 
@@ -260,140 +269,6 @@ impl SqlTarget<'_> {
             table: self.target.table.to_string(),
             url: self.target.url.shown.clone(),
         }
-    }
-
-    /// The foreign keys whose `ON DELETE` changes other tables' rows when sessions go, each
-    /// with how many rows this clear would change.
-    ///
-    /// Long because it holds one catalog query per dialect, kept whole so each reads as SQL.
-    async fn find_cascades(&mut self) -> Result<Vec<Cascade>> {
-        let found: Vec<(String, String, String, String)> = match self.target.dialect() {
-            Dialect::Postgres => {
-                // One row per foreign key: the referencing table, its action, and the column
-                // lists on both sides (for partitioned tables, the top-level constraint).
-                let sql = format!(
-                    "SELECT format('%I.%I', n.nspname, c.relname), \
-                       CASE con.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END, \
-                       (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i) \
-                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n), \
-                       (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
-                          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n) \
-                     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE con.contype = 'f' AND con.conparentid = 0 AND con.confdeltype IN ('c', 'n', 'd') \
-                       AND con.confrelid = {}::regclass ORDER BY 1",
-                    literal(&self.target.table.quoted(self.target.dialect()))
-                );
-                waiting!(
-                    self,
-                    sqlx::query_as(AssertSqlSafe(sql.clone()))
-                        .fetch_all(&mut self.conn)
-                        .await
-                )
-                .map_err(|e| self.fail(e, 0))?
-            }
-            Dialect::MySql => waiting!(
-                self,
-                sqlx::query_as(AssertSqlSafe(
-                    "SELECT CONCAT('`', REPLACE(k.TABLE_SCHEMA, '`', '``'), '`.`', REPLACE(k.TABLE_NAME, '`', '``'), '`'), \
-                       r.DELETE_RULE, \
-                       GROUP_CONCAT(CONCAT('`', REPLACE(k.COLUMN_NAME, '`', '``'), '`') ORDER BY k.ORDINAL_POSITION), \
-                       GROUP_CONCAT(CONCAT('`', REPLACE(k.REFERENCED_COLUMN_NAME, '`', '``'), '`') ORDER BY k.ORDINAL_POSITION) \
-                     FROM information_schema.REFERENTIAL_CONSTRAINTS r \
-                     JOIN information_schema.KEY_COLUMN_USAGE k \
-                       ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME \
-                       AND k.TABLE_NAME = r.TABLE_NAME \
-                     WHERE r.UNIQUE_CONSTRAINT_SCHEMA = COALESCE(?, DATABASE()) AND r.REFERENCED_TABLE_NAME = ? \
-                       AND r.DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') \
-                     GROUP BY k.TABLE_SCHEMA, k.TABLE_NAME, r.CONSTRAINT_NAME, r.DELETE_RULE ORDER BY 1",
-                ))
-                .bind(self.target.table.schema.clone())
-                .bind(self.target.table.name.clone())
-                .fetch_all(&mut self.conn)
-                .await
-            )
-            .map_err(|e| self.fail(e, 0))?,
-            Dialect::Sqlite => {
-                // SQLite enforces foreign keys only when the connection turns them on, as
-                // the app's URL says (see `SqliteSettings::foreign_keys`).
-                let enforced = self.target.url.sqlite.as_ref().is_some_and(|s| s.foreign_keys);
-                if !enforced {
-                    return Ok(Vec::new());
-                }
-                let schema = self.target.table.schema.clone().unwrap_or_else(|| "main".into());
-                waiting!(
-                    self,
-                    sqlx::query_as(AssertSqlSafe(format!(
-                        "SELECT '\"' || replace(m.name, '\"', '\"\"') || '\"', f.on_delete, \
-                           group_concat('\"' || replace(f.\"from\", '\"', '\"\"') || '\"', ','), \
-                           group_concat('\"' || replace(coalesce(f.\"to\", ''), '\"', '\"\"') || '\"', ',') \
-                         FROM {}.sqlite_master m, pragma_foreign_key_list(m.name, {}) f \
-                         WHERE m.type = 'table' AND f.\"table\" = ? \
-                           AND f.on_delete IN ('CASCADE', 'SET NULL', 'SET DEFAULT') \
-                         GROUP BY m.name, f.id ORDER BY 1",
-                        format_args!("\"{}\"", schema.replace('"', "\"\"")),
-                        literal(&schema)
-                    )))
-                    .bind(self.target.table.name.clone())
-                    .fetch_all(&mut self.conn)
-                    .await
-                )
-                .map_err(|e| self.fail(e, 0))?
-            }
-        };
-        let mut cascades = Vec::new();
-        for (table, action, columns, referenced) in found {
-            let rows = self.referencing_rows(&table, &columns, &referenced).await?;
-            cascades.push(Cascade {
-                table: table.replace(['"', '`'], ""),
-                action,
-                rows,
-            });
-        }
-        Ok(cascades)
-    }
-
-    /// How many rows of `table` reference a session this clear deletes: every row whose key
-    /// is set, for a full clear; those pointing at expired sessions, for `--expired`.
-    async fn referencing_rows(
-        &mut self,
-        table: &str,
-        columns: &str,
-        referenced: &str,
-    ) -> Result<u64> {
-        let sessions = self.target.table.quoted(self.target.dialect());
-        let set = columns
-            .split(',')
-            .map(|c| format!("{c} IS NOT NULL"))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let sql = if self.plan.expired {
-            let tuple = |cols: &str| {
-                if cols.contains(',') {
-                    format!("({cols})")
-                } else {
-                    cols.to_string()
-                }
-            };
-            format!(
-                "SELECT COUNT(*) FROM {table} WHERE {set} AND {} IN (SELECT {} FROM {sessions}{})",
-                tuple(columns),
-                referenced,
-                super::dialect::filter(self.target.dialect(), true)
-            )
-        } else {
-            // The referenced key may be absent from the sessions table only where
-            // constraints are not enforced; a full clear takes every referencing row.
-            format!("SELECT COUNT(*) FROM {table} WHERE {set}")
-        };
-        let n: i64 = waiting!(
-            self,
-            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-                .fetch_one(&mut self.conn)
-                .await
-        )
-        .map_err(|e| self.fail(e, 0))?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 
@@ -447,17 +322,19 @@ mod tests {
         let part = Part {
             name: "\"public\".\"sessions_2024\"".into(),
             only: true,
+            via: None,
         };
         assert_eq!(part.from(), "ONLY \"public\".\"sessions_2024\"");
-        assert_eq!(literal("a'b"), "'a''b'");
-        let cascade = Cascade {
-            table: "public.carts".into(),
-            action: "CASCADE".into(),
-            rows: 120,
+        assert_eq!(part.filter(Dialect::Postgres, false), "");
+        let through = Part {
+            via: Some("\"sessions\"".into()),
+            ..part
         };
+        assert_eq!(through.from(), "\"sessions\"");
         assert_eq!(
-            cascade.describe(),
-            "delete 120 row(s) of `public.carts` (ON DELETE CASCADE)"
+            through.filter(Dialect::Postgres, true),
+            " WHERE tableoid = '\"public\".\"sessions_2024\"'::regclass AND expires_at < LOCALTIMESTAMP"
         );
+        assert_eq!(literal("a'b"), "'a''b'");
     }
 }

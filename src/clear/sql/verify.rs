@@ -1,0 +1,115 @@
+//! After a full clear: whether the table is empty, as the clearing role sees it and, where
+//! row-level security hides rows from that role, as the server's statistics count.
+//!
+//! A clear that deleted every row it was shown can still leave rows: a trigger that skips
+//! the delete (SQLite `RAISE(IGNORE)`), a rule that does instead, a policy that lets the role
+//! see rows it may not delete, a policy that hides rows, or the application writing while
+//! the clear ran. None of that is a success. The catalog (row-level security on, a role
+//! that does not bypass it) only explains what the counts find.
+
+use sqlx::AssertSqlSafe;
+
+use super::relation::literal;
+use super::{Dialect, SqlTarget, count_sql};
+use crate::error::{Error, Result};
+
+impl SqlTarget<'_> {
+    /// An error unless the table is empty after a full clear that deleted `cleared` rows.
+    pub(super) async fn check_empty(&mut self, cleared: u64) -> Result<()> {
+        let dialect = self.target.dialect();
+        let table = self.target.table.quoted(dialect);
+        // Whether any row is left stops at the first; only then are they counted.
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) first_row");
+        let any: std::result::Result<i64, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        );
+        let role = self.relation.hidden_from.clone();
+        if any.map_err(|e| self.fail(e, cleared))? > 0 {
+            let sql = count_sql(dialect, &table, false);
+            let left: std::result::Result<i64, _> = waiting!(
+                self,
+                sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                    .fetch_one(&mut self.conn)
+                    .await
+            );
+            let left = u64::try_from(left.map_err(|e| self.fail(e, cleared))?).unwrap_or(0);
+            return Err(Error::RowsRemain {
+                table: self.target.table.to_string(),
+                url: self.target.url.shown.clone(),
+                left,
+                cleared,
+                policy: role,
+            });
+        }
+        let Some(role) = role else {
+            return Ok(());
+        };
+        // The role sees nothing; the server's own count of the table's live rows tells
+        // whether a policy hides some (a policy that lets it see every row hides none).
+        let unseen = self.unseen_rows(cleared).await?;
+        if unseen == Some(0) {
+            return Ok(());
+        }
+        Err(Error::RowsHidden {
+            table: self.target.table.to_string(),
+            url: self.target.url.shown.clone(),
+            role,
+            cleared,
+            unseen,
+        })
+    }
+
+    /// PostgreSQL 15 and later: the live rows of every physical table of the sessions table
+    /// by the server's statistics, which row-level security does not filter, after this
+    /// connection's own deletes are counted in; `None` where the server keeps no such count
+    /// (older servers report statistics late, and `track_counts` may be off).
+    async fn unseen_rows(&mut self, cleared: u64) -> Result<Option<u64>> {
+        if self.target.dialect() != Dialect::Postgres {
+            return Ok(None);
+        }
+        let counted: std::result::Result<bool, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(
+                "SELECT current_setting('server_version_num')::int4 >= 150000 \
+                 AND current_setting('track_counts')::bool",
+            ))
+            .fetch_one(&mut self.conn)
+            .await
+        );
+        if !counted.map_err(|e| self.fail(e, cleared))? {
+            return Ok(None);
+        }
+        // The deletes of this connection reach the statistics when it next goes idle.
+        let flush: std::result::Result<_, _> = waiting!(
+            self,
+            sqlx::raw_sql(AssertSqlSafe("SELECT pg_stat_force_next_flush()"))
+                .execute(&mut self.conn)
+                .await
+        );
+        flush.map_err(|e| self.fail(e, cleared))?;
+        let parts = self
+            .relation
+            .parts
+            .iter()
+            .map(|p| format!("{}::regclass", literal(&p.name)))
+            .collect::<Vec<_>>();
+        if parts.is_empty() {
+            return Ok(Some(0));
+        }
+        let sql = format!(
+            "SELECT COALESCE(sum(n_live_tup), 0)::int8 FROM pg_stat_all_tables WHERE relid IN ({})",
+            parts.join(", ")
+        );
+        let live: std::result::Result<i64, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        );
+        let live = live.map_err(|e| self.fail(e, cleared))?;
+        Ok(Some(u64::try_from(live).unwrap_or(0)))
+    }
+}

@@ -1,0 +1,66 @@
+//! What an error can say of itself: how it is made for a file, how many sessions were
+//! cleared before it, and the exit code it ends the process with; and the phrases the
+//! messages of failed clears share.
+
+use std::io;
+use std::path::PathBuf;
+
+use super::Error;
+
+impl Error {
+    pub fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Read {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn write(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Write {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Set how many sessions were cleared before this error, where it reports that (an
+    /// engine that cannot roll back tells it only by counting again).
+    pub fn set_cleared(&mut self, n: u64) {
+        match self {
+            Error::Database { cleared, .. }
+            | Error::Redis { cleared, .. }
+            | Error::LockTimeout { cleared, .. }
+            | Error::Interrupted { cleared, .. }
+            | Error::RowsHidden { cleared, .. }
+            | Error::RowsRemain { cleared, .. } => *cleared = n,
+            _ => {}
+        }
+    }
+
+    /// The process exit code for this error (usage errors exit 2 through clap, before this;
+    /// an interrupt exits 130, as a shell reports a command ended by Ctrl-C).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted { .. } => 130,
+            _ => 1,
+        }
+    }
+}
+
+/// How far a failed clear had come, for its message.
+pub(super) fn progress(cleared: u64, dry_run: bool) -> String {
+    if dry_run {
+        "while counting sessions (dry run: nothing was deleted)".to_string()
+    } else {
+        format!("after clearing {cleared} session(s)")
+    }
+}
+
+pub(super) fn interrupted_message(cleared: u64, dry_run: bool) -> String {
+    if dry_run {
+        "interrupted; nothing was deleted".to_string()
+    } else {
+        format!(
+            "interrupted after clearing {cleared} session(s); run the command again to clear the rest"
+        )
+    }
+}
