@@ -138,8 +138,10 @@ def commandstats(r):
 
 
 def timed(cmd, env=None, rss_file=None, stdout=subprocess.DEVNULL, timeout=3600, check=True,
-          stdin=subprocess.DEVNULL, cwd=None):
+          stdin=subprocess.DEVNULL, cwd=None, codes=(0,)):
     """Run cmd; return (wall seconds, peak RSS in KiB or None, stdout bytes or None).
+
+    With check, an exit code outside `codes` is an error.
 
     With rss_file, the command runs under GNU time (`/usr/bin/time -f %M -o rss_file`), which
     adds a fork and an exec around it (well under a millisecond on this scale).
@@ -151,7 +153,7 @@ def timed(cmd, env=None, rss_file=None, stdout=subprocess.DEVNULL, timeout=3600,
     p = subprocess.run(argv, env=env, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout,
                        stdin=stdin, cwd=cwd)
     wall = time.perf_counter() - t0
-    if check and p.returncode != 0:
+    if check and p.returncode not in codes:
         raise RuntimeError("%s exited %d: %s" % (" ".join(cmd), p.returncode,
                                                   p.stderr.decode(errors="replace")[-2000:]))
     rss = None
