@@ -300,6 +300,7 @@ mod tests {
             prefix: "app:session:".to_string(),
             pattern: "app:session:*".to_string(),
             prefix_given: false,
+            tls: Default::default(),
         })
     }
 

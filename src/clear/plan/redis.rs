@@ -39,6 +39,7 @@ pub(super) fn redis_target(
     Ok(RedisTarget {
         pattern: crate::clear::redis::pattern(&prefix),
         prefix_given: args.prefix.is_some(),
+        tls: crate::clear::redis::TlsFiles::from_env(env, &args.project.path),
         url,
         masked_url,
         database,
