@@ -101,6 +101,40 @@ fn an_empty_redis_url_in_the_environment_does_not_hide_dotenv() {
 }
 
 #[test]
+fn an_empty_redis_url_line_in_dotenv_falls_through_to_the_initializers_url() {
+    let Some(server) = RedisServer::start("empty_redis_url_in_dotenv") else {
+        return;
+    };
+    server.plant(0, PREFIX, 5);
+    server.set(0, "canary");
+    let p = Project::new();
+    p.write(".env", "SESSION_SECRET=abc\nREDIS_URL=\n");
+    p.write(
+        "src/initializers/session.cr",
+        &format!(
+            "Session.configure do |c|\n  c.store = RedisStore.new(url: \"{}\", prefix: \"{PREFIX}\")\nend\n",
+            server.url()
+        ),
+    );
+    // Neither the line in `.env` nor an empty one in the process is a URL.
+    for empty_in_process in [false, true] {
+        server.plant(0, PREFIX, 5);
+        let mut cmd = p.cmd();
+        cmd.args(["clear", "-f"]);
+        if empty_in_process {
+            cmd.env("REDIS_URL", "");
+        }
+        let out = run(&mut cmd, 0);
+        out.says(&[
+            &format!("Redis URL: {}\n", server.url()),
+            "Cleared 5 session(s)\n",
+        ]);
+        assert_eq!(server.count(0, "myapp:session:*"), 0);
+        assert!(server.exists(0, "canary"));
+    }
+}
+
+#[test]
 fn an_initializer_url_that_cannot_be_evaluated_is_an_error() {
     let Some(server) = RedisServer::start("unevaluable_url") else {
         return;
