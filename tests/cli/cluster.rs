@@ -434,6 +434,7 @@ fn cluster_over_tls_with_client_certificates_clears_every_primary() {
         replicas: true,
         tls: Some(&certs),
         auth_clients: true,
+        ..Options::default()
     };
     let Some(cluster) = RedisCluster::start_with(test, 3, options) else {
         return;
