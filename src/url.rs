@@ -6,8 +6,9 @@
 const MASK: &str = "****";
 
 /// Query parameters whose values are credentials: the names Redis clients and the database
-/// drivers read (the user's name is masked too: half a credential is still one).
-const SECRET_PARAMS: &[&str] = &[
+/// drivers read (the user's name is masked too: half a credential is still one). Public for
+/// the url fuzz target's oracle.
+pub const SECRET_PARAMS: &[&str] = &[
     "password",
     "pass",
     "passwd",
@@ -118,7 +119,13 @@ fn mask_one(url: &str) -> String {
     let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
     if let Some(at) = at {
         let userinfo = &url[start..at];
-        match userinfo.find(':') {
+        // The password starts after the first `:` that is not inside a secret value (one
+        // inside would mask the value's end and show its start).
+        let colon = userinfo
+            .match_indices(':')
+            .map(|(i, _)| i)
+            .find(|&i| !inside(start + i));
+        match colon {
             Some(colon) => spans.push(start + colon + 1..at),
             // `redis://secret@host`: Redis reads a lone user info as the password.
             None if url[..start].to_ascii_lowercase().starts_with("redis") => {
@@ -148,7 +155,7 @@ fn mask_one(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mask;
+    use super::{SECRET_PARAMS, mask};
 
     #[test]
     fn masking_twice_changes_nothing() {
@@ -164,15 +171,15 @@ mod tests {
         }
     }
 
-    /// Any password, in the user info or a query parameter, under any scheme in any case,
-    /// is gone from the masked text. Passwords leave out `=` (a user info holding
-    /// `?pass=` is read as a query), `*` (mask-like text can reappear), and for Redis `,`
-    /// (a Redis URL may be a list, split at `,scheme://`); a query value leaves out the `&`
-    /// and `#` that end it.
+    /// Any password, in the user info or a query parameter named by any of
+    /// [`SECRET_PARAMS`] in any case, under any scheme in any case, is gone from the masked
+    /// text. Passwords hold every URL delimiter, `=` and `*` included, and leave out only,
+    /// for Redis, `,` (a Redis URL may be a list, split at `,scheme://`); a query value
+    /// leaves out the `&` and `#` that end it.
     #[test]
     fn no_password_survives_in_any_position_or_scheme_case() {
         const CHARS: &[u8] =
-            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@:/?#,%+!.-_~$;&";
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@:/?#,%+!.-_~$;&=*";
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = move || {
             state ^= state << 13;
@@ -207,6 +214,17 @@ mod tests {
                 .chars()
                 .filter(|c| !matches!(c, '&' | '#'))
                 .collect();
+            // Any secret parameter's name, in a random case.
+            let name: String = SECRET_PARAMS[(next() % SECRET_PARAMS.len() as u64) as usize]
+                .chars()
+                .map(|c| {
+                    if next() % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
             let forms = [
                 (
                     format!("{scheme}://user:{password}@host:6379/0"),
@@ -231,6 +249,14 @@ mod tests {
                 (
                     format!("{scheme}://u:{password}@h/app?pass={value}"),
                     format!("{scheme}://u:****@h/app?pass=****"),
+                ),
+                (
+                    format!("{scheme}://h:5432/app?sslmode=require&{name}={value}&db=1"),
+                    format!("{scheme}://h:5432/app?sslmode=require&{name}=****&db=1"),
+                ),
+                (
+                    format!("{scheme}:///tmp/x.sock?{name}={value}"),
+                    format!("{scheme}:///tmp/x.sock?{name}=****"),
                 ),
             ];
             for (url, want) in forms {
@@ -325,6 +351,12 @@ mod tests {
                 "postgres://h/app?user=****&password=****",
             ),
             ("REDIS://user:pw@host", "REDIS://user:****@host"),
+            // A `:` inside a secret value is not the user info's: the value is masked whole.
+            (
+                "postgres://?password=secret:tail&x@host",
+                "postgres://?password=****&x@host",
+            ),
+            ("redis://?password=se:cret&x@host", "redis://****@host"),
             // A database URL is never a list: its password holds the comma.
             ("postgres://u:p,postgres://x@h/db", "postgres://u:****@h/db"),
             ("mysql://u:a,redis://b@h/db?x=1", "mysql://u:****@h/db?x=1"),

@@ -1,9 +1,10 @@
 //! URL masking on arbitrary text: it must never panic, masking twice changes nothing, and a
-//! `scheme://user:password@host` password, or a `pass=`/`password=` query value, never
-//! survives.
+//! `scheme://user:password@host` password, or the value of any query parameter the masker
+//! knows for a credential (`SECRET_PARAMS`: pass, password, user, username, passwd, pwd,
+//! auth, sslpassword, token, in any case), never survives.
 #![no_main]
 
-use azu_session::url::mask;
+use azu_session::url::{SECRET_PARAMS, mask};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,15 +28,22 @@ fuzz_target!(|data: &[u8]| {
             assert!(!masked.contains(password), "{url} -> {masked}");
         }
     }
-    // A credential in the query (`?pass=...`, `&password=...`, any case), 8+ characters
-    // that appear nowhere else, never survives either, whatever `@` it holds.
-    for (i, _) in url.match_indices(['?', '&']) {
+    // A credential in the query (`?pass=...`, `&token=...`, any secret name in any case),
+    // 8+ characters that appear nowhere else, never survives either, whatever `@` it holds.
+    // Only what follows the scheme (its first `://`, else its first `:`) is a URL's query:
+    // text before it is not read as one.
+    let start = url
+        .find("://")
+        .map(|i| i + 3)
+        .or_else(|| url.find(':').map(|i| i + 1))
+        .unwrap_or(0);
+    for (i, _) in url.match_indices(['?', '&']).filter(|&(i, _)| i >= start) {
         let pair = &url[i + 1..];
         let Some((key, rest)) = pair.split_once('=') else {
             continue;
         };
         let value = rest.split(['&', '#']).next().unwrap_or("");
-        if matches!(key.to_ascii_lowercase().as_str(), "pass" | "password")
+        if SECRET_PARAMS.contains(&key.to_ascii_lowercase().as_str())
             && value.len() >= 8
             && url.matches(value).count() == 1
             && !value.contains('*')
