@@ -231,7 +231,8 @@ pub struct ClearArgs {
 
     /// Delete only expired sessions (database: rows whose expires_at is past by the server's
     /// clock; SQLite's text and Unix-seconds values are compared as times, whatever their
-    /// format); no confirmation needed, since no live session is touched
+    /// format, and rows whose value SQLite cannot read as a time are left and counted in a
+    /// warning); no confirmation needed, since no live session is touched
     #[arg(long)]
     pub expired: bool,
 
