@@ -176,6 +176,8 @@ mod tests {
     /// text. Passwords hold every URL delimiter, `=` and `*` included, and leave out only,
     /// for Redis, `,` (a Redis URL may be a list, split at `,scheme://`); a query value
     /// leaves out the `&` and `#` that end it.
+    ///
+    /// Long because it is one generator and one table of forms, each with its masked text.
     #[test]
     fn no_password_survives_in_any_position_or_scheme_case() {
         const CHARS: &[u8] =
