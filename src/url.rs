@@ -70,13 +70,16 @@ fn scheme_end(url: &str) -> Option<usize> {
 }
 
 /// The byte ranges of the values of secret query parameters in `url` after `start`: each
-/// from its `=` to the next `&` or `#` (or the end).
+/// from its `=` to the next `&` or `#` (or the end). A query starts at a `?`: an `&` before
+/// any (`redis://:a&pass=@host`) is part of a user info, not a parameter.
 fn secret_values(url: &str, start: usize) -> Vec<std::ops::Range<usize>> {
     let bytes = url.as_bytes();
     let mut out = Vec::new();
     let mut i = start;
+    let mut in_query = false;
     while i < bytes.len() {
-        if matches!(bytes[i], b'?' | b'&') {
+        in_query |= bytes[i] == b'?';
+        if in_query && matches!(bytes[i], b'?' | b'&') {
             let key_start = i + 1;
             let key_end = bytes[key_start..]
                 .iter()
@@ -359,6 +362,17 @@ mod tests {
                 "postgres://?password=****&x@host",
             ),
             ("redis://?password=se:cret&x@host", "redis://****@host"),
+            // Found by the url fuzz target: in a Redis URL, `,x://` starts the next URL of
+            // the list, even inside a query value.
+            (
+                "rediss://h/?a&pwd=,x://[`sp))),u)s",
+                "rediss://h/?a&pwd=****,x://[`sp))),u)s",
+            ),
+            // Found by the url fuzz target: an `&` before any `?` does not start a query.
+            (
+                "u/     :    r,&{slpais://:=r so&pass=@j",
+                "u/     :    r,&{slpais://:****@j",
+            ),
             // A database URL is never a list: its password holds the comma.
             ("postgres://u:p,postgres://x@h/db", "postgres://u:****@h/db"),
             ("mysql://u:a,redis://b@h/db?x=1", "mysql://u:****@h/db?x=1"),
