@@ -10,7 +10,9 @@ use crate::output::{Color, Format};
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  1    failure, refusal or cancelled confirmation (the error says why and how to fix it)
+  1    failure, refusal or cancelled confirmation (the error says why and how to fix it);
+       also a Redis Cluster resharded during session:clear (run it again to clear the
+       rest; a failover is followed and the clear finishes)
   2    usage error (unknown flag or backend)
   130  interrupted by Ctrl-C (the message says how many sessions were deleted)";
 
@@ -52,7 +54,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "REDIS_TLS_CERT_FILE",
-        "with REDIS_TLS_KEY_FILE: a client certificate for rediss://",
+        "with REDIS_TLS_KEY_FILE: a client certificate for rediss:// (a relative path in .env is from the project root)",
     ),
     ("REDIS_TLS_KEY_FILE", "the key of REDIS_TLS_CERT_FILE"),
     (
@@ -61,7 +63,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "SSL_CERT_FILE",
-        "CAs to trust for TLS, read by the system's certificate loader",
+        "CAs to trust for TLS, read by the system's certificate loader (from the process only, not .env)",
     ),
 ];
 
@@ -97,10 +99,20 @@ pub struct Cli {
 pub enum Command {
     /// Write the session initializer (and, for the database backend, its migration), add the
     /// shard dependencies and a session secret.
+    ///
+    /// The secret goes to .env, which is kept out of git as git decides it (a `.env` line is
+    /// added to .gitignore when git would not ignore it). A .env that git already tracks is
+    /// refused, nothing written: the secret would be committed; untrack it with
+    /// `git rm --cached .env` (and commit that) first.
     #[command(name = "session:setup", visible_alias = "setup", after_help = EXIT_CODES)]
     Setup(SetupArgs),
 
     /// Delete every session from the configured backend, logging out all users.
+    ///
+    /// On a Redis Cluster every primary is cleared. A failover during the clear (a replica
+    /// promoted to serve the same slots) is followed: the new primary is cleared and the
+    /// clear finishes. A resharding (slots moved between shards) ends it with exit code 1,
+    /// saying how many sessions were cleared; run it again to clear the rest.
     #[command(
         name = "session:clear",
         visible_alias = "clear",
@@ -218,7 +230,9 @@ pub struct ClearArgs {
     pub quiet: bool,
 
     /// Delete only expired sessions (database: rows whose expires_at is past by the server's
-    /// clock); no confirmation needed, since no live session is touched
+    /// clock; SQLite's text and Unix-seconds values are compared as times, whatever their
+    /// format, and rows whose value SQLite cannot read as a time are left and counted in a
+    /// warning); no confirmation needed, since no live session is touched
     #[arg(long)]
     pub expired: bool,
 

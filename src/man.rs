@@ -210,4 +210,25 @@ mod tests {
         assert!(page.contains("\\-\\-dry\\-run"));
         assert!(!page.contains("azu\\-session\\-session:setup(1)"));
     }
+
+    /// What issue 16 changed is described where a user looks: setup refuses a tracked .env,
+    /// SQLite times compare as times, a cluster failover is followed and a resharding is
+    /// exit 1, and where the TLS variables are read from.
+    #[test]
+    fn man_page_describes_the_promises() {
+        let page = String::from_utf8(page().expect("render")).expect("UTF-8");
+        for said in [
+            "A .env that git already tracks is refused",
+            "`git rm \\-\\-cached .env`",
+            "SQLite\\*(Aqs text and Unix\\-seconds values are compared as times",
+            "A failover during the clear",
+            "A resharding (slots moved between shards) ends it with exit code 1",
+            "also a Redis Cluster resharded during session:clear",
+            "Read from the process, then from .env in the project root",
+            "a relative path in .env is from the project root",
+            "from the process only, not .env",
+        ] {
+            assert!(page.contains(said), "{said:?} missing:\n{page}");
+        }
+    }
 }

@@ -6,8 +6,9 @@
 const MASK: &str = "****";
 
 /// Query parameters whose values are credentials: the names Redis clients and the database
-/// drivers read (the user's name is masked too: half a credential is still one).
-const SECRET_PARAMS: &[&str] = &[
+/// drivers read (the user's name is masked too: half a credential is still one). Public for
+/// the url fuzz target's oracle.
+pub const SECRET_PARAMS: &[&str] = &[
     "password",
     "pass",
     "passwd",
@@ -69,13 +70,16 @@ fn scheme_end(url: &str) -> Option<usize> {
 }
 
 /// The byte ranges of the values of secret query parameters in `url` after `start`: each
-/// from its `=` to the next `&` or `#` (or the end).
+/// from its `=` to the next `&` or `#` (or the end). A query starts at a `?`: an `&` before
+/// any (`redis://:a&pass=@host`) is part of a user info, not a parameter.
 fn secret_values(url: &str, start: usize) -> Vec<std::ops::Range<usize>> {
     let bytes = url.as_bytes();
     let mut out = Vec::new();
     let mut i = start;
+    let mut in_query = false;
     while i < bytes.len() {
-        if matches!(bytes[i], b'?' | b'&') {
+        in_query |= bytes[i] == b'?';
+        if in_query && matches!(bytes[i], b'?' | b'&') {
             let key_start = i + 1;
             let key_end = bytes[key_start..]
                 .iter()
@@ -118,7 +122,13 @@ fn mask_one(url: &str) -> String {
     let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
     if let Some(at) = at {
         let userinfo = &url[start..at];
-        match userinfo.find(':') {
+        // The password starts after the first `:` that is not inside a secret value (one
+        // inside would mask the value's end and show its start).
+        let colon = userinfo
+            .match_indices(':')
+            .map(|(i, _)| i)
+            .find(|&i| !inside(start + i));
+        match colon {
             Some(colon) => spans.push(start + colon + 1..at),
             // `redis://secret@host`: Redis reads a lone user info as the password.
             None if url[..start].to_ascii_lowercase().starts_with("redis") => {
@@ -148,7 +158,7 @@ fn mask_one(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mask;
+    use super::{SECRET_PARAMS, mask};
 
     #[test]
     fn masking_twice_changes_nothing() {
@@ -164,15 +174,17 @@ mod tests {
         }
     }
 
-    /// Any password, in the user info or a query parameter, under any scheme in any case,
-    /// is gone from the masked text. Passwords leave out `=` (a user info holding
-    /// `?pass=` is read as a query), `*` (mask-like text can reappear), and for Redis `,`
-    /// (a Redis URL may be a list, split at `,scheme://`); a query value leaves out the `&`
-    /// and `#` that end it.
+    /// Any password, in the user info or a query parameter named by any of
+    /// [`SECRET_PARAMS`] in any case, under any scheme in any case, is gone from the masked
+    /// text. Passwords hold every URL delimiter, `=` and `*` included, and leave out only,
+    /// for Redis, `,` (a Redis URL may be a list, split at `,scheme://`); a query value
+    /// leaves out the `&` and `#` that end it.
+    ///
+    /// Long because it is one generator and one table of forms, each with its masked text.
     #[test]
     fn no_password_survives_in_any_position_or_scheme_case() {
         const CHARS: &[u8] =
-            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@:/?#,%+!.-_~$;&";
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@:/?#,%+!.-_~$;&=*";
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = move || {
             state ^= state << 13;
@@ -207,6 +219,17 @@ mod tests {
                 .chars()
                 .filter(|c| !matches!(c, '&' | '#'))
                 .collect();
+            // Any secret parameter's name, in a random case.
+            let name: String = SECRET_PARAMS[(next() % SECRET_PARAMS.len() as u64) as usize]
+                .chars()
+                .map(|c| {
+                    if next() % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
             let forms = [
                 (
                     format!("{scheme}://user:{password}@host:6379/0"),
@@ -231,6 +254,14 @@ mod tests {
                 (
                     format!("{scheme}://u:{password}@h/app?pass={value}"),
                     format!("{scheme}://u:****@h/app?pass=****"),
+                ),
+                (
+                    format!("{scheme}://h:5432/app?sslmode=require&{name}={value}&db=1"),
+                    format!("{scheme}://h:5432/app?sslmode=require&{name}=****&db=1"),
+                ),
+                (
+                    format!("{scheme}:///tmp/x.sock?{name}={value}"),
+                    format!("{scheme}:///tmp/x.sock?{name}=****"),
                 ),
             ];
             for (url, want) in forms {
@@ -325,6 +356,23 @@ mod tests {
                 "postgres://h/app?user=****&password=****",
             ),
             ("REDIS://user:pw@host", "REDIS://user:****@host"),
+            // A `:` inside a secret value is not the user info's: the value is masked whole.
+            (
+                "postgres://?password=secret:tail&x@host",
+                "postgres://?password=****&x@host",
+            ),
+            ("redis://?password=se:cret&x@host", "redis://****@host"),
+            // Found by the url fuzz target: in a Redis URL, `,x://` starts the next URL of
+            // the list, even inside a query value.
+            (
+                "rediss://h/?a&pwd=,x://[`sp))),u)s",
+                "rediss://h/?a&pwd=****,x://[`sp))),u)s",
+            ),
+            // Found by the url fuzz target: an `&` before any `?` does not start a query.
+            (
+                "u/     :    r,&{slpais://:=r so&pass=@j",
+                "u/     :    r,&{slpais://:****@j",
+            ),
             // A database URL is never a list: its password holds the comma.
             ("postgres://u:p,postgres://x@h/db", "postgres://u:****@h/db"),
             ("mysql://u:a,redis://b@h/db?x=1", "mysql://u:****@h/db?x=1"),

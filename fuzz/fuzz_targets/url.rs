@@ -1,9 +1,10 @@
 //! URL masking on arbitrary text: it must never panic, masking twice changes nothing, and a
-//! `scheme://user:password@host` password, or a `pass=`/`password=` query value, never
-//! survives.
+//! `scheme://user:password@host` password, or the value of any query parameter the masker
+//! knows for a credential (`SECRET_PARAMS`: pass, password, user, username, passwd, pwd,
+//! auth, sslpassword, token, in any case), never survives.
 #![no_main]
 
-use azu_session::url::mask;
+use azu_session::url::{SECRET_PARAMS, mask, split_list};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,21 +28,46 @@ fuzz_target!(|data: &[u8]| {
             assert!(!masked.contains(password), "{url} -> {masked}");
         }
     }
-    // A credential in the query (`?pass=...`, `&password=...`, any case), 8+ characters
-    // that appear nowhere else, never survives either, whatever `@` it holds.
-    for (i, _) in url.match_indices(['?', '&']) {
-        let pair = &url[i + 1..];
-        let Some((key, rest)) = pair.split_once('=') else {
-            continue;
-        };
-        let value = rest.split(['&', '#']).next().unwrap_or("");
-        if matches!(key.to_ascii_lowercase().as_str(), "pass" | "password")
-            && value.len() >= 8
-            && url.matches(value).count() == 1
-            && !value.contains('*')
-            && !value.contains('=')
-        {
-            assert!(!masked.contains(value), "{url} -> {masked}");
+    // A credential in the query (`?pass=...`, `&token=...`, any secret name in any case),
+    // 8+ characters that appear nowhere else, never survives either, whatever `@` it holds.
+    // A Redis URL may be a list split at `,scheme://` (cluster seeds): each URL of it has
+    // its own query, and a value holding `,` may be the end of one URL and the start of the
+    // next, so such values are left out (as the property test leaves `,` out of Redis
+    // passwords).
+    let list = url.trim_start().to_ascii_lowercase().starts_with("redis");
+    let urls = if list { split_list(url) } else { vec![url] };
+    for one in urls {
+        for value in query_secrets(one) {
+            if value.len() >= 8
+                && url.matches(value).count() == 1
+                && !value.contains('*')
+                && !value.contains('=')
+                && !(list && value.contains(','))
+            {
+                assert!(!masked.contains(value), "{url} -> {masked}");
+            }
         }
     }
 });
+
+/// The values of the secret parameters of `url`'s query, which starts at the first `?` after
+/// the scheme (its first `://`, else its first `:`): an `&` before it is part of a user info
+/// or a path, not a parameter.
+fn query_secrets(url: &str) -> Vec<&str> {
+    let start = url
+        .find("://")
+        .map(|i| i + 3)
+        .or_else(|| url.find(':').map(|i| i + 1))
+        .unwrap_or(0);
+    let query = url[start..].find('?').map_or(url.len(), |q| start + q);
+    let mut out = Vec::new();
+    for (i, _) in url.match_indices(['?', '&']).filter(|&(i, _)| i >= query) {
+        let Some((key, rest)) = url[i + 1..].split_once('=') else {
+            continue;
+        };
+        if SECRET_PARAMS.contains(&key.to_ascii_lowercase().as_str()) {
+            out.push(rest.split(['&', '#']).next().unwrap_or(""));
+        }
+    }
+    out
+}

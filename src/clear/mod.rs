@@ -49,6 +49,9 @@ pub struct ClearOutcome {
     /// When a Redis clear found nothing under a prefix the user did not give: keys that look
     /// like sessions under other prefixes.
     pub elsewhere: Vec<redis::elsewhere::Elsewhere>,
+    /// What a SQL clear could not do, said instead of a plain success (SQLite rows whose
+    /// `expires_at` is not a time SQLite reads, left by `--expired`).
+    pub warnings: Vec<String>,
 }
 
 /// The runtime the network work runs on: one thread is plenty for one connection at a time.
@@ -114,6 +117,7 @@ impl Connected<'_> {
         progress: impl FnMut(u64),
     ) -> Result<ClearOutcome> {
         let mut elsewhere = Vec::new();
+        let mut warnings = Vec::new();
         let count = match (self, &plan.target) {
             (Connected::Redis(connection), Target::Redis(target)) => {
                 let count = connection
@@ -127,10 +131,20 @@ impl Connected<'_> {
                 }
                 count
             }
-            (Connected::Sql(target), _) => target.clear(progress).await?,
+            (Connected::Sql(mut target), _) => {
+                let unreadable = target.unreadable_expiry().await;
+                if unreadable > 0 {
+                    warnings.push(target.unreadable_warning(unreadable));
+                }
+                target.clear(progress).await?
+            }
             // Memory, or a plan that is not the one connected with: nothing of it to clear.
             _ => 0,
         };
-        Ok(ClearOutcome { count, elsewhere })
+        Ok(ClearOutcome {
+            count,
+            elsewhere,
+            warnings,
+        })
     }
 }

@@ -80,7 +80,7 @@ pub struct ClearReport<'p> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cascades: Option<Vec<Cascade>>,
     /// Why the clear is not the success it looks like: keys that look like sessions are under
-    /// other prefixes.
+    /// other prefixes, or rows whose expiry cannot be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Whether keys are under the session shard's own prefix (most likely the app's own
@@ -148,6 +148,7 @@ pub fn run<'p>(plan: &'p ClearPlan, hooks: &mut dyn Hooks) -> Result<ClearReport
     tell_connected(plan, &connected, &mut report, hooks);
     let outcome = clear(plan, connected, &runtime, &stop, asks, hooks)?;
     report.cleared = outcome.count;
+    report.warnings = outcome.warnings;
     if let Target::Redis(target) = &plan.target {
         report.warnings = outcome
             .elsewhere
@@ -300,6 +301,7 @@ mod tests {
             prefix: "app:session:".to_string(),
             pattern: "app:session:*".to_string(),
             prefix_given: false,
+            tls: Default::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
+use crate::clear::redis::TlsFiles;
 use crate::clear::sql::Table;
 use crate::database_url::{DatabaseUrl, Dialect};
 
@@ -36,6 +37,9 @@ pub struct RedisTarget {
     /// the user said which keys are meant).
     #[serde(skip)]
     pub prefix_given: bool,
+    /// The client certificate and CA files for `rediss://` (process, then `.env`).
+    #[serde(skip)]
+    pub tls: TlsFiles,
 }
 
 /// The sessions table a clear empties, and the database it is in. The dialect is the URL's

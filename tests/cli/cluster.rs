@@ -434,6 +434,7 @@ fn cluster_over_tls_with_client_certificates_clears_every_primary() {
         replicas: true,
         tls: Some(&certs),
         auth_clients: true,
+        ..Options::default()
     };
     let Some(cluster) = RedisCluster::start_with(test, 3, options) else {
         return;
@@ -473,6 +474,30 @@ fn cluster_over_tls_with_client_certificates_clears_every_primary() {
         "{err}"
     );
     assert!(!err.contains("tls-cl-pw"), "{err}");
+    assert_eq!(cluster.all_keys().len(), sessions.len() + canaries.len());
+
+    // A client certificate signed by another CA: refused with the certificate's message;
+    // nothing is deleted.
+    let Some(other) = Certs::make(test) else {
+        return;
+    };
+    let out = run(
+        cmd()
+            .env("REDIS_TLS_CERT_FILE", &other.client_cert)
+            .env("REDIS_TLS_KEY_FILE", &other.client_key),
+        1,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: Redis at `{shown}` refused the TLS client certificate in REDIS_TLS_CERT_FILE ("
+        )) && err.contains(
+            "); use a certificate and key signed by a CA the server trusts (its tls-ca-cert-file)\n"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("tls-cl-pw"), "{err}");
+    assert!(!stdout(&out).contains("Cleared"));
     assert_eq!(cluster.all_keys().len(), sessions.len() + canaries.len());
 
     let out = run(

@@ -648,3 +648,36 @@ fn man_page_opens_with_man_l() {
     );
     assert_formatted("man -l -", &plain(&out.stdout));
 }
+
+/// `--help` says what the man page says about setup's refusal, the SQLite times, a cluster's
+/// failover and resharding, and where the TLS variables come from.
+#[test]
+fn help_describes_the_promises() {
+    let help = |args: &[&str]| {
+        let out = azu().args(args).output().expect("run azu-session --help");
+        assert!(out.status.success());
+        // clap wraps to the terminal's width: compare the words, not the lines.
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let setup = help(&["setup", "--help"]);
+    assert!(
+        setup.contains("A .env that git already tracks is refused")
+            && setup.contains("`git rm --cached .env`"),
+        "{setup}"
+    );
+    let clear = help(&["clear", "--help"]);
+    for said in [
+        "SQLite's text and Unix-seconds values are compared as times",
+        "A failover during the clear (a replica promoted to serve the same slots) is followed",
+        "A resharding (slots moved between shards) ends it with exit code 1",
+        "run it again to clear the rest",
+        "Environment (the process's, then .env in the project root; an empty value is unset)",
+        "REDIS_TLS_CERT_FILE with REDIS_TLS_KEY_FILE: a client certificate for rediss:// (a relative path in .env is from the project root)",
+        "REDIS_TLS_CA_FILE CAs to trust for rediss://",
+    ] {
+        assert!(clear.contains(said), "{said:?} missing: {clear}");
+    }
+}

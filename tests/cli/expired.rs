@@ -221,3 +221,75 @@ fn sqlite_expiry_in_every_form_writers_use() {
         .collect();
     assert_eq!(left, want);
 }
+
+/// An `expires_at` SQLite cannot read as a time (an offset without its colon, Unix seconds
+/// stored as text, a word) is never taken for expired in silence: `--expired` and its dry
+/// run count those rows in a warning (and JSON's `warnings`), and leave them.
+#[test]
+fn sqlite_expiry_it_cannot_read_is_counted_in_a_warning() {
+    let db = TestDb::sqlite();
+    db.exec(
+        "CREATE TABLE sessions (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, data TEXT NOT NULL, expires_at);\n\
+         CREATE INDEX sessions_expires_at ON sessions (expires_at)",
+    );
+    for (i, value) in [
+        "'2001-02-03 04:05:06'",      // expired
+        "'2026-01-01 00:00:00+0200'", // unreadable
+        "'1700000000'",               // unreadable: digits as text
+        "'soon'",                     // unreadable
+        "'2099-01-01 00:00:00'",      // live
+        "NULL",                       // no expiry: not counted
+    ]
+    .iter()
+    .enumerate()
+    {
+        db.exec(&format!(
+            "INSERT INTO sessions (session_id, data, expires_at) VALUES ('s{i}', '{{}}', {value})"
+        ));
+    }
+    let warning = "warning: 3 row(s) of `sessions` have an expires_at SQLite cannot read as a time (such as an offset without its colon, `+0200`, or Unix seconds stored as text), so they were not counted as expired; store expires_at as `YYYY-MM-DD HH:MM:SS` in UTC (or Unix seconds as a number), or clear them without --expired\n";
+    let p = Project::new();
+    let clear = |args: &[&str]| {
+        let mut cmd = p.cmd();
+        cmd.args(["clear", "--expired", "-b", "database"])
+            .args(args)
+            .env("DATABASE_URL", &db.url);
+        run(&mut cmd, 0)
+    };
+
+    let out = clear(&["--dry-run"]);
+    assert!(
+        text(&out.stdout).contains("Would clear 1 expired session(s)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).ends_with(warning),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(db.count("sessions"), 6);
+
+    let out = clear(&["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["cleared"], 1);
+    assert_eq!(
+        report["warnings"][0].as_str(),
+        Some(warning.trim_start_matches("warning: ").trim_end())
+    );
+    assert_eq!(
+        db.strings("SELECT session_id FROM sessions ORDER BY id"),
+        ["s1", "s2", "s3", "s4", "s5"]
+    );
+
+    // Nothing unreadable: no warning, and the success line.
+    db.exec("DELETE FROM sessions WHERE session_id IN ('s1', 's2', 's3')");
+    let out = clear(&[]);
+    assert_eq!(
+        text(&out.stderr).matches("warning:").count(),
+        0,
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("✓ Expired sessions cleared successfully"));
+}

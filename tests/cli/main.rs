@@ -5,6 +5,7 @@ mod support;
 mod check;
 mod clear;
 mod cluster;
+mod cluster_refusals;
 mod completions;
 mod corpus;
 mod database_url;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{Says, run, stdout};
+use crate::support::run::{Says, run, stderr, stdout};
 use crate::support::sql::TestDb;
 
 const PREFIX: &str = "myapp:session:";
@@ -104,4 +104,116 @@ fn a_schema_qualified_table_is_that_schemas_table() {
     }
     assert_eq!(db.count("app.sessions"), 0);
     assert_eq!(db.count("public.sessions"), 7);
+}
+
+/// Output that must hold none of `parts` (a password, and each side of its `@` long enough
+/// to be told from other words: `def` is in "default", `p` everywhere).
+#[track_caller]
+fn no_part_of(parts: &[&str], out: &std::process::Output, what: &str) {
+    let (o, e) = (stdout(out), stderr(out));
+    for part in parts {
+        assert!(
+            !o.contains(part) && !e.contains(part),
+            "{what}: `{part}` shown:\n--- stdout\n{o}\n--- stderr\n{e}"
+        );
+    }
+}
+
+/// Issue 22's forms through the binary: `unix://...?db=2&pass=abc@def` against a real unix
+/// socket Redis whose password is `abc@def`, in the URL line, JSON's `url`, and errors.
+#[test]
+fn a_unix_socket_password_with_an_at_is_never_shown() {
+    let password = "abc@def";
+    let Some(server) =
+        RedisServer::start_unix("unix_password_with_at", &["--requirepass", password])
+    else {
+        return;
+    };
+    server.plant(2, PREFIX, 4);
+    let socket = server.socket().display().to_string();
+    let p = Project::new();
+    let url = format!("unix://{socket}?db=2&pass={password}");
+    let shown = format!("unix://{socket}?db=2&pass=****");
+
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
+    out.says(&[
+        &format!("Redis URL: {shown} (database 2)\n"),
+        "Cleared 4 session(s)\n",
+    ]);
+    no_part_of(&["abc@def", "abc", "@def"], &out, "text");
+
+    server.plant(2, PREFIX, 3);
+    let out = run(
+        p.cmd()
+            .args(["--format", "json", "clear", "-f"])
+            .env("REDIS_URL", &url),
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["url"], shown.as_str());
+    assert_eq!(report["cleared"], 3);
+    no_part_of(&["abc@def", "abc", "@def"], &out, "JSON");
+
+    // Errors: a database the server does not have, and a wrong password, as text and JSON.
+    for (bad_url, what) in [
+        (
+            format!("unix://{socket}?db=99&pass={password}"),
+            "no database 99",
+        ),
+        (
+            format!("unix://{socket}?db=2&pass=abc@dex"),
+            "a wrong password",
+        ),
+    ] {
+        for format in ["text", "json"] {
+            let out = run(
+                p.cmd()
+                    .args(["--format", format, "clear", "-f"])
+                    .env("REDIS_URL", &bad_url),
+                1,
+            );
+            assert!(
+                stderr(&out).contains(&format!("unix://{socket}?db=")),
+                "{what}: {}",
+                stderr(&out)
+            );
+            no_part_of(&["abc@def", "abc", "@def", "@dex"], &out, what);
+        }
+    }
+}
+
+/// A database URL with its credentials in the query (`?user=u&password=p@ss`): the error
+/// (text and JSON) never holds the password, and nothing up to the `@` of it either.
+#[test]
+fn a_database_password_in_the_query_is_never_shown() {
+    let p = Project::new();
+    let url = "postgres://127.0.0.1/db?user=u&password=p@ss";
+    for format in ["text", "json"] {
+        let out = run(
+            p.cmd()
+                .args(["--format", format, "clear", "-f", "-b", "database"])
+                .env("DATABASE_URL", url),
+            1,
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("postgres://127.0.0.1/db?user=****&password=****"),
+            "{format}: {err}"
+        );
+        no_part_of(&["p@ss", "@ss"], &out, format);
+    }
+    // Its JSON report on a dry run that cannot connect: an error object, masked the same.
+    let out = run(
+        p.cmd()
+            .args(["--format", "json", "clear", "--dry-run", "-b", "database"])
+            .env("DATABASE_URL", url),
+        1,
+    );
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("password=****"))
+    );
+    no_part_of(&["p@ss", "@ss"], &out, "dry run");
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
-use crate::support::run::{Says, run, stderr, stdout};
+use crate::support::run::{Says, finish, run, spawn, stderr, stdout, wait_until};
 
 const PREFIX: &str = "myapp:session:";
 
@@ -101,6 +101,40 @@ fn an_empty_redis_url_in_the_environment_does_not_hide_dotenv() {
 }
 
 #[test]
+fn an_empty_redis_url_line_in_dotenv_falls_through_to_the_initializers_url() {
+    let Some(server) = RedisServer::start("empty_redis_url_in_dotenv") else {
+        return;
+    };
+    server.plant(0, PREFIX, 5);
+    server.set(0, "canary");
+    let p = Project::new();
+    p.write(".env", "SESSION_SECRET=abc\nREDIS_URL=\n");
+    p.write(
+        "src/initializers/session.cr",
+        &format!(
+            "Session.configure do |c|\n  c.store = RedisStore.new(url: \"{}\", prefix: \"{PREFIX}\")\nend\n",
+            server.url()
+        ),
+    );
+    // Neither the line in `.env` nor an empty one in the process is a URL.
+    for empty_in_process in [false, true] {
+        server.plant(0, PREFIX, 5);
+        let mut cmd = p.cmd();
+        cmd.args(["clear", "-f"]);
+        if empty_in_process {
+            cmd.env("REDIS_URL", "");
+        }
+        let out = run(&mut cmd, 0);
+        out.says(&[
+            &format!("Redis URL: {}\n", server.url()),
+            "Cleared 5 session(s)\n",
+        ]);
+        assert_eq!(server.count(0, "myapp:session:*"), 0);
+        assert!(server.exists(0, "canary"));
+    }
+}
+
+#[test]
 fn an_initializer_url_that_cannot_be_evaluated_is_an_error() {
     let Some(server) = RedisServer::start("unevaluable_url") else {
         return;
@@ -132,18 +166,29 @@ fn an_initializer_url_that_cannot_be_evaluated_is_an_error() {
 
 #[test]
 fn a_replica_is_refused_and_named_its_primary() {
-    let Some(primary) = RedisServer::start("replica_primary") else {
+    a_replica_is_refused("no");
+}
+
+/// A replica as Redis makes one by default (`replica-read-only yes`): refused as a replica,
+/// naming its primary, before any UNLINK could be answered `READONLY`.
+#[test]
+fn a_default_read_only_replica_is_refused_and_named_its_primary() {
+    a_replica_is_refused("yes");
+}
+
+fn a_replica_is_refused(read_only: &str) {
+    let Some(primary) = RedisServer::start(&format!("replica_primary_{read_only}")) else {
         return;
     };
     let port = primary.port.to_string();
     let Some(replica) = RedisServer::start_with(
-        "replica_replica",
+        &format!("replica_replica_{read_only}"),
         &[
             "--replicaof",
             "127.0.0.1",
             &port,
             "--replica-read-only",
-            "no",
+            read_only,
         ],
     ) else {
         return;
@@ -160,8 +205,12 @@ fn a_replica_is_refused_and_named_its_primary() {
         &["clear", "--dry-run", "--prefix", PREFIX],
     ] {
         let out = run(p.cmd().args(args).env("REDIS_URL", replica.url()), 1);
-        out.warns(&[&format!("is a replica of `127.0.0.1:{port}`")]);
+        out.warns(&[&format!(
+            "is a replica of `127.0.0.1:{port}`: the sessions live on the primary, and a write here would not reach it; point REDIS_URL at the primary (`127.0.0.1:{port}`)\n"
+        )]);
         assert!(!stdout(&out).contains("✓"));
+        assert!(!stderr(&out).contains("run the command again"));
+        assert!(!stderr(&out).contains("READONLY"));
     }
     assert_eq!(replica.count(0, "myapp:session:*"), 9);
     assert_eq!(primary.count(0, "myapp:session:*"), 9);
@@ -200,6 +249,7 @@ fn each_refusal_says_what_would_fix_it_and_no_session_id_is_shown() {
         &["no_unlink", "on", ">pw1", "~*", "+@all", "-unlink"],
     );
     acl(&server, &["other_keys", "on", ">pw2", "~other:*", "+@all"]);
+    acl(&server, &["no_scan", "on", ">pw3", "~*", "+@all", "-scan"]);
     acl(&server, &["default", "on", ">pw0", "~*", "+@all"]);
 
     // (user info, what the error must say)
@@ -211,6 +261,10 @@ fn each_refusal_says_what_would_fix_it_and_no_session_id_is_shown() {
         ),
         ("no_unlink:pw1@", "may not run `unlink`"),
         ("other_keys:pw2@", "may not touch these keys"),
+        (
+            "no_scan:pw3@",
+            "may not run `scan`; grant it (ACL SETUSER <user> +scan)",
+        ),
     ];
     for (userinfo, want) in cases {
         let err = failing_clear(&format!("redis://{userinfo}127.0.0.1:{port}"));
@@ -360,4 +414,66 @@ fn a_dry_run_counts_on_a_terminal() {
     assert!(screen.contains("Would clear 300000 session(s)"), "{screen}");
     assert!(screen.contains("sessions counted"), "{screen}");
     assert!(!screen.contains("sessions cleared"), "{screen}");
+}
+
+/// A server that becomes a read-only replica after the check that it is a primary: its
+/// `READONLY` answer to UNLINK says to point REDIS_URL at the primary, not to try again.
+#[test]
+fn a_readonly_answer_says_to_use_the_primary() {
+    let Some(primary) = RedisServer::start("readonly_answer_primary") else {
+        return;
+    };
+    let Some(server) = RedisServer::start("readonly_answer") else {
+        return;
+    };
+    primary.plant(0, "other:", 2);
+    server.plant(0, PREFIX, 50);
+    let mut admin = server.con(0);
+    // Writes wait (reads and INFO do not): the clear connects, checks, SCANs, and its
+    // UNLINK waits until the server has become a replica.
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(20000)
+        .arg("WRITE")
+        .query::<()>(&mut admin)
+        .expect("CLIENT PAUSE");
+    let p = Project::new();
+    let url = server.url();
+    let child = spawn(
+        &p,
+        &["clear", "-f", "--prefix", PREFIX],
+        &[("REDIS_URL", url.as_str())],
+    );
+    wait_until("the clear's UNLINK waits", Duration::from_secs(15), || {
+        let clients: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(&mut admin)
+            .expect("CLIENT LIST");
+        clients.contains("cmd=unlink")
+    });
+    redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.port)
+        .query::<()>(&mut admin)
+        .expect("REPLICAOF");
+    redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query::<()>(&mut admin)
+        .expect("CLIENT UNPAUSE");
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed after clearing 0 session(s): ReadOnly: You can't write against a read only replica.")
+            && err.contains("the server is a read-only replica; point REDIS_URL at the primary"),
+        "{err}"
+    );
+    assert!(!err.contains("run the command again"), "{err}");
+    assert!(
+        !err.contains("myapp:session:"),
+        "a session id was shown: {err}"
+    );
+    assert!(!stdout(&out).contains("✓"));
+    // The primary, and what it holds, untouched.
+    assert_eq!(primary.dbsize(0), 2);
 }

@@ -331,3 +331,73 @@ fn rediss_to_a_plain_text_server_says_it_does_not_speak_tls_without_waiting() {
     assert!(took < std::time::Duration::from_secs(4), "took {took:?}");
     assert_eq!(server.dbsize(0), 3);
 }
+
+#[test]
+fn redis_tls_files_named_in_dotenv_are_read_from_the_project_root() {
+    let test = "redis_tls_files_in_dotenv";
+    let Some(certs) = Certs::make(test) else {
+        return;
+    };
+    let Some(server) = RedisServer::start_tls(
+        test,
+        &certs,
+        &["--requirepass", "env-pw", "--tls-auth-clients", "yes"],
+    ) else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 6);
+    server.set(0, "other:session:1");
+    let p = Project::new();
+    for (from, to) in [
+        (&certs.ca, "tls/ca.crt"),
+        (&certs.client_cert, "tls/client.crt"),
+        (&certs.client_key, "tls/client.key"),
+    ] {
+        p.write(
+            to,
+            &std::fs::read_to_string(from).expect("read a test certificate"),
+        );
+    }
+    // Relative paths, and an empty process variable that does not hide them.
+    p.write(
+        ".env",
+        &format!(
+            "REDIS_URL={}\nREDIS_TLS_CERT_FILE=tls/client.crt\nREDIS_TLS_KEY_FILE=tls/client.key\nREDIS_TLS_CA_FILE=tls/ca.crt\n",
+            server.url()
+        ),
+    );
+    // Run from elsewhere: the paths are the project's, not the working directory's.
+    let elsewhere = tempfile::tempdir().expect("a working directory");
+    let shown = format!("rediss://:****@127.0.0.1:{}", server.port);
+    let out = run(
+        mtls_cmd(&p)
+            .current_dir(elsewhere.path())
+            .args(["clear", "-f", "-C"])
+            .arg(p.root())
+            .env("REDIS_TLS_CA_FILE", ""),
+        0,
+    );
+    assert_eq!(stdout(&out), redis_lines(&shown, "myapp:session:*", 6));
+    assert_eq!(server.count(0, "myapp:session:*"), 0);
+    assert!(server.exists(0, "other:session:1"));
+
+    // A file `.env` names that is not there: named as the project's, nothing deleted.
+    server.plant(0, "myapp:session:", 2);
+    std::fs::remove_file(p.path("tls/client.key")).expect("remove the key");
+    let out = run(
+        mtls_cmd(&p)
+            .current_dir(elsewhere.path())
+            .args(["clear", "-f", "-C"])
+            .arg(p.root()),
+        1,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: cannot use the file REDIS_TLS_KEY_FILE names (`{}`): ",
+            p.path("tls/client.key").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(server.count(0, "myapp:session:*"), 2);
+}

@@ -81,3 +81,105 @@ fn a_tracked_env_file_is_refused_with_the_fix() {
     assert!(git_ignores_env(&p));
     assert!(p.read(".env").contains("SESSION_SECRET="));
 }
+
+/// A project in `app/` below the root of a temporary directory.
+fn nested_project() -> Project {
+    let p = Project::empty();
+    p.write(
+        "app/shard.yml",
+        "name: myapp\nversion: 0.1.0\n\ndependencies:\n  azu:\n    github: azutoolkit/azu\n",
+    );
+    p
+}
+
+/// Whether git, asked in `app/`, ignores `app/.env`.
+fn git_ignores_app_env(p: &Project) -> bool {
+    Command::new("git")
+        .args(["check-ignore", "-q", "--", ".env"])
+        .current_dir(p.path("app"))
+        .status()
+        .expect("run git")
+        .success()
+}
+
+#[test]
+fn a_project_below_a_repository_whose_gitignore_ignores_env_adds_nothing() {
+    let p = nested_project();
+    git(&p, &["init", "-q"]);
+    p.write(".gitignore", ".env\n");
+    let out = run(
+        p.cmd()
+            .args(["setup", "-b", "memory", "-C"])
+            .arg(p.path("app")),
+        0,
+    );
+    assert!(!p.exists("app/.gitignore"), "{}", stdout(&out));
+    assert_eq!(p.read(".gitignore"), ".env\n");
+    assert!(p.read("app/.env").contains("SESSION_SECRET="));
+    assert!(git_ignores_app_env(&p));
+}
+
+#[test]
+fn a_nested_gitignore_that_unignores_env_gets_the_ignore_added() {
+    let p = nested_project();
+    git(&p, &["init", "-q"]);
+    p.write(".gitignore", ".env\n");
+    p.write("app/.gitignore", "/lib\n!.env\n");
+    assert!(!git_ignores_app_env(&p), "the test's premise");
+    let out = run(
+        p.cmd()
+            .args(["setup", "-b", "memory", "-C"])
+            .arg(p.path("app")),
+        0,
+    );
+    assert!(
+        stdout(&out).contains("   update  .gitignore"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(p.read("app/.gitignore"), "/lib\n!.env\n.env\n");
+    assert_eq!(p.read(".gitignore"), ".env\n");
+    assert!(git_ignores_app_env(&p), "git does not ignore app/.env");
+
+    // A .env the repository tracks in the nested project is refused, as at the root.
+    let p = nested_project();
+    git(&p, &["init", "-q"]);
+    p.write("app/.env", "A=1\n");
+    git(&p, &["add", "app/.env"]);
+    let before = p.tree();
+    let out = run(
+        p.cmd()
+            .args(["setup", "-b", "memory", "-C"])
+            .arg(p.path("app")),
+        1,
+    );
+    out.warns(&["is tracked by git, so a secret written there would be committed; untrack it with `git rm --cached .env`"]);
+    assert_eq!(p.tree(), before, "nothing may change");
+}
+
+/// Outside a repository only the project's own `.gitignore` counts: git reads no
+/// `.gitignore` above the repository a later `git init` in the project makes.
+#[test]
+fn outside_a_repository_a_parent_gitignore_does_not_count() {
+    let p = nested_project();
+    p.write(".gitignore", ".env\n");
+    let out = run(
+        p.cmd()
+            .args(["setup", "-b", "memory", "-C"])
+            .arg(p.path("app")),
+        0,
+    );
+    assert!(
+        stdout(&out).contains("   create  .gitignore"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(p.read("app/.gitignore"), ".env\n");
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(p.path("app"))
+        .status()
+        .expect("run git");
+    assert!(init.success());
+    assert!(git_ignores_app_env(&p));
+}

@@ -31,7 +31,7 @@ use redis::RedisError;
 use redis::aio::MultiplexedConnection;
 
 use super::Stop;
-use super::redis::{open, scan};
+use super::redis::{TlsFiles, open, scan};
 use crate::error::{Error, Result};
 
 mod layout;
@@ -53,6 +53,8 @@ pub struct Cluster {
     seed_con: MultiplexedConnection,
     /// Whether nodes are reached over TLS (by their announced host names, if any).
     tls: bool,
+    /// The client certificate and CA files every node's connection uses.
+    files: TlsFiles,
     /// The slot layout when the primaries were found, to compare with the one at the end.
     layout: Layout,
     primaries: Vec<Primary>,
@@ -110,7 +112,11 @@ impl Cluster {
     /// Long because connecting is one sequence (read the layout, connect each primary, check
     /// each is still one) whose failures all name the node; split, each part would need the
     /// whole state.
-    pub async fn connect(seed_url: &str, mut seed_con: MultiplexedConnection) -> Result<Self> {
+    pub async fn connect(
+        seed_url: &str,
+        mut seed_con: MultiplexedConnection,
+        files: TlsFiles,
+    ) -> Result<Self> {
         let seed_masked = crate::url::mask(seed_url);
         let topology_error = |reason: String| Error::RedisTopology {
             url: seed_masked.clone(),
@@ -138,7 +144,8 @@ impl Cluster {
         }
         wanted.sort();
 
-        let connected = join_all(wanted.iter().map(|(_, url, _)| open(url)).collect()).await;
+        let connected =
+            join_all(wanted.iter().map(|(_, url, _)| open(url, &files)).collect()).await;
         let mut primaries = Vec::with_capacity(wanted.len());
         for ((addr, url, id), con) in wanted.into_iter().zip(connected) {
             let masked = crate::url::mask(&url);
@@ -169,6 +176,7 @@ impl Cluster {
             seed_masked,
             seed_con,
             tls,
+            files,
             layout: layout(&nodes),
             primaries,
             pool: RefCell::new(pool),
@@ -311,7 +319,7 @@ impl Cluster {
         let mut con = match pooled {
             Some(con) => con,
             None => {
-                let con = open(&url)
+                let con = open(&url, &self.files)
                     .await
                     .map_err(|failure| (masked.clone(), failure.reason().to_string()))?;
                 self.pool.borrow_mut().insert(addr.clone(), con.clone());

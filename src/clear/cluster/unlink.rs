@@ -210,13 +210,15 @@ impl Cluster {
         let (host, port) = split_addr(addr)
             .ok_or_else(|| format!("a key moved to `{addr}`, which is not a node address"))?;
         let url = node_url(&self.seed_url, host, port)?;
-        let con = open(&url).await.map_err(|failure: ConnectFailure| {
-            format!(
-                "a key moved to `{}`, which cannot be reached: {}",
-                crate::url::mask(&url),
-                failure.reason()
-            )
-        })?;
+        let con = open(&url, &self.files)
+            .await
+            .map_err(|failure: ConnectFailure| {
+                format!(
+                    "a key moved to `{}`, which cannot be reached: {}",
+                    crate::url::mask(&url),
+                    failure.reason()
+                )
+            })?;
         self.pool.borrow_mut().insert(addr.to_string(), con.clone());
         Ok(con)
     }

@@ -39,6 +39,7 @@ pub(super) fn redis_target(
     Ok(RedisTarget {
         pattern: crate::clear::redis::pattern(&prefix),
         prefix_given: args.prefix.is_some(),
+        tls: crate::clear::redis::TlsFiles::from_env(env, &args.project.path),
         url,
         masked_url,
         database,
@@ -159,4 +160,38 @@ pub(super) fn alts_text(alts: &[Alt]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" || ")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// An empty `REDIS_URL=` line in `.env` is unset: with no store, the default server.
+    /// (Through the binary this would reach whatever listens on localhost:6379.)
+    #[test]
+    fn an_empty_redis_url_in_dotenv_falls_back_to_the_default() {
+        if std::env::var("REDIS_URL").is_ok_and(|v| !v.is_empty()) {
+            return; // the process's value wins, and tests do not change the environment
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "REDIS_URL=\n").unwrap();
+        std::fs::write(dir.path().join("shard.yml"), "name: myapp\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "azu-session".as_ref(),
+            "clear".as_ref(),
+            "-C".as_ref(),
+            dir.path().as_os_str(),
+        ])
+        .unwrap();
+        let Command::Clear(args) = cli.command else {
+            panic!("not a clear");
+        };
+        let env = Env::load(dir.path()).unwrap();
+        let target = redis_target(&args, None, crate::project::INITIALIZER, &env).unwrap();
+        assert_eq!(target.url, DEFAULT_REDIS_URL);
+        assert_eq!(target.prefix, "myapp:session:");
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
 
+use super::tls::TlsFiles;
 use super::{CONNECT_TIMEOUT, RESPONSE_TIMEOUT, UrlParts, db_in_path, explain, unix_aliases};
 use crate::error::Error;
 
@@ -100,8 +101,12 @@ impl ConnectFailure {
     }
 }
 
-/// A connection to the one server `url` names, within [`CONNECT_TIMEOUT`].
-pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection, ConnectFailure> {
+/// A connection to the one server `url` names, within [`CONNECT_TIMEOUT`]; a `rediss://`
+/// one with the client certificate and CA `files` name.
+pub(crate) async fn open(
+    url: &str,
+    files: &TlsFiles,
+) -> std::result::Result<MultiplexedConnection, ConnectFailure> {
     let url = unix_aliases(url);
     let url = db_in_path(&url).map_err(ConnectFailure::InvalidUrl)?;
     let tls = UrlParts::of(&url).is_some_and(|parts| {
@@ -111,7 +116,8 @@ pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection
         )
     });
     let certificates = if tls {
-        super::tls::certificates().map_err(|e| ConnectFailure::Setup(e.to_string(), Box::new(e)))?
+        super::tls::certificates(files)
+            .map_err(|e| ConnectFailure::Setup(e.to_string(), Box::new(e)))?
     } else {
         None
     };
@@ -138,7 +144,7 @@ pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection
     };
     match connected {
         Ok(Ok(con)) => Ok(con),
-        Ok(Err(e)) => match classify(&e) {
+        Ok(Err(e)) => match classify(&e, files) {
             // A server that is full says so as it accepts, then closes; our client only
             // sees the closed connection. Ask again and read what it says.
             ConnectFailure::Other(reason) => match refusal(&url).await {
@@ -161,7 +167,7 @@ pub(crate) async fn open(url: &str) -> std::result::Result<MultiplexedConnection
 /// loaded, or anything else.
 ///
 /// Long because it is one table: each way a connection can fail, and the fix it needs.
-fn classify(e: &redis::RedisError) -> ConnectFailure {
+fn classify(e: &redis::RedisError, files: &TlsFiles) -> ConnectFailure {
     // The crate's own connect timeout and ours are the same 5 s: say it one way.
     if e.is_timeout() {
         return ConnectFailure::Other(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()));
@@ -174,7 +180,7 @@ fn classify(e: &redis::RedisError) -> ConnectFailure {
         }
         Some(rustls::Error::AlertReceived(alert)) => {
             use rustls::AlertDescription as A;
-            let given = super::tls::client_cert_given();
+            let given = files.client_cert_given();
             match alert {
                 A::CertificateRequired => return ConnectFailure::ClientCertWanted(reason),
                 A::HandshakeFailure if !given => return ConnectFailure::ClientCertWanted(reason),

@@ -30,6 +30,7 @@ use connect::MAXCLIENTS_FIX;
 pub(crate) use connect::{ConnectFailure, open};
 pub use single::clear;
 pub(crate) use single::scan;
+pub use tls::TlsFiles;
 use urls::{UrlParts, db_in_path, unix_aliases};
 pub use urls::{database, seeds};
 
@@ -203,7 +204,7 @@ pub async fn connect_target(target: &RedisTarget) -> Result<RedisConnection> {
     let mut failures = Vec::new();
     let mut answered = None;
     for seed in &seeds {
-        match open(seed).await {
+        match open(seed, &target.tls).await {
             Ok(con) => {
                 answered = Some((seed, con));
                 break;
@@ -225,7 +226,7 @@ pub async fn connect_target(target: &RedisTarget) -> Result<RedisConnection> {
         }
         (false, count) => Err(Error::RedisNotCluster { url: masked, count }),
         (true, _) => Ok(RedisConnection::Cluster(Box::new(
-            Cluster::connect(seed, con).await?,
+            Cluster::connect(seed, con, target.tls.clone()).await?,
         ))),
     }
 }

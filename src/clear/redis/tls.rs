@@ -8,6 +8,10 @@
 //!   after it) and its private key, given together;
 //! - `REDIS_TLS_CA_FILE`: the CA certificates (PEM) to trust instead of the system's (or
 //!   SSL_CERT_FILE's).
+//!
+//! Each is read from the process, then from the project's `.env` (an empty value is unset in
+//! both); a relative path in `.env` names a file in the project root, one in the process a
+//! file in the working directory.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,6 +22,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::UrlParts;
 use crate::error::Error;
+use crate::project::{Env, Origin};
 
 pub const CERT_VAR: &str = "REDIS_TLS_CERT_FILE";
 pub const KEY_VAR: &str = "REDIS_TLS_KEY_FILE";
@@ -27,12 +32,45 @@ pub const CA_VAR: &str = "REDIS_TLS_CA_FILE";
 /// whether it speaks Redis without TLS.
 pub const PLAIN_PROBE_AFTER: Duration = Duration::from_millis(300);
 
-/// The client certificate and CA files the environment names, read and checked; `None`
-/// when it names none. An error names the variable and the file.
-pub fn certificates() -> Result<Option<TlsCertificates>, Error> {
-    let cert = file_var(CERT_VAR);
-    let key = file_var(KEY_VAR);
-    let ca = file_var(CA_VAR);
+/// The files the TLS variables name, found once by the plan (process, then `.env`) and
+/// read only when a `rediss://` connection is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    cert: Option<String>,
+    key: Option<String>,
+    ca: Option<String>,
+}
+
+impl TlsFiles {
+    /// The files `env` names; a relative path from `.env` is taken from `root`.
+    pub fn from_env(env: &Env, root: &Path) -> Self {
+        let file = |var: &str| {
+            env.lookup(var).map(|(value, origin)| match origin {
+                Origin::Dotenv if Path::new(&value).is_relative() => {
+                    root.join(&value).display().to_string()
+                }
+                _ => value,
+            })
+        };
+        TlsFiles {
+            cert: file(CERT_VAR),
+            key: file(KEY_VAR),
+            ca: file(CA_VAR),
+        }
+    }
+
+    /// Whether a client certificate is given (for the error when the server refuses one).
+    pub fn client_cert_given(&self) -> bool {
+        self.cert.is_some()
+    }
+}
+
+/// The client certificate and CA files `files` names, read and checked; `None` when it
+/// names none. An error names the variable and the file.
+pub fn certificates(files: &TlsFiles) -> Result<Option<TlsCertificates>, Error> {
+    let cert = files.cert.clone();
+    let key = files.key.clone();
+    let ca = files.ca.clone();
     let client_tls = match (cert, key) {
         (None, None) => None,
         (Some(_), None) => {
@@ -85,18 +123,6 @@ pub fn certificates() -> Result<Option<TlsCertificates>, Error> {
         client_tls,
         root_cert,
     }))
-}
-
-/// Whether a client certificate is given (for the error when the server refuses one).
-pub fn client_cert_given() -> bool {
-    file_var(CERT_VAR).is_some()
-}
-
-/// The file a variable names; an empty one names none.
-fn file_var(var: &str) -> Option<String> {
-    std::env::var_os(var)
-        .map(|v| v.to_string_lossy().into_owned())
-        .filter(|v| !v.is_empty())
 }
 
 fn read(var: &'static str, path: &str) -> Result<Vec<u8>, Error> {

@@ -46,6 +46,8 @@ pub struct Options<'a> {
     /// signed when `auth_clients`.
     pub tls: Option<&'a Certs>,
     pub auth_clients: bool,
+    /// More `redis-server` arguments for every node (e.g. `--rename-command`).
+    pub extra: &'a [&'a str],
 }
 
 impl RedisCluster {
@@ -446,6 +448,7 @@ fn spawn_node(test: &str, dir: &Path, options: &Options<'_>) -> (ClusterNode, u1
         if let Some(pw) = options.password {
             cmd.args(["--requirepass", pw, "--masterauth", pw]);
         }
+        cmd.args(options.extra);
         let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
