@@ -16,6 +16,7 @@ mod hardening;
 mod initializer;
 mod manifest;
 mod output;
+mod planted;
 mod promises;
 mod redis_targets;
 mod redis_transport;
