@@ -162,8 +162,8 @@ pub enum AfterClear {
         sessions_during_clear: Option<u64>,
         /// Whether the look counted them all (it is bounded in time).
         sessions_during_clear_complete: Option<bool>,
-        /// Why the look failed, if it did.
-        #[serde(skip)]
+        /// Why the look failed, if it did (`null` when it did not).
+        #[serde(rename = "sessions_during_clear_error")]
         look_failed: Option<String>,
     },
     /// `SESSION_SECRET` comes from the process's environment: nothing was written.

@@ -21,6 +21,7 @@ mod promises;
 mod redis_targets;
 mod redis_transport;
 mod rotate;
+mod rotate_look;
 mod schemas;
 mod setup;
 mod setup_git;
