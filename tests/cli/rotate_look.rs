@@ -298,3 +298,48 @@ fn rotation_keeps_the_owner_and_group_of_dotenv() {
     assert_ne!(p.read(".env"), before);
     assert_eq!((meta.uid(), meta.gid()), (1234, 2345));
 }
+
+/// The restart step names the service when the project says which: a Procfile's `web`
+/// process (its command, which may hold a secret, is not shown), else a systemd unit in the
+/// project whose ExecStart runs the app; otherwise the main file.
+#[test]
+fn the_restart_step_names_the_service_running_the_app() {
+    let p = project();
+    p.write(
+        "deploy/myapp.service",
+        "[Service]\nExecStart=/srv/myapp/bin/myapp --port 8080\n",
+    );
+    let out = run(p.cmd().arg("rotate-secret"), 0);
+    assert!(
+        stdout(&out).ends_with("Next: restart the systemd service myapp.service (`systemctl restart myapp.service`, from deploy/myapp.service) so it reads the new SESSION_SECRET; until it restarts, cookies signed with the old secret still work\n"),
+        "{}",
+        stdout(&out)
+    );
+    p.write(
+        "Procfile",
+        "web: SESSION_SECRET=s3kr1t-in-procfile bin/myapp\n",
+    );
+    let out = run(p.cmd().args(["--format", "json", "rotate-secret"]), 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        json["restart_service"],
+        serde_json::json!({"kind": "procfile", "name": "web"})
+    );
+    assert_eq!(json["restart"], "src/myapp.cr");
+    let out = run(p.cmd().arg("rotate-secret"), 0);
+    let o = stdout(&out);
+    assert!(
+        o.ends_with("Next: restart the `web` process of Procfile so it reads the new SESSION_SECRET; until it restarts, cookies signed with the old secret still work\n"),
+        "{o}"
+    );
+    assert!(!o.contains("s3kr1t"), "{o}");
+    // A unit that runs something else is not the app's.
+    let q = project();
+    q.write(
+        "app.service",
+        "[Service]\nExecStart=/usr/bin/redis-server\n",
+    );
+    let out = run(q.cmd().args(["--format", "json", "rotate-secret"]), 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(json["restart_service"].is_null(), "{json}");
+}
