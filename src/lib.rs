@@ -22,6 +22,7 @@ mod man;
 pub mod output;
 pub mod project;
 mod render;
+mod restart;
 mod rotate;
 pub mod setup;
 mod stats;

@@ -21,6 +21,7 @@ use crate::clear::{self, ClearPlan, ClearReport, Target};
 use crate::error::{Error, Result};
 use crate::fsutil::{self, DirLock, PlannedWrite};
 use crate::project::{self, DOTENV, Project};
+use crate::restart::Service;
 use crate::setup::{dotenv, git};
 
 /// What a rotation can do, found before anything changes.
@@ -40,6 +41,8 @@ pub struct Rotation {
     through: Option<PathBuf>,
     /// The app's main file (`src/<app>.cr`), when it exists.
     main_file: Option<String>,
+    /// The service running the app, when the project says (see `restart`).
+    service: Option<Service>,
     /// Held until the write is done, so setup cannot edit `.env` in between.
     _lock: Option<DirLock>,
 }
@@ -67,15 +70,18 @@ pub fn prepare(root: &Path) -> Result<Prepared> {
         contents: text.into_bytes(),
         new_mode: 0o600,
     }])?;
-    let main_file = Project::open(root)
-        .ok()
-        .map(|p| format!("src/{}.cr", p.app_name))
+    let app = Project::open(root).ok().map(|p| p.app_name);
+    let main_file = app
+        .as_ref()
+        .map(|app| format!("src/{app}.cr"))
         .filter(|f| root.join(f).is_file());
+    let service = crate::restart::find(root, app.as_deref());
     Ok(Prepared::Ready(Rotation {
         write,
         created: existing.is_none(),
         through: (target != path).then_some(target),
         main_file,
+        service,
         _lock: lock,
     }))
 }
@@ -90,6 +96,7 @@ impl Rotation {
             created: self.created,
             through: self.through,
             main_file: self.main_file,
+            service: self.service,
         })
     }
 }
@@ -109,6 +116,10 @@ pub struct Rotated {
     /// The app's main file (`src/<app>.cr`), when it exists: what to restart.
     #[serde(rename = "restart")]
     pub main_file: Option<String>,
+    /// The service running the app (a Procfile's web process, a systemd unit in the
+    /// project), when it can tell: what the restart step names.
+    #[serde(rename = "restart_service")]
+    pub service: Option<Service>,
 }
 
 fn shown_path<S: Serializer>(path: &Option<PathBuf>, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -162,8 +173,8 @@ pub enum AfterClear {
         sessions_during_clear: Option<u64>,
         /// Whether the look counted them all (it is bounded in time).
         sessions_during_clear_complete: Option<bool>,
-        /// Why the look failed, if it did.
-        #[serde(skip)]
+        /// Why the look failed, if it did (`null` when it did not).
+        #[serde(rename = "sessions_during_clear_error")]
         look_failed: Option<String>,
     },
     /// `SESSION_SECRET` comes from the process's environment: nothing was written.

@@ -321,6 +321,16 @@ mod tests {
                 "?redis://u:p@ss*@stlh:p@ss*@stlhoost:6379@host",
                 "?redis://u:****@host",
             ),
+            // A comma before what is not a scheme (a digit first, as no scheme starts) is in
+            // the password (kills the mutant `&&` -> `||` in starts_with_scheme).
+            ("redis://:p,9w://x@h1:7000", "redis://:****@h1:7000"),
+            ("redis://:p,a_b://x@h1:7000", "redis://:****@h1:7000"),
+            // A secret value ending before the user info's `:` is masked on its own (kills
+            // the mutant `<=` -> `>` in mask_one's filter of values the user info covers).
+            (
+                "redis://?pass=s3cret&:pw@host",
+                "redis://?pass=****&:****@host",
+            ),
             (
                 "redis://:a@h1:7000,redis://:b@h2:7001",
                 "redis://:****@h1:7000,redis://:****@h2:7001",

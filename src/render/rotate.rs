@@ -57,9 +57,10 @@ pub fn after_clear(report: &ClearRotateReport<'_>, out: &Output) {
 }
 
 fn restart_line(rotated: &Rotated) -> String {
-    let app = match &rotated.main_file {
-        Some(file) => format!("the application ({file})"),
-        None => "the application".to_string(),
+    let app = match (&rotated.service, &rotated.main_file) {
+        (Some(service), _) => service.describe(),
+        (None, Some(file)) => format!("the application ({file})"),
+        (None, None) => "the application".to_string(),
     };
     format!(
         "Next: restart {app} so it reads the new SESSION_SECRET; until it restarts, cookies signed with the old secret still work"

@@ -339,6 +339,9 @@ fn malformed_dotenv_lines_are_named_without_their_content() {
 
 // ---------------------------------------------------------------- secrets
 
+/// URLs of every form, mostly unreachable, and setup's files. The same promise against
+/// reachable servers whose password is the planted one, every command and format, is
+/// planted.rs's `no_output_against_reachable_servers_contains_a_planted_password`.
 #[test]
 fn no_output_of_any_command_contains_a_planted_secret() {
     const PLANTED: &str = "Planted-S3cret-0x5eed";

@@ -217,3 +217,51 @@ fn a_database_password_in_the_query_is_never_shown() {
     );
     no_part_of(&["p@ss", "@ss"], &out, "dry run");
 }
+
+/// SQLite: the tool opens only the URL's file, and no URL parameter (crystal-sqlite3's or
+/// ours) attaches another, so `--table aux.sessions` names a database that is not attached
+/// on its connection. Whether or not a file `aux` holds a sessions table, every command
+/// refuses with the fix (pass --table), and `main.sessions`, the decoy of the same name,
+/// keeps every row; `--table main.sessions` is that table.
+#[test]
+fn an_sqlite_schema_qualified_table_never_falls_back_to_main() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let db = TestDb::sqlite_at(&dir.path().join("app.sqlite3"));
+    db.create_sessions("sessions", 5);
+    // The file an app could have attached as `aux`, with sessions of its own.
+    let aux = TestDb::sqlite_at(&dir.path().join("aux.sqlite3"));
+    aux.create_sessions("sessions", 4);
+    let p = Project::new();
+    for table in ["aux.sessions", "temp.sessions"] {
+        for args in [
+            &["clear", "-f"][..],
+            &["clear", "-f", "--expired"],
+            &["clear", "--dry-run"],
+            &["stats"],
+        ] {
+            let out = run(
+                p.cmd()
+                    .args(args)
+                    .args(["-b", "database", "--table", table])
+                    .env("DATABASE_URL", &db.url),
+                1,
+            );
+            let err = crate::support::run::stderr(&out);
+            assert!(
+                err.contains(&format!("table `{table}` does not exist in `"))
+                    && err.contains("pass --table"),
+                "{args:?} {table}: {err}"
+            );
+        }
+    }
+    assert_eq!(db.count("sessions"), 5);
+    assert_eq!(aux.count("sessions"), 4);
+    run(
+        p.cmd()
+            .args(["clear", "-f", "-b", "database", "--table", "main.sessions"])
+            .env("DATABASE_URL", &db.url),
+        0,
+    );
+    assert_eq!(db.count("sessions"), 0);
+    assert_eq!(aux.count("sessions"), 4);
+}

@@ -257,8 +257,23 @@ pub fn scan_match<T: redis::FromRedisValue>(con: &mut redis::Connection, pattern
     iter.map(|key| key.expect("a key")).collect()
 }
 
+/// `s` with every byte but RFC 3986's unreserved characters percent-encoded, as a URL's
+/// userinfo or query value must hold a password with `:`, `@`, `/`, `?`, `#`, `%` or `&`.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn url_for(password: Option<&str>, port: u16, db: u8) -> String {
-    let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    let auth = password
+        .map(|p| format!(":{}@", percent_encode(p)))
+        .unwrap_or_default();
     let db = if db == 0 {
         String::new()
     } else {
@@ -268,7 +283,9 @@ pub fn url_for(password: Option<&str>, port: u16, db: u8) -> String {
 }
 
 fn unix_url_for(path: &Path, password: Option<&str>, db: u8) -> String {
-    let pass = password.map(|p| format!("&pass={p}")).unwrap_or_default();
+    let pass = password
+        .map(|p| format!("&pass={}", percent_encode(p)))
+        .unwrap_or_default();
     format!("redis+unix://{}?db={db}{pass}", path.display())
 }
 
