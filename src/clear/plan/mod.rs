@@ -347,24 +347,14 @@ fn undecided<'a>(
             conditions,
         });
     }
-    // A condition on a variable is left open by Azu's environment alone: CRYSTAL_ENV names
-    // no member of `Azu::Environment` (the app itself would not start), or AZU_ENV or
-    // CRYSTAL_ENV is unset and compared with `development`.
+    // Only Azu's environment can leave a condition on a variable open: CRYSTAL_ENV names
+    // no member of `Azu::Environment` (the app itself would not start).
     let reason = match crate::initializer::azu_environment(&|n: &str| env.get(n)) {
         Err(value) => format!(
             "{CRYSTAL_ENV} is `{value}`, which names no Azu environment ({})",
             AZU_ENVIRONMENTS.join(", ")
         ),
-        Ok(_) => match u
-            .variables
-            .iter()
-            .find(|v| matches!(v.as_str(), "AZU_ENV" | CRYSTAL_ENV) && env.get(v).is_none())
-        {
-            Some(v) => format!(
-                "{v} is unset, which Azu reads as `development` but `ENV[\"{v}\"]?` reads as nil, and the two choose differently"
-            ),
-            None => "they read the environment".to_string(),
-        },
+        Ok(_) => "they read the environment".to_string(),
     };
     Err(Error::InitializerUndecidableEnv {
         path,

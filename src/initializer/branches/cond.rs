@@ -89,13 +89,6 @@ impl Test {
                 values,
             } => {
                 let value = vars.var(name).or_else(|| default.clone());
-                if value.is_none() && matches!(name.as_str(), "AZU_ENV" | CRYSTAL_ENV) {
-                    // Unset, Azu takes the environment for `development`, while the app's
-                    // own `ENV["X"]?` is `nil`: followed only where both readings agree.
-                    let as_nil = !*eq;
-                    let as_development = values.iter().any(|v| v == "development") == *eq;
-                    return (as_nil == as_development).then_some(as_nil);
-                }
                 // An unset variable is `nil`: equal to no string.
                 let found = value.is_some_and(|v| values.contains(&v));
                 Some(found == *eq)
@@ -246,8 +239,11 @@ fn members(list: &str) -> Option<Vec<String>> {
 /// The variable an `ENV` expression reads, and its value when unset.
 fn env_var(c: &regex::Captures, at: usize) -> Option<(String, Option<String>)> {
     let name = c.get(at).or_else(|| c.get(at + 1))?.as_str().to_string();
-    // `ENV.fetch`'s own default; an unset `AZU_ENV` or `CRYSTAL_ENV` is weighed in `eval`.
-    let default = c.get(at + 2).map(|d| d.as_str().to_string());
+    let default = match c.get(at + 2) {
+        Some(d) => Some(d.as_str().to_string()),
+        None if matches!(name.as_str(), "AZU_ENV" | CRYSTAL_ENV) => Some("development".into()),
+        None => None,
+    };
     Some((name, default))
 }
 
