@@ -10,7 +10,8 @@ impl Initializer {
     /// hold, the last (a later `config.store =` replaces an earlier one). When that hangs on
     /// conditions this reader cannot evaluate, every way they can turn out is tried; if the
     /// stores it may be clear different sessions, or it may be none, the choice is
-    /// undecidable.
+    /// undecidable. Long: one pass gathers the candidates, the open conditions and the
+    /// variables they read together, which keeps it linear in the stores.
     pub fn select<V: Vars + ?Sized>(&self, vars: &V) -> Selection<'_> {
         if self.stores.is_empty() {
             return Selection::NoStore;

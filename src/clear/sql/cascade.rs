@@ -71,7 +71,8 @@ struct Key {
 impl SqlTarget<'_> {
     /// The foreign keys whose `ON DELETE` changes other tables' rows when sessions go, each
     /// with how many rows this clear would change; then those of the tables whose rows are
-    /// deleted in turn.
+    /// deleted in turn. Long: a breadth-first walk over the referencing tables, each asked
+    /// for its keys and its row count, which reads best in one place.
     pub(super) async fn find_cascades(&mut self) -> Result<Vec<Cascade>> {
         let dialect = self.target.dialect();
         let sessions = self.target.table.quoted(dialect);
