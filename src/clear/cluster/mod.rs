@@ -224,7 +224,7 @@ impl Cluster {
             .filter_map(|(p, (_, error))| error.map(|e| (p.id.clone(), p.masked.clone(), e)))
             .collect();
         if dry_run {
-            return match failed.into_iter().next() {
+            return match telling(failed) {
                 Some((_, url, failure)) => Err(failure.into_error(url, cleared, dry_run)),
                 None => Ok(cleared),
             };
@@ -237,7 +237,7 @@ impl Cluster {
             let nodes = match read_nodes(&mut con).await {
                 Ok(nodes) => nodes,
                 Err(reason) => {
-                    if let Some((_, url, failure)) = failed.into_iter().next() {
+                    if let Some((_, url, failure)) = telling(failed) {
                         return Err(failure.into_error(url, cleared, dry_run));
                     }
                     return Err(Error::Redis {
@@ -254,13 +254,13 @@ impl Cluster {
             let now = layout(&nodes);
             let replaced = match known.change_to(&now) {
                 Change::None => {
-                    return match failed.into_iter().next() {
+                    return match telling(failed) {
                         Some((_, url, failure)) => Err(failure.into_error(url, cleared, dry_run)),
                         None => Ok(cleared),
                     };
                 }
                 Change::Resharding => {
-                    if let Some((_, url, failure)) = failed.into_iter().next() {
+                    if let Some((_, url, failure)) = telling(failed) {
                         return Err(failure.into_error(url, cleared, dry_run));
                     }
                     return Err(Error::RedisResharded {
@@ -383,6 +383,14 @@ impl Cluster {
             }
         }
     }
+}
+
+/// Of the primaries that failed, the one to report: the first whose failure names a fix (a
+/// refusal such as a renamed command reaches every primary, and a primary whose connection
+/// the same refusal cut short reports only a broken pipe), else the first.
+fn telling(mut failed: Vec<(String, String, Failure)>) -> Option<(String, String, Failure)> {
+    let at = failed.iter().position(|f| f.2.fix.is_some()).unwrap_or(0);
+    (at < failed.len()).then(|| failed.swap_remove(at))
 }
 
 /// Run every future to its end, concurrently on this task; their outputs in order.
