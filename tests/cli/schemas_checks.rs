@@ -348,10 +348,9 @@ fn cascades_are_counted_through_every_level_and_reported_by_a_real_clear() {
 }
 
 #[test]
-fn a_session_written_behind_a_mariadb_clear_makes_it_fail() {
-    // MariaDB has no row-level security, and its triggers can neither skip a row's delete
-    // without an error nor write to the table being deleted from: rows remain when the app
-    // writes one behind the clear, here a session with a key the walk has passed.
+fn a_session_written_behind_a_mariadb_clear_is_taken_by_a_finishing_pass() {
+    // A session the app writes with a key the walk has passed is left behind the walk; the
+    // pass after it takes it, so the clear ends with the table empty and the count exact.
     let Some(db) = TestDb::mysql("mariadb_rows_written_behind") else {
         return;
     };
@@ -369,15 +368,13 @@ fn a_session_written_behind_a_mariadb_clear_makes_it_fail() {
     db.exec("INSERT INTO sessions (id, session_id, data, expires_at) VALUES (1, 'late', '{}', '2099-01-01 00:00:00')");
     let out = crate::support::run::finish(child, Duration::from_secs(60));
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(!stdout(&out).contains('✓'), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("1 row(s) are still in `sessions`")
-            && err.contains("after 25000 session(s) were cleared")
-            && err.contains("the application wrote them while the clear ran"),
-        "{err}"
+        stdout(&out).contains("Cleared 25001 session(s)"),
+        "{}",
+        stdout(&out)
     );
-    assert_eq!(db.strings("SELECT session_id FROM sessions"), ["late"]);
+    assert_eq!(db.count("sessions"), 0);
 }
 
 /// A PostgreSQL role that owns nothing, made (and dropped) by the server's superuser: the

@@ -73,6 +73,8 @@ pub const BATCH: u64 = 10_000;
 
 /// Short PostgreSQL batches (rows moved by application updates) retried before giving up.
 const MAX_SHORT_BATCHES: u32 = 50;
+/// How many passes after a full clear take sessions the application wrote meanwhile.
+const FINISHING_PASSES: u32 = 3;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -255,11 +257,34 @@ impl<'p> SqlTarget<'p> {
         {
             e.set_cleared(before.saturating_sub(left));
         }
-        let cleared = result.map(|()| run.cleared)?;
+        result?;
         if !self.plan.expired {
-            self.check_empty(cleared).await?;
+            // Sessions the application wrote while the clear ran can be left behind a walk:
+            // batches take them too, pass after pass while each deletes something. A pass
+            // that deletes nothing met rows it cannot delete, which the check then names.
+            // When every pass still found new rows to delete, the application is writing
+            // sessions as fast as they go: those are new logins, not rows kept from the
+            // clear, and they stay (`--rotate-secret`'s look counts them).
+            let mut writing = true;
+            for _ in 0..FINISHING_PASSES {
+                if !self.any_row(run.cleared).await? {
+                    writing = false;
+                    break;
+                }
+                let before = run.cleared;
+                for part in &self.relation.parts.clone() {
+                    self.delete_in_batches(part, &mut run).await?;
+                }
+                if run.cleared == before {
+                    writing = false;
+                    break;
+                }
+            }
+            if !writing {
+                self.check_empty(run.cleared).await?;
+            }
         }
-        Ok(cleared)
+        Ok(run.cleared)
     }
 
     /// The whole clear, one physical table at a time: a walk in the table's own order where

@@ -18,16 +18,8 @@ impl SqlTarget<'_> {
     pub(super) async fn check_empty(&mut self, cleared: u64) -> Result<()> {
         let dialect = self.target.dialect();
         let table = self.target.table.quoted(dialect);
-        // Whether any row is left stops at the first; only then are they counted.
-        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) first_row");
-        let any: std::result::Result<i64, _> = waiting!(
-            self,
-            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-                .fetch_one(&mut self.conn)
-                .await
-        );
         let role = self.relation.hidden_from.clone();
-        if any.map_err(|e| self.fail(e, cleared))? > 0 {
+        if self.any_row(cleared).await? {
             let sql = count_sql(dialect, &table, false);
             let left: std::result::Result<i64, _> = waiting!(
                 self,
@@ -60,6 +52,19 @@ impl SqlTarget<'_> {
             cleared,
             unseen,
         })
+    }
+
+    /// Whether the role sees any row of the table (the query stops at the first).
+    pub(super) async fn any_row(&mut self, cleared: u64) -> Result<bool> {
+        let table = self.target.table.quoted(self.target.dialect());
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) first_row");
+        let any: std::result::Result<i64, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        );
+        Ok(any.map_err(|e| self.fail(e, cleared))? > 0)
     }
 
     /// PostgreSQL 15 and later: the live rows of every physical table of the sessions table
