@@ -261,14 +261,13 @@ impl<'p> SqlTarget<'p> {
         if !self.plan.expired {
             // Sessions the application wrote while the clear ran can be left behind a walk:
             // batches take them too, pass after pass while each deletes something. A pass
-            // that deletes nothing met rows it cannot delete, which the check then names.
+            // that deletes nothing met rows it cannot delete: an error naming how many.
             // When every pass still found new rows to delete, the application is writing
             // sessions as fast as they go: those are new logins, not rows kept from the
             // clear, and they stay (`--rotate-secret`'s look counts them).
-            let mut writing = true;
             for _ in 0..FINISHING_PASSES {
                 if !self.any_row(run.cleared).await? {
-                    writing = false;
+                    self.check_hidden(run.cleared).await?;
                     break;
                 }
                 let before = run.cleared;
@@ -276,12 +275,8 @@ impl<'p> SqlTarget<'p> {
                     self.delete_in_batches(part, &mut run).await?;
                 }
                 if run.cleared == before {
-                    writing = false;
-                    break;
+                    return Err(self.rows_remain(run.cleared).await);
                 }
-            }
-            if !writing {
-                self.check_empty(run.cleared).await?;
             }
         }
         Ok(run.cleared)

@@ -14,33 +14,38 @@ use super::{Dialect, SqlTarget, count_sql};
 use crate::error::{Error, Result};
 
 impl SqlTarget<'_> {
-    /// An error unless the table is empty after a full clear that deleted `cleared` rows.
-    pub(super) async fn check_empty(&mut self, cleared: u64) -> Result<()> {
+    /// The error for rows a finishing pass could not delete, after `cleared` were: how many
+    /// the role still sees.
+    pub(super) async fn rows_remain(&mut self, cleared: u64) -> Error {
         let dialect = self.target.dialect();
-        let table = self.target.table.quoted(dialect);
-        let role = self.relation.hidden_from.clone();
-        if self.any_row(cleared).await? {
-            let sql = count_sql(dialect, &table, false);
-            let left: std::result::Result<i64, _> = waiting!(
-                self,
-                sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-                    .fetch_one(&mut self.conn)
-                    .await
-            );
-            let left = u64::try_from(left.map_err(|e| self.fail(e, cleared))?).unwrap_or(0);
-            return Err(Error::RowsRemain {
-                table: self.target.table.to_string(),
-                url: self.target.url.shown.clone(),
-                left,
-                cleared,
-                policy: role,
-            });
+        let sql = count_sql(dialect, &self.target.table.quoted(dialect), false);
+        let left: std::result::Result<i64, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        );
+        let left = match left {
+            Ok(n) => u64::try_from(n).unwrap_or(0),
+            Err(e) => return self.fail(e, cleared),
+        };
+        Error::RowsRemain {
+            table: self.target.table.to_string(),
+            url: self.target.url.shown.clone(),
+            left,
+            cleared,
+            policy: self.relation.hidden_from.clone(),
         }
-        let Some(role) = role else {
+    }
+
+    /// With the table empty as the role sees it: an error when row-level security hides
+    /// rows from the role that the server's statistics still count.
+    pub(super) async fn check_hidden(&mut self, cleared: u64) -> Result<()> {
+        let Some(role) = self.relation.hidden_from.clone() else {
             return Ok(());
         };
-        // The role sees nothing; the server's own count of the table's live rows tells
-        // whether a policy hides some (a policy that lets it see every row hides none).
+        // The server's own count of the table's live rows tells whether a policy hides
+        // some (a policy that lets the role see every row hides none).
         let unseen = self.unseen_rows(cleared).await?;
         if unseen == Some(0) {
             return Ok(());
