@@ -11,32 +11,37 @@ fn planned(path: PathBuf, text: &str) -> PlannedWrite {
 
 #[test]
 fn writes_through_a_chain_of_links() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let shared = dir.path().join("shared");
-    fs::create_dir(&shared).unwrap();
-    fs::write(shared.join(".env"), "A=1\n").unwrap();
+    fs::create_dir(&shared).expect("test fixture");
+    fs::write(shared.join(".env"), "A=1\n").expect("test fixture");
     let app = dir.path().join("app");
-    fs::create_dir(&app).unwrap();
-    symlink("../shared/.env", app.join("middle")).unwrap();
-    symlink("middle", app.join(".env")).unwrap();
+    fs::create_dir(&app).expect("test fixture");
+    symlink("../shared/.env", app.join("middle")).expect("test fixture");
+    symlink("middle", app.join(".env")).expect("test fixture");
 
-    let target = resolve(&app.join(".env")).unwrap();
+    let target = resolve(&app.join(".env")).expect("test fixture");
     assert_eq!(
         target,
-        fs::canonicalize(&shared).unwrap().join(".env"),
+        fs::canonicalize(&shared)
+            .expect("test fixture")
+            .join(".env"),
         "{target:?}"
     );
-    write_all(&[planned(app.join(".env"), "A=2\n")]).unwrap();
+    write_all(&[planned(app.join(".env"), "A=2\n")]).expect("test fixture");
     assert!(
         fs::symlink_metadata(app.join(".env"))
-            .unwrap()
+            .expect("test fixture")
             .file_type()
             .is_symlink()
     );
-    assert_eq!(fs::read_to_string(shared.join(".env")).unwrap(), "A=2\n");
+    assert_eq!(
+        fs::read_to_string(shared.join(".env")).expect("test fixture"),
+        "A=2\n"
+    );
     let mut names: Vec<_> = fs::read_dir(&shared)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .expect("test fixture")
+        .map(|e| e.expect("test fixture").file_name())
         .collect();
     names.sort();
     assert_eq!(names, vec![".env"]);
@@ -44,42 +49,42 @@ fn writes_through_a_chain_of_links() {
 
 #[test]
 fn a_prepared_change_dropped_uncommitted_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("one"), "old one").unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
+    fs::write(dir.path().join("one"), "old one").expect("test fixture");
     let prepared = prepare(&[
         planned(dir.path().join("one"), "new one"),
         planned(dir.path().join("a/b/new"), "new"),
     ])
-    .unwrap();
+    .expect("test fixture");
     // Staged next to their targets, and the replaced file linked aside.
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4);
+    assert_eq!(fs::read_dir(dir.path()).expect("test fixture").count(), 4);
     drop(prepared);
     let names: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .expect("test fixture")
+        .map(|e| e.expect("test fixture").file_name())
         .collect();
     assert_eq!(names, vec!["one"]);
     assert_eq!(
-        fs::read_to_string(dir.path().join("one")).unwrap(),
+        fs::read_to_string(dir.path().join("one")).expect("test fixture"),
         "old one"
     );
 
     prepare(&[planned(dir.path().join("one"), "new one")])
-        .unwrap()
+        .expect("test fixture")
         .commit()
-        .unwrap();
+        .expect("test fixture");
     assert_eq!(
-        fs::read_to_string(dir.path().join("one")).unwrap(),
+        fs::read_to_string(dir.path().join("one")).expect("test fixture"),
         "new one"
     );
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    assert_eq!(fs::read_dir(dir.path()).expect("test fixture").count(), 1);
 }
 
 #[test]
 fn a_loop_of_links_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    symlink("b", dir.path().join("a")).unwrap();
-    symlink("a", dir.path().join("b")).unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
+    symlink("b", dir.path().join("a")).expect("test fixture");
+    symlink("a", dir.path().join("b")).expect("test fixture");
     assert!(resolve(&dir.path().join("a")).is_err());
 }
 
@@ -87,11 +92,11 @@ fn a_loop_of_links_is_an_error() {
 /// anything is moved.
 #[test]
 fn a_directory_where_a_file_goes_is_refused_before_anything_moves() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("one"), "old one").unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
+    fs::write(dir.path().join("one"), "old one").expect("test fixture");
     // A directory where the third file goes: it cannot be linked aside.
-    fs::create_dir(dir.path().join("two")).unwrap();
-    fs::write(dir.path().join("two/x"), "x").unwrap();
+    fs::create_dir(dir.path().join("two")).expect("test fixture");
+    fs::write(dir.path().join("two/x"), "x").expect("test fixture");
     let err = write_all(&[
         planned(dir.path().join("one"), "new one"),
         planned(dir.path().join("new"), "new"),
@@ -100,12 +105,17 @@ fn a_directory_where_a_file_goes_is_refused_before_anything_moves() {
     .unwrap_err();
     assert!(matches!(err, Error::RenameUndone { .. }), "{err}");
     assert_eq!(
-        fs::read_to_string(dir.path().join("one")).unwrap(),
+        fs::read_to_string(dir.path().join("one")).expect("test fixture"),
         "old one"
     );
     let mut names: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .expect("test fixture")
+        .map(|e| {
+            e.expect("test fixture")
+                .file_name()
+                .into_string()
+                .expect("test fixture")
+        })
         .collect();
     names.sort();
     assert_eq!(names, vec!["one", "two"]);
@@ -116,9 +126,14 @@ fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            out.push(path.strip_prefix(dir).unwrap().display().to_string());
+        for e in fs::read_dir(&d).expect("test fixture") {
+            let path = e.expect("test fixture").path();
+            out.push(
+                path.strip_prefix(dir)
+                    .expect("test fixture")
+                    .display()
+                    .to_string(),
+            );
             if path.is_dir() {
                 todo.push(path);
             }
@@ -138,26 +153,27 @@ fn a_late_failed_rename_puts_back_every_earlier_file() {
     let one: &[u8] = b"old one\r\n\xff\x00";
     let three: &[u8] = b"old three\n";
     for k in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let d = dir.path();
-        fs::write(d.join("one"), one).unwrap();
-        fs::set_permissions(d.join("one"), fs::Permissions::from_mode(0o600)).unwrap();
-        fs::write(d.join("three"), three).unwrap();
+        fs::write(d.join("one"), one).expect("test fixture");
+        fs::set_permissions(d.join("one"), fs::Permissions::from_mode(0o600))
+            .expect("test fixture");
+        fs::write(d.join("three"), three).expect("test fixture");
         let targets = [d.join("one"), d.join("made/new"), d.join("three")];
         let prepared = prepare(&[
             planned(targets[0].clone(), "new one"),
             planned(targets[1].clone(), "new"),
             planned(targets[2].clone(), "new three"),
         ])
-        .unwrap();
+        .expect("test fixture");
         // Staged: a temporary beside each target, and each replaced file linked aside.
         assert_eq!(tree(d).len(), 3 + 2 + 1 + 1 + 1, "k={k}: {:?}", tree(d));
         let stuck = &targets[k];
         if stuck.exists() {
-            fs::remove_file(stuck).unwrap();
+            fs::remove_file(stuck).expect("test fixture");
         }
-        fs::create_dir(stuck).unwrap();
-        fs::write(stuck.join("x"), "x").unwrap();
+        fs::create_dir(stuck).expect("test fixture");
+        fs::write(stuck.join("x"), "x").expect("test fixture");
 
         let err = prepared.commit().unwrap_err();
         match &err {
@@ -172,12 +188,19 @@ fn a_late_failed_rename_puts_back_every_earlier_file() {
         };
         assert_eq!(tree(d), want, "k={k}");
         if k != 0 {
-            assert_eq!(fs::read(d.join("one")).unwrap(), one, "k={k}");
-            let mode = fs::metadata(d.join("one")).unwrap().permissions().mode();
+            assert_eq!(fs::read(d.join("one")).expect("test fixture"), one, "k={k}");
+            let mode = fs::metadata(d.join("one"))
+                .expect("test fixture")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o7777, 0o600, "k={k}");
         }
         if k != 2 {
-            assert_eq!(fs::read(d.join("three")).unwrap(), three, "k={k}");
+            assert_eq!(
+                fs::read(d.join("three")).expect("test fixture"),
+                three,
+                "k={k}"
+            );
         }
     }
 }
