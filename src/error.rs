@@ -340,7 +340,7 @@ pub enum Error {
         "{left} row(s) are still in {table} in `{url}` after {cleared} session(s) were cleared: {}",
         match .policy {
             Some(role) => format!("row-level security applies to the role `{role}` on this table, and a policy may let it see rows it may not delete; clear as the table's owner or a role with BYPASSRLS"),
-            None => "a trigger or rule kept them from being deleted, or the application wrote them while the clear ran; look at the table's triggers and rules, or run the command again if the application wrote them".to_string(),
+            None => "a trigger or rule kept them from being deleted (a last pass over them deleted none); look at the table's triggers and rules".to_string(),
         }
     )]
     RowsRemain {
