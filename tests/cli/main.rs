@@ -32,4 +32,5 @@ mod setup_writes;
 mod shard_api;
 mod sql_failures;
 mod stats;
+mod walk_alone;
 mod walks;

@@ -257,7 +257,13 @@ impl<'p> SqlTarget<'p> {
         {
             e.set_cleared(before.saturating_sub(left));
         }
-        result?;
+        let alone = result?;
+        if alone && self.nothing_keeps_rows(run.cleared).await? {
+            // The walk had the server to itself and nothing on the table can keep a row
+            // from its deletes: the table is empty, and the look would only read the whole
+            // heap of dead rows (about 0.15 s per million) to say so.
+            return Ok(run.cleared);
+        }
         if !self.plan.expired {
             // Sessions the application wrote while the clear ran can be left behind a walk:
             // batches take them too, pass after pass while each deletes something. A pass
@@ -283,8 +289,10 @@ impl<'p> SqlTarget<'p> {
     }
 
     /// The whole clear, one physical table at a time: a walk in the table's own order where
-    /// the dialect has a cheap one (see each), then batches until nothing is left.
-    async fn delete(&mut self, run: &mut Run<'_>) -> Result<()> {
+    /// the dialect has a cheap one (see each), then batches until nothing is left. Returns
+    /// whether a PostgreSQL walk covered every physical table with the server to itself (no
+    /// other transaction wrote anything while it went: see [`Company`]).
+    async fn delete(&mut self, run: &mut Run<'_>) -> Result<bool> {
         let parts = self.relation.parts.clone();
         if !self.plan.expired {
             // Expired rows are found through the `expires_at` index instead: walking the
@@ -293,25 +301,27 @@ impl<'p> SqlTarget<'p> {
                 // Then the batches, unless the walk had the server to itself: rows another
                 // transaction updated during the walk may have moved behind it.
                 Dialect::Postgres => {
+                    let mut alone = !parts.is_empty();
                     for part in &parts {
                         if self.delete_by_pages(part, run).await? == Company::Possible {
+                            alone = false;
                             self.delete_in_batches(part, run).await?;
                         }
                     }
-                    return Ok(());
+                    return Ok(alone);
                 }
                 Dialect::MySql => {
                     if let Some(walk) = self.integer_key_walk(run.cleared).await? {
                         // Rows that existed when the clear started are all behind the
                         // walk once it ends, and rows added since got keys above them.
                         if self.walk(&walk, run).await? {
-                            return Ok(());
+                            return Ok(false);
                         }
                     }
                 }
                 Dialect::Sqlite => {
                     if self.delete_at_once(run).await? {
-                        return Ok(());
+                        return Ok(false);
                     }
                 }
             }
@@ -319,7 +329,7 @@ impl<'p> SqlTarget<'p> {
         for part in &parts {
             self.delete_in_batches(part, run).await?;
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Batches of the dialect's own form until one comes up short. Where the walks cannot be

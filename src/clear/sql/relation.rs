@@ -139,13 +139,19 @@ impl SqlTarget<'_> {
         }
 
         // Row-level security hides rows from a role unless it is a superuser, may bypass
-        // it, or owns the table and the table does not force it on its owner.
+        // it, or owns the table and the table does not force it on its owner. Asked of
+        // every physical table too: a partition or child named on its own answers to its
+        // own policies, which the application's statements through the parent never meet.
+        let tables = rows
+            .iter()
+            .map(|(name, ..)| format!("{}::regclass", literal(name)))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rls = format!(
             "SELECT current_user::text FROM pg_class c, pg_roles r \
-             WHERE c.oid = {}::regclass AND r.rolname = current_user \
+             WHERE c.oid IN ({tables}) AND r.rolname = current_user \
              AND c.relrowsecurity AND NOT r.rolsuper AND NOT r.rolbypassrls \
-             AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))",
-            literal(&quoted)
+             AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE')) LIMIT 1"
         );
         let hidden_from: Option<String> = waiting!(
             self,

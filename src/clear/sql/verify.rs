@@ -59,6 +59,46 @@ impl SqlTarget<'_> {
         })
     }
 
+    /// After a PostgreSQL walk that had the server to itself: whether the catalog rules out
+    /// every way a row can outlive the walk's deletes. Each walk statement deleted every row
+    /// of its page range that was there before the clear began (nothing was in progress
+    /// then, and no other transaction wrote since); what could still keep or bring back a
+    /// row is the table's own machinery: a rule on delete (`DO INSTEAD`, or `ALSO` writing
+    /// back), a trigger on delete (skipping a row, or writing one), row-level security that
+    /// applies to the role on any of its physical tables (see `inspect_postgres`), or a
+    /// cascade into a table whose own triggers do. With none of them the table is empty,
+    /// and the look can be spared.
+    pub(super) async fn nothing_keeps_rows(&mut self, cleared: u64) -> Result<bool> {
+        if self.target.dialect() != Dialect::Postgres
+            || self.plan.expired
+            || self.relation.hidden_from.is_some()
+            || !self.relation.cascades.is_empty()
+        {
+            return Ok(false);
+        }
+        let quoted = self.target.table.quoted(Dialect::Postgres);
+        let tables = std::iter::once(quoted.as_str())
+            .chain(self.relation.parts.iter().map(|p| p.name.as_str()))
+            .map(|name| format!("{}::regclass", literal(name)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // `tgtype & 8`: a trigger on DELETE, row or statement, before or after; `ev_type`
+        // '4': a rule on DELETE. Internal triggers are the foreign keys' own.
+        let sql = format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid IN ({tables}) \
+               AND NOT t.tgisinternal AND (t.tgtype & 8) <> 0) \
+             AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class IN ({tables}) \
+               AND r.ev_type = '4')"
+        );
+        let none: std::result::Result<bool, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                .fetch_one(&mut self.conn)
+                .await
+        );
+        none.map_err(|e| self.fail(e, cleared))
+    }
+
     /// Whether the role sees any row of the table (the query stops at the first).
     pub(super) async fn any_row(&mut self, cleared: u64) -> Result<bool> {
         let table = self.target.table.quoted(self.target.dialect());
