@@ -20,6 +20,7 @@ mod manifest;
 mod output;
 mod planted;
 mod promises;
+mod redis_pace;
 mod redis_targets;
 mod redis_transport;
 mod rotate;
