@@ -262,7 +262,8 @@ def rtt_sweep(a):
     res = {"keys": a.keys, "others": a.keys, "rounds": a.rounds, "prefix": a.prefix,
            "sweep": []}
     for rtt in [float(x) for x in a.rtt.split(",")]:
-        methods = ["azu", "shell"] if rtt <= a.rtt_idiom_max else ["azu"]
+        methods = ["azu"] + (["alt"] if a.alt_bin else []) + (
+            ["shell"] if rtt <= a.rtt_idiom_max else [])
         proxy = None
         if rtt > 0:
             proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "latency_proxy.py"),

@@ -183,7 +183,7 @@ def redis_section(r, out, alt_desc):
     return targets
 
 
-def rtt_section(r, out):
+def rtt_section(r, out, alt_desc=None):
     """Issue 17: the Redis clear by round trip (bench/run --rtt)."""
     N = r["keys"]
     out.append("## Redis clear by round trip: %s session keys among %s other keys\n"
@@ -223,6 +223,24 @@ def rtt_section(r, out):
                         % (T_PING_MS, rtt), ms(lat["azu"].get("ping_max_ms")),
                         (lat["azu"].get("ping_max_ms") or 1e9) < T_PING_MS))
     out.append("")
+    if any(x["runs"].get("alt") for x in r["sweep"]):
+        out.append("With `--alt-bin` (%s), side by side in the same rounds:\n" % alt_desc)
+        out.append("| rtt | azu-session wall | ratio | alt wall | alt ratio | PING max / p99 (alt) |")
+        out.append("|---:|---:|---:|---:|---:|---:|")
+        for x in r["sweep"]:
+            runs, lat = x["runs"], x["latency"]
+            if not runs.get("alt"):
+                continue
+            cols = []
+            for m in ("azu", "alt"):
+                cols.append(s(median([y["wall"] for y in runs[m]])))
+                cols.append("%.2f×" % median([y["wall"] / y["server_cpu"] for y in runs[m]
+                                              if y["server_cpu"] > 0]))
+            cols.append("%s / %s" % (ms(lat["alt"].get("ping_max_ms")),
+                                     ms(lat["alt"].get("ping_p99_ms"))) if "alt" in lat
+                        else "not run")
+            out.append("| %g ms | %s |" % (x["rtt_ms"], " | ".join(cols)))
+        out.append("")
     out.append("All runs (wall): " + "; ".join(
         "%g ms: azu %s, idiom %s" % (x["rtt_ms"], ", ".join(s(y["wall"]) for y in x["runs"]["azu"]),
                                      ", ".join(s(y["wall"]) for y in x["runs"].get("shell", []))
@@ -396,7 +414,7 @@ def main():
     if r:
         targets += redis_section(r, out, a.alt_binary)
     if rr:
-        targets += rtt_section(rr, out)
+        targets += rtt_section(rr, out, a.alt_binary)
     if q:
         targets += sql_section(q, out, a.alt_binary)
     if st:
