@@ -251,6 +251,10 @@ def rtt_section(r, out, alt_desc=None):
 
 def sql_section(q, out, alt_desc):
     out.append("## SQL: %s rows in the sessions table\n" % n(q["rows"]))
+    if q.get("rtt_ms"):
+        out.append("azu-session and the one `DELETE` connect through `bench/latency_proxy.py` "
+                   "with a %g ms round trip (SQLite, with no network, is left out).\n"
+                   % q["rtt_ms"])
     out.append("Median of %d rounds (order alternating), each on a freshly built table with its "
                "indexes. *App's worst wait*: a separate run of each method with a probe doing "
                "INSERT, UPDATE of a random existing row, DELETE every 50 ms; *longest "

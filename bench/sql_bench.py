@@ -41,7 +41,29 @@ def loopback_only(url):
         raise SystemExit("refusing a non-loopback database host: %r" % host)
 
 
-class Postgres:
+def through(url, port):
+    """`url` with its port replaced by `port` (a latency proxy's), or as it is."""
+    if not port:
+        return url
+    u = urlsplit(url)
+    auth = u.netloc.rpartition("@")[0]
+    return u._replace(netloc=(auth + "@" if auth else "") + "%s:%d" % (u.hostname, port)).geturl()
+
+
+class Server:
+    """What PostgreSQL and MariaDB share: the clients measured (azu-session and the one
+    DELETE) connect through `proxy_port` when a latency proxy stands in front of the server;
+    the bench's own statements always go straight to it."""
+    proxy_port = None
+
+    def server_port(self):
+        return urlsplit(self.admin).port
+
+    def client_url(self):
+        return through(self.url, self.proxy_port)
+
+
+class Postgres(Server):
     name = "postgres"
     title = "PostgreSQL"
 
@@ -94,7 +116,7 @@ VACUUM ANALYZE sessions;
         return int(self.psql("SELECT count(*) FROM sessions;"))
 
     def delete_cmd(self):
-        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.url, "-c",
+        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.client_url(), "-c",
                 "DELETE FROM sessions"]
 
     def probe_args(self):
@@ -104,7 +126,7 @@ VACUUM ANALYZE sessions;
         return self.psql("SHOW server_version;", url=self.admin)
 
 
-class MariaDB:
+class MariaDB(Server):
     name = "mysql"
     title = "MariaDB"
 
@@ -168,7 +190,8 @@ ANALYZE TABLE sessions;
         return int(self.sql("SELECT COUNT(*) FROM sessions;"))
 
     def delete_cmd(self):
-        return mysql_argv(self.admin, self.db) + ["-e", "DELETE FROM sessions"]
+        return mysql_argv(through(self.admin, self.proxy_port), self.db) + [
+            "-e", "DELETE FROM sessions"]
 
     def probe_args(self):
         return ["--target", self.admin, "--db", self.db]
@@ -251,7 +274,7 @@ def run_one(d, method, a, project, probe=False):
         raise SystemExit("%s populate: wrong row count" % d.title)
     cmd = ([a.bin if method == "azu" else a.alt_bin, "session:clear", "-b", "database",
             "--force", "-C", project] if method in ("azu", "alt") else d.delete_cmd())
-    env = env_with(DATABASE_URL=d.url)
+    env = env_with(DATABASE_URL=d.client_url() if isinstance(d, Server) else d.url)
     rss_file = os.path.join(a.work, "rss.txt") if method in ("azu", "alt") else None
     pr = None
     if probe:
@@ -310,6 +333,9 @@ def main():
     ap.add_argument("--alt-bin", help="a second azu-session build, measured as method `alt`")
     ap.add_argument("--drop-only", action="store_true", help="drop --db (cleanup) and exit")
     ap.add_argument("--ping-mysql", action="store_true", help="exit 0 if MariaDB answers")
+    ap.add_argument("--rtt", type=float, default=0.0,
+                    help="ms of round trip (bench/latency_proxy.py) between PostgreSQL or "
+                    "MariaDB and the clients measured; SQLite has no network and is skipped")
     a = ap.parse_args()
 
     if a.ping_mysql:
@@ -332,11 +358,21 @@ def main():
         f.write("name: bench\nversion: 0.1.0\n")
 
     methods = METHODS[:1] + (["alt"] if a.alt_bin else []) + METHODS[1:]
-    results = {"rows": a.rows, "rounds": a.rounds, "dialects": {}}
+    results = {"rows": a.rows, "rounds": a.rounds, "rtt_ms": a.rtt, "dialects": {}}
     for name in [x for x in a.dialects.split(",") if x]:
+        if a.rtt > 0 and name == "sqlite":
+            continue
         cls = DIALECTS[name]
         admin = a.pg_url if name == "postgres" else a.mysql_url
         d = cls(admin, a.db, a.rows, a.work)
+        proxy = None
+        if a.rtt > 0:
+            proxy = subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "latency_proxy.py"), "--listen-port", "0",
+                 "--target", "127.0.0.1:%d" % (d.server_port() or
+                                               (5432 if name == "postgres" else 3306)),
+                 "--rtt-ms", str(a.rtt)], stdout=subprocess.PIPE)
+            d.proxy_port = int(proxy.stdout.readline())
         try:
             d.create()
             res = {"title": d.title, "version": d.version(),
@@ -359,6 +395,9 @@ def main():
             res["median"] = {m: median([x["wall"] for x in res["runs"][m]]) for m in methods}
             results["dialects"][name] = res
         finally:
+            if proxy:
+                proxy.terminate()
+                proxy.wait(timeout=30)
             d.drop()
     write_json(a.out, results)
 
