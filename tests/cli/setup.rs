@@ -186,14 +186,33 @@ fn assert_initializer(p: &Project, backend: &str, app: &str) {
             "{backend} initializer and `{store}`:\n{init}"
         );
     }
+    assert_eq!(count_lines(&init, "require \"session\""), 1, "{init}");
+    assert!(
+        init.find("require \"session\"") < init.find("Session.configure"),
+        "{init}"
+    );
     match backend {
         "redis" => {
-            assert!(
-                init.contains(&format!("    prefix: \"{app}:session:\",\n")),
+            // One store per branch of the environment, the same prefix in both.
+            assert_eq!(
+                count_lines(&init, &format!("      prefix: \"{app}:session:\",")),
+                2,
+                "{init}"
+            );
+            assert_eq!(
+                count_lines(
+                    &init,
+                    "  case ENV[\"AZU_ENV\"]? || ENV[\"CRYSTAL_ENV\"]? || \"development\""
+                ),
+                1,
                 "{init}"
             );
             assert!(
-                init.contains("url: ENV[\"REDIS_URL\"]? || \"redis://localhost:6379\""),
+                init.contains("url: ENV[\"REDIS_URL\"]?.presence || \"redis://localhost:6379\","),
+                "{init}"
+            );
+            assert!(
+                init.contains("url: ENV[\"REDIS_URL\"]?.presence || raise(\"REDIS_URL is not set; only development and test fall back to redis://localhost:6379\"),"),
                 "{init}"
             );
         }
