@@ -45,9 +45,7 @@ struct Migration {
 /// What the generated Redis initializer raises with when REDIS_URL is not set outside
 /// development and test.
 pub fn redis_url_missing() -> String {
-    format!(
-        "REDIS_URL is not set; only development and test fall back to {DEFAULT_REDIS_URL}"
-    )
+    format!("REDIS_URL is not set; only development and test fall back to {DEFAULT_REDIS_URL}")
 }
 
 /// `src/initializers/session.cr` for `backend`.
@@ -205,7 +203,10 @@ mod tests {
                 (&[("AZU_ENV", "staging")], false),
                 (&[("CRYSTAL_ENV", "nonsense")], false),
                 // AZU_ENV wins where set, as the generated `case` reads it.
-                (&[("AZU_ENV", "production"), ("CRYSTAL_ENV", "development")], false),
+                (
+                    &[("AZU_ENV", "production"), ("CRYSTAL_ENV", "development")],
+                    false,
+                ),
                 (&[("AZU_ENV", "test"), ("CRYSTAL_ENV", "production")], true),
             ];
             for (vars, local_fallback) in cases {

@@ -129,7 +129,10 @@ fn case_on_a_chain_of_variables() {
     assert_eq!(pick(text, &[("CRYSTAL_ENV", "production")]), R);
     assert_eq!(pick(text, &[("AZU_ENV", "production")]), R);
     assert_eq!(
-        pick(text, &[("AZU_ENV", "development"), ("CRYSTAL_ENV", "production")]),
+        pick(
+            text,
+            &[("AZU_ENV", "development"), ("CRYSTAL_ENV", "production")]
+        ),
         M
     );
     assert_eq!(
@@ -142,7 +145,9 @@ fn case_on_a_chain_of_variables() {
     // Without a literal the last variable's own default applies: CRYSTAL_ENV's is development.
     let bare = text.replace(" || \"development\"", "");
     assert_eq!(pick(&bare, &[]), M);
-    let other = text.replace("CRYSTAL_ENV", "APP_ENV").replace(" || \"development\"", "");
+    let other = text
+        .replace("CRYSTAL_ENV", "APP_ENV")
+        .replace(" || \"development\"", "");
     assert_eq!(pick(&other, &[]), R, "APP_ENV unset is nil");
     // A fetch with a default always has a value: a chain that goes on after one is not read.
     let fetch = text.replace("ENV[\"AZU_ENV\"]?", "ENV.fetch(\"AZU_ENV\", \"x\")");
@@ -160,7 +165,9 @@ fn case_on_a_chain_of_variables() {
         "ENV[\"A\"]? || ENV[\"B\"]?.try(&.downcase)",
         "ENV[\"A\"]? || \"a\" || \"b\"",
     ] {
-        let t = format!("case {subject}\nwhen \"a\"\n  c.store = MemoryStore.new\nelse\n  c.store = RedisStore.new\nend\n");
+        let t = format!(
+            "case {subject}\nwhen \"a\"\n  c.store = MemoryStore.new\nelse\n  c.store = RedisStore.new\nend\n"
+        );
         let init = Initializer::parse(&t).expect("parses");
         assert!(
             matches!(init.select(&vars(&[])), Selection::Undecidable(_)),
