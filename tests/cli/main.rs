@@ -28,6 +28,7 @@ mod schemas;
 mod schemas_checks;
 mod setup;
 mod setup_git;
+mod setup_steps;
 mod setup_writes;
 mod shard_api;
 mod sql_failures;
