@@ -10,6 +10,7 @@ mod completions;
 mod corpus;
 mod database_url;
 mod database_url_tools;
+mod docs_api;
 mod elsewhere;
 mod environments;
 mod expired;
