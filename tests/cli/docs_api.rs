@@ -104,7 +104,7 @@ fn the_redis_fallback_is_read_alike_by_the_app_and_by_clear() {
     let given = "redis://cache.internal:6380/1";
     // (environment, the URL the app uses, or None when it must refuse, and `secure`)
     type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, bool);
-    let cases: [Case; 10] = [
+    let cases: [Case; 12] = [
         (&[], Some(local), false),
         (&[("CRYSTAL_ENV", "test")], Some(local), false),
         (&[("REDIS_URL", given)], Some(given), false),
@@ -132,6 +132,13 @@ fn the_redis_fallback_is_read_alike_by_the_app_and_by_clear() {
             false,
         ),
         (&[("CRYSTAL_ENV", "nonsense")], None, true),
+        // An empty variable is unset, for the app (`.presence`) as for the tool.
+        (
+            &[("AZU_ENV", ""), ("CRYSTAL_ENV", "production")],
+            None,
+            true,
+        ),
+        (&[("AZU_ENV", "")], Some(local), false),
     ];
     for (env, url, secure) in cases {
         let out = app.show(env);

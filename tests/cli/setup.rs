@@ -218,7 +218,7 @@ fn assert_initializer(p: &Project, backend: &str, app: &str) {
             assert_eq!(
                 count_lines(
                     &init,
-                    "  case ENV[\"AZU_ENV\"]? || ENV[\"CRYSTAL_ENV\"]? || \"development\""
+                    "  case ENV[\"AZU_ENV\"]?.presence || ENV[\"CRYSTAL_ENV\"]?.presence || \"development\""
                 ),
                 1,
                 "{init}"

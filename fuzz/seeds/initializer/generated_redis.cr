@@ -10,7 +10,7 @@ Session.configure do |config|
   # server; every other environment (production, staging...) must set REDIS_URL,
   # so a deployed app never uses localhost by accident. Azu reads the environment
   # from CRYSTAL_ENV (default development); AZU_ENV wins where set.
-  case ENV["AZU_ENV"]? || ENV["CRYSTAL_ENV"]? || "development"
+  case ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence || "development"
   when "development", "test"
     config.store = RedisStore.new(
       url: ENV["REDIS_URL"]?.presence || "redis://localhost:6379",
@@ -31,5 +31,5 @@ Session.configure do |config|
   config.same_site = :strict # CSRF protection
   # HTTPS only, in every environment but development and test. Azu reads the
   # environment from CRYSTAL_ENV (default development); AZU_ENV wins where set.
-  config.secure = !%w(development test).includes?(ENV["AZU_ENV"]? || ENV["CRYSTAL_ENV"]? || "development")
+  config.secure = !%w(development test).includes?(ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence || "development")
 end

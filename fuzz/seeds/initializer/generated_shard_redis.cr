@@ -30,7 +30,7 @@ Session.configure do |config|
   # server; every other environment (production, staging...) must set REDIS_URL,
   # so a deployed app never uses localhost by accident. Azu reads the environment
   # from CRYSTAL_ENV (default development); AZU_ENV wins where set.
-  case ENV["AZU_ENV"]? || ENV["CRYSTAL_ENV"]? || "development"
+  case ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence || "development"
   when "development", "test"
     config.store = Session::RedisStore(UserSession).new(
       client: Redis.new(url: ENV["REDIS_URL"]?.presence || "redis://localhost:6379")

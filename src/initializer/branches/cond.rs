@@ -4,8 +4,8 @@
 //! with `==`/`!=` to strings (or `.in?("a", "b")`), and Azu's own environment, `<App>.env`,
 //! `Azu.env`, `<App>::CONFIG.env`, with its predicates (`.production?`), `==`/`!=` a member of
 //! `Azu::Environment`, or `.in?(...)` of members; joined with `&&`, `||`, `!` and parentheses.
-//! A `case` may also be on a chain, `case ENV["AZU_ENV"]? || ENV["CRYSTAL_ENV"]? || "development"`
-//! (what setup writes): the first variable set, else the literal.
+//! A `case` may also be on a chain, `case ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence
+//! || "development"` (what setup writes): the first variable set, else the literal.
 //! Conditions are read from the masked text (where no literal hides an operator) and their
 //! strings from the original at the same offsets.
 
@@ -192,7 +192,9 @@ impl Branch {
     }
 }
 
-const ENV_EXPR: &str = r#"ENV\s*(?:\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\]\??|\.fetch\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*(?:,\s*"([^"\\]*)"\s*)?\))"#;
+/// `ENV["X"]`, `ENV["X"]?` (`.presence` after it changes nothing here: an empty value is
+/// unset for this reader anyway), `ENV.fetch("X")` or `ENV.fetch("X", "default")`.
+const ENV_EXPR: &str = r#"ENV\s*(?:\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\]\??(?:\s*\.\s*presence)?|\.fetch\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*(?:,\s*"([^"\\]*)"\s*)?\))"#;
 const APP_ENV: &str = r"(?:::)?[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)*\s*\.\s*env";
 const MEMBER: &str = r"(?:::)?Azu::Environment::([A-Z][A-Za-z0-9_]*)";
 const STRING: &str = r#""([^"\\]*)""#;

@@ -141,6 +141,10 @@ fn case_on_a_chain_of_variables() {
     );
     let init = Initializer::parse(text).expect("parses");
     assert_eq!(init.variables(), ["AZU_ENV", "CRYSTAL_ENV"]);
+    // `.presence` (an empty value as unset, as the tool's environment has it) reads the same.
+    let presence = text.replace("]?", "]?.presence");
+    assert_eq!(pick(&presence, &[("AZU_ENV", "staging")]), R);
+    assert_eq!(pick(&presence, &[("CRYSTAL_ENV", "test")]), M);
 
     // Without a literal the last variable's own default applies: CRYSTAL_ENV's is development.
     let bare = text.replace(" || \"development\"", "");
