@@ -3,13 +3,28 @@
 #
 # The secret is read from SESSION_SECRET (kept in .env, which git ignores);
 # never write it into this file.
+require "session"
+
 Session.configure do |config|
 {%- if backend == "redis" %}
-  config.store = RedisStore.new(
-    url: ENV["REDIS_URL"]? || {{ redis_url_literal }},
-    prefix: {{ prefix_literal }},
-    ttl: 1.hour
-  )
+  # The Redis server is REDIS_URL. Development and test fall back to a local
+  # server; every other environment (production, staging...) must set REDIS_URL,
+  # so a deployed app never uses localhost by accident. Azu reads the environment
+  # from CRYSTAL_ENV (default development); AZU_ENV wins where set.
+  case ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence || "development"
+  when "development", "test"
+    config.store = RedisStore.new(
+      url: ENV["REDIS_URL"]?.presence || {{ redis_url_literal }},
+      prefix: {{ prefix_literal }},
+      ttl: 1.hour
+    )
+  else
+    config.store = RedisStore.new(
+      url: ENV["REDIS_URL"]?.presence || raise({{ redis_url_missing_literal }}),
+      prefix: {{ prefix_literal }},
+      ttl: 1.hour
+    )
+  end
 {%- else if backend == "database" %}
   config.store = DatabaseStore.new(
     table: {{ table_literal }},
@@ -26,5 +41,5 @@ Session.configure do |config|
   config.same_site = :strict # CSRF protection
   # HTTPS only, in every environment but development and test. Azu reads the
   # environment from CRYSTAL_ENV (default development); AZU_ENV wins where set.
-  config.secure = !%w(development test).includes?(ENV["AZU_ENV"]? || ENV["CRYSTAL_ENV"]? || "development")
+  config.secure = !%w(development test).includes?(ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence || "development")
 end

@@ -1,6 +1,7 @@
 //! A store's arguments: the `name: value` pairs of its argument list, each value split at
 //! `||` into alternatives (`ENV["X"]`, a string literal with its interpolations, or something
-//! else, kept as written), read from the original text at the offsets of the masked one.
+//! else, kept as written; a `raise` gives none), read from the original text at the offsets
+//! of the masked one.
 
 use std::sync::LazyLock;
 
@@ -9,10 +10,17 @@ use regex::Regex;
 use super::lexer::Lexed;
 use super::{Alt, Part, ReadError};
 
+/// `ENV["X"]`, `ENV["X"]?` (`.presence` after it: an empty value counts as unset, as it does
+/// for this reader anyway) or `ENV.fetch("X")`.
 static ENV_REF_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^ENV\s*(?:\[\s*"([^"\\]+)"\s*\]\??|\.fetch\(\s*"([^"\\]+)"\s*\))$"#)
-        .expect("a valid regex")
+    Regex::new(
+        r#"^ENV\s*(?:\[\s*"([^"\\]+)"\s*\]\??(?:\s*\.\s*presence)?|\.fetch\(\s*"([^"\\]+)"\s*\))$"#,
+    )
+    .expect("a valid regex")
 });
+/// `raise "..."` or `raise(...)`: an alternative that never gives a value.
+static RAISE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^raise\b").expect("a valid regex"));
 static ENV_FETCH_DEFAULT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^ENV\.fetch\(\s*"([^"\\]+)"\s*,\s*(.+)\)$"#).expect("a valid regex")
 });
@@ -109,10 +117,19 @@ pub(super) fn alternatives(orig: &str, masked: &str) -> Vec<Alt> {
         }
         i += 1;
     }
+    // Nothing but a `raise`: no value can be had, and the message quotes it.
+    if alts.is_empty() {
+        alts.push(Alt::Other(orig.trim().to_string()));
+    }
     alts
 }
 
 fn classify(orig: &str, masked: &str) -> Vec<Alt> {
+    // `ENV["X"]? || raise("...")` has the variable's value or none at all: the app stops
+    // there, so the alternatives end before it (and an unset variable is an error).
+    if RAISE_RE.is_match(masked) {
+        return Vec::new();
+    }
     if let Some(parts) = as_literal(orig, masked) {
         return vec![Alt::Literal(parts)];
     }

@@ -90,6 +90,34 @@ fn env_fetch_with_default() {
     assert_eq!(store.arg(&["url"]), Some([Alt::Env("U".into())].as_slice()));
 }
 
+/// `ENV["X"]?.presence` reads X (an empty value is unset here anyway); a `raise` gives no
+/// value, so what comes before it is all there is, and a lone `raise` cannot be evaluated.
+#[test]
+fn presence_and_raise_in_arguments() {
+    let store = only(
+        r#"c.store = RedisStore.new(url: ENV["U"]?.presence || raise("U is not set, see \"docs\""), prefix: ENV["P"]? .presence || "p:")"#,
+    );
+    assert_eq!(store.arg(&["url"]), Some([Alt::Env("U".into())].as_slice()));
+    assert_eq!(
+        store.arg(&["prefix"]),
+        Some([Alt::Env("P".into()), lit("p:").remove(0)].as_slice())
+    );
+    let store = only(r#"c.store = RedisStore.new(url: raise "no", prefix: raise_prefix)"#);
+    assert_eq!(
+        store.arg(&["url"]),
+        Some([Alt::Other("raise \"no\"".into())].as_slice())
+    );
+    assert_eq!(
+        store.arg(&["prefix"]),
+        Some([Alt::Other("raise_prefix".into())].as_slice())
+    );
+    // A shard-API client's URL is read the same way.
+    let store = only(
+        r#"c.store = Session::RedisStore(S).new(client: Redis.new(url: ENV["U"]?.presence || raise("x")))"#,
+    );
+    assert_eq!(store.redis_url(), RedisUrl::Url(vec![Alt::Env("U".into())]));
+}
+
 /// The documentation's per-environment initializer (a seed of the initializer fuzz target),
 /// with an `else` arm added.
 fn per_env() -> String {

@@ -7,7 +7,8 @@ use crate::backend::Backend;
 use crate::cli::Api;
 use crate::conventions::DEFAULT_REDIS_URL;
 use crate::output::{self, Output, paint};
-use crate::setup::{Action, SetupReport};
+use crate::setup::shard::DriverReason;
+use crate::setup::{Action, Driver, SetupReport};
 
 /// Print `report` as lines, or as JSON in JSON mode.
 pub fn print(report: &SetupReport, out: &Output) {
@@ -34,57 +35,123 @@ struct Step {
     details: Vec<String>,
 }
 
+/// The steps in the order a user takes them: dependencies, the environment (the database's
+/// URL before the migration that needs it), loading `.env` in the shell that runs the
+/// migration and the app, the migration, then the code.
 fn next_steps(report: &SetupReport) -> Vec<Step> {
-    let step = |title: String, details: &[&str]| Step {
-        title,
-        details: details.iter().map(|d| d.to_string()).collect(),
-    };
-    let mut steps = vec![step("Install dependencies:".into(), &["shards install"])];
-    if report.backend == Backend::Database {
-        steps.push(step("Run migrations:".into(), &["azu db:migrate"]));
+    let step = |title: String, details: Vec<String>| Step { title, details };
+    let mut install = vec!["shards install".to_string()];
+    install.extend(report.driver.iter().flat_map(driver_lines));
+    let mut steps = vec![step("Install dependencies:".into(), install)];
+    if let Some(line) = environment_line(report) {
+        steps.push(step(
+            "Set environment variables (SESSION_SECRET is already in .env):".into(),
+            vec![line],
+        ));
     }
-    steps.push(step(
-        "Set environment variables (SESSION_SECRET is already in .env):".into(),
-        &[&environment_step(report)],
-    ));
+    steps.push(load_dotenv(report));
+    if report.backend == Backend::Database {
+        steps.push(step(
+            "Run migrations:".into(),
+            vec!["azu db:migrate".to_string()],
+        ));
+    }
     let main_file = report
         .main_file
         .as_deref()
         .unwrap_or("your application's main file");
     steps.push(step(
         format!("Require the initializer in {main_file}:"),
-        &["require \"./initializers/session\""],
+        vec!["require \"./initializers/session\"".to_string()],
     ));
     if report.api == Api::Shard {
         steps.push(step(
             "Give UserSession the app's own properties:".into(),
-            &["class UserSession < Session::Base in src/initializers/session.cr"],
+            vec!["class UserSession < Session::Base in src/initializers/session.cr".to_string()],
         ));
     }
     steps
 }
 
-/// What the environment needs for the backend, and what it already has.
-fn environment_step(report: &SetupReport) -> String {
-    match (report.backend, &report.redis_url) {
-        (Backend::Redis, Some(url)) => {
-            format!("REDIS_URL is in .env ({url}); export REDIS_URL to use another server")
+/// The database driver in shard.yml, why that one, and how to have another when setup chose
+/// the default.
+fn driver_lines(driver: &Driver) -> Vec<String> {
+    let what = match driver.name {
+        "mysql" => "the MySQL driver",
+        "sqlite3" => "the SQLite driver",
+        _ => "the PostgreSQL driver",
+    };
+    let verb = if driver.added {
+        "was added to shard.yml"
+    } else {
+        "is already in shard.yml"
+    };
+    let why = match &driver.reason {
+        DriverReason::Scheme(scheme) => format!("DATABASE_URL's scheme is `{scheme}`"),
+        DriverReason::NoUrl => "DATABASE_URL is not set, so setup chose the default".to_string(),
+        DriverReason::OtherScheme => {
+            "DATABASE_URL's scheme names no other driver, so setup chose the default".to_string()
         }
-        (Backend::Redis, None) => format!("export REDIS_URL=\"{DEFAULT_REDIS_URL}\""),
-        (Backend::Database, _) => match &report.database_url {
-            Some(url) if url.in_dotenv => format!(
-                "DATABASE_URL is in .env ({}); export DATABASE_URL to use another database",
-                url.masked
-            ),
-            Some(url) => format!(
-                "DATABASE_URL is set in the environment ({}); the app must see the same value",
-                url.masked
-            ),
-            None => {
-                "export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"".to_string()
-            }
-        },
-        (Backend::Memory, _) => "nothing else: memory sessions need no server".to_string(),
+    };
+    let mut lines = vec![format!("{}, {what}, {verb}: {why}", driver.name)];
+    if !matches!(driver.reason, DriverReason::Scheme(_)) {
+        lines.push(
+            "(for MySQL or SQLite: set DATABASE_URL to a mysql:// or sqlite3:// URL, then run setup again with --force)"
+                .to_string(),
+        );
+    }
+    lines
+}
+
+/// What the environment needs for the backend, and what it already has; nothing for memory.
+fn environment_line(report: &SetupReport) -> Option<String> {
+    let (name, url, default, other) = match report.backend {
+        Backend::Redis => (
+            "REDIS_URL",
+            &report.redis_url,
+            DEFAULT_REDIS_URL,
+            "another server",
+        ),
+        Backend::Database => (
+            "DATABASE_URL",
+            &report.database_url,
+            "postgresql://user:password@localhost/myapp",
+            "another database",
+        ),
+        Backend::Memory => return None,
+    };
+    Some(match url {
+        Some(url) if url.in_dotenv => format!(
+            "{name} is in .env ({}); change it there to use {other}",
+            url.masked
+        ),
+        Some(url) => format!(
+            "{name} is set in the environment ({}); the app must see the same value",
+            url.masked
+        ),
+        None => format!("export {name}=\"{default}\""),
+    })
+}
+
+/// Loading `.env` in development: `set -a` exports every variable the file sets, with no
+/// shard or code in the app; production sets them as real environment variables.
+fn load_dotenv(report: &SetupReport) -> Step {
+    let runs = if report.backend == Backend::Database {
+        "azu db:migrate and the app"
+    } else {
+        "the app"
+    };
+    let production = match report.backend {
+        Backend::Redis => "SESSION_SECRET and REDIS_URL as real environment variables",
+        Backend::Database => "SESSION_SECRET and DATABASE_URL as real environment variables",
+        Backend::Memory => "SESSION_SECRET as a real environment variable",
+    };
+    Step {
+        title: format!("Load .env in development, in the shell that runs {runs}:"),
+        details: vec![
+            "set -a; . ./.env; set +a    # exports every variable .env sets".to_string(),
+            format!("In production, set {production} instead"),
+        ],
     }
 }
 

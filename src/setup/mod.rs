@@ -20,7 +20,7 @@ use crate::conventions::DEFAULT_REDIS_URL;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, PlannedWrite};
 use crate::project::{
-    DOTENV, Env, GITIGNORE, INITIALIZER, MIGRATIONS_DIR, Origin, Project, SHARD_YML,
+    DOTENV, Dotenv, Env, GITIGNORE, INITIALIZER, MIGRATIONS_DIR, Origin, Project, SHARD_YML,
 };
 
 /// The database store `--api shard` writes beside the initializer (the shard has none).
@@ -82,21 +82,43 @@ pub struct SetupReport {
     /// The app's main file (`src/<app>.cr`), when it exists.
     #[serde(skip)]
     pub main_file: Option<String>,
-    /// For redis, the REDIS_URL that `.env` now holds (password masked).
+    /// For redis, the REDIS_URL the app will see in development: the process's, else what
+    /// `.env` holds once written (password masked); `None` when `.env` sets it empty.
     #[serde(skip)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<UrlInUse>,
     /// For the database backend, the DATABASE_URL in use, if any (password masked).
     #[serde(skip)]
     pub database_url: Option<UrlInUse>,
+    /// For the database backend, the driver shard and why.
+    #[serde(skip)]
+    pub driver: Option<Driver>,
 }
 
-/// A URL setup found already set, and where.
+/// A URL setup found already set (or wrote), and where.
 #[derive(Debug, Clone)]
 pub struct UrlInUse {
     /// Password masked.
     pub masked: String,
     /// From `.env` (else from the process environment).
     pub in_dotenv: bool,
+}
+
+impl UrlInUse {
+    fn new(url: &str, origin: Origin) -> Self {
+        UrlInUse {
+            masked: crate::url::mask(url),
+            in_dotenv: origin == Origin::Dotenv,
+        }
+    }
+}
+
+/// The database driver shard setup put in shard.yml (or found there), and why that one.
+#[derive(Debug, Clone)]
+pub struct Driver {
+    pub name: &'static str,
+    /// Whether this run added it (else shard.yml already had it).
+    pub added: bool,
+    pub reason: shard::DriverReason,
 }
 
 /// Everything setup will do, decided before any file is touched: the contents of every file
@@ -139,11 +161,12 @@ pub fn plan(
     let chosen = api::choose(args.api, &project.root)?;
     let database_url = env.lookup("DATABASE_URL");
     let url = database_url.as_ref().map(|(url, _)| url.as_str());
+    let (driver, driver_reason) = shard::driver_choice(url);
     let mut files = Files::new(project);
     let generated = Generated {
         backend,
         api: chosen.api,
-        driver: shard::driver_for(url).name,
+        driver: driver.name,
         force: args.force,
     };
     initializer(&mut files, project, &generated)?;
@@ -153,13 +176,29 @@ pub fn plan(
 
     // shard.yml: the dependencies, the database driver chosen by the DATABASE_URL in use.
     let wanted = shard::required(backend, chosen.api, url);
-    let edited = shard::add_dependencies(&project.path(SHARD_YML), &project.shard_yml, &wanted)?;
+    let shard_yml = project.path(SHARD_YML);
+    let driver = (backend == Backend::Database)
+        .then(|| -> Result<Driver> {
+            let missing = shard::missing(&shard_yml, &project.shard_yml, &[driver])?;
+            Ok(Driver {
+                name: driver.name,
+                added: !missing.is_empty(),
+                reason: driver_reason,
+            })
+        })
+        .transpose()?;
+    let edited = shard::add_dependencies(&shard_yml, &project.shard_yml, &wanted)?;
     let action = Action::edit(true, edited.is_some());
     files.add(action, SHARD_YML, edited, 0o644)?;
 
-    // .env: the secret (and, for redis, the URL the initializer falls back to).
+    // .env: the secret, and for redis the server the initializer falls back to in
+    // development, unless the environment already names one (loading .env would replace it).
     let dotenv = env.dotenv();
-    let edited = dotenv::plan(dotenv, backend == Backend::Redis, dotenv::generate_secret)?;
+    let redis_in_process = env
+        .lookup("REDIS_URL")
+        .filter(|(_, origin)| *origin == Origin::Process);
+    let want_redis_url = backend == Backend::Redis && redis_in_process.is_none();
+    let edited = dotenv::plan(dotenv, want_redis_url, dotenv::generate_secret)?;
     let writes_secret = edited.is_some();
     let action = Action::edit(dotenv.text.is_some(), writes_secret);
     files.add(action, DOTENV, edited, 0o600)?;
@@ -176,22 +215,28 @@ pub fn plan(
         files,
         notes: api::notes(&chosen, &project.root),
         main_file,
-        // What `.env` holds once written: the value it had, else the one the plan appends.
-        redis_url: (backend == Backend::Redis).then(|| {
-            let url = dotenv
-                .vars
-                .get("REDIS_URL")
-                .map_or(DEFAULT_REDIS_URL, String::as_str);
-            crate::url::mask(url)
-        }),
+        redis_url: (backend == Backend::Redis)
+            .then(|| redis_url(redis_in_process, dotenv))
+            .flatten(),
         database_url: database_url
             .filter(|_| backend == Backend::Database)
-            .map(|(url, origin)| UrlInUse {
-                masked: crate::url::mask(&url),
-                in_dotenv: origin == Origin::Dotenv,
-            }),
+            .map(|(url, origin)| UrlInUse::new(&url, origin)),
+        driver,
     };
     Ok(SetupPlan { writes, report })
+}
+
+/// The REDIS_URL the app sees in development: the process's, else what `.env` holds once
+/// written (the value it had, else the one the plan appends); `None` for an empty one there.
+fn redis_url(in_process: Option<(String, Origin)>, dotenv: &Dotenv) -> Option<UrlInUse> {
+    if let Some((url, origin)) = in_process {
+        return Some(UrlInUse::new(&url, origin));
+    }
+    let url = dotenv
+        .vars
+        .get("REDIS_URL")
+        .map_or(DEFAULT_REDIS_URL, String::as_str);
+    (!url.is_empty()).then(|| UrlInUse::new(url, Origin::Dotenv))
 }
 
 /// Write every file of `plan` at once (or none), and return its report.

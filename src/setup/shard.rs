@@ -82,14 +82,37 @@ pub fn required(backend: Backend, api: Api, database_url: Option<&str>) -> Vec<S
 
 /// The driver shard for `database_url`'s scheme.
 pub fn driver_for(database_url: Option<&str>) -> Shard {
-    let scheme = database_url
-        .and_then(|u| u.split_once(':'))
-        .map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("mysql" | "mariadb") => MYSQL,
-        Some("sqlite" | "sqlite3") => SQLITE3,
-        _ => PG,
-    }
+    driver_choice(database_url).0
+}
+
+/// Why the database driver is the one it is, for the next steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriverReason {
+    /// DATABASE_URL is not set: PostgreSQL, the default.
+    NoUrl,
+    /// DATABASE_URL's scheme (lower-cased) names it.
+    Scheme(String),
+    /// DATABASE_URL's scheme names no driver setup knows (it is not repeated: a URL
+    /// without one may start with a user name): PostgreSQL, the default.
+    OtherScheme,
+}
+
+/// The driver shard for `database_url`'s scheme, and why.
+pub fn driver_choice(database_url: Option<&str>) -> (Shard, DriverReason) {
+    let Some(url) = database_url else {
+        return (PG, DriverReason::NoUrl);
+    };
+    let scheme = url
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    let driver = match scheme.as_str() {
+        "postgres" | "postgresql" => PG,
+        "mysql" | "mariadb" => MYSQL,
+        "sqlite" | "sqlite3" => SQLITE3,
+        _ => return (PG, DriverReason::OtherScheme),
+    };
+    (driver, DriverReason::Scheme(scheme))
 }
 
 /// The names of `wanted` that shard.yml lacks, and the edited text; `None` when nothing is

@@ -155,3 +155,24 @@ fn driver_follows_database_url() {
     assert_eq!(driver_for(Some("sqlite3:./db.sqlite")), SQLITE3);
     assert_eq!(driver_for(Some("sqlite://db.sqlite")), SQLITE3);
 }
+
+#[test]
+fn the_driver_follows_the_scheme_and_says_why() {
+    let scheme = |s: &str| DriverReason::Scheme(s.to_string());
+    let cases = [
+        (None, PG, DriverReason::NoUrl),
+        (Some("postgres://u:p@h/db"), PG, scheme("postgres")),
+        (Some("PostgreSQL://h/db"), PG, scheme("postgresql")),
+        (Some("mysql://root@h/db"), MYSQL, scheme("mysql")),
+        (Some("mariadb://h/db"), MYSQL, scheme("mariadb")),
+        (Some("sqlite3:./db.sqlite3"), SQLITE3, scheme("sqlite3")),
+        (Some("sqlite://db.sqlite"), SQLITE3, scheme("sqlite")),
+        (Some("oracle://h/db"), PG, DriverReason::OtherScheme),
+        (Some("admin:s3cret@h/db"), PG, DriverReason::OtherScheme),
+        (Some("nothing"), PG, DriverReason::OtherScheme),
+    ];
+    for (url, driver, reason) in cases {
+        assert_eq!(driver_choice(url), (driver, reason.clone()), "{url:?}");
+        assert_eq!(driver_for(url), driver, "{url:?}");
+    }
+}

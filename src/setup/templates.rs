@@ -14,6 +14,7 @@ struct Initializer<'a> {
     backend: &'a str,
     prefix_literal: &'a str,
     redis_url_literal: &'a str,
+    redis_url_missing_literal: &'a str,
     table_literal: &'a str,
 }
 
@@ -27,6 +28,7 @@ struct ShardInitializer<'a> {
     store_type: &'a str,
     session_key_literal: &'a str,
     redis_url_literal: &'a str,
+    redis_url_missing_literal: &'a str,
     driver: &'a str,
 }
 
@@ -40,6 +42,12 @@ struct Migration {
     version: String,
 }
 
+/// What the generated Redis initializer raises with when REDIS_URL is not set outside
+/// development and test.
+pub fn redis_url_missing() -> String {
+    format!("REDIS_URL is not set; only development and test fall back to {DEFAULT_REDIS_URL}")
+}
+
 /// `src/initializers/session.cr` for `backend`.
 pub fn initializer(app_name: &str, backend: Backend) -> Result<String> {
     let prefix_literal = crystal_string(&default_prefix(app_name));
@@ -49,6 +57,7 @@ pub fn initializer(app_name: &str, backend: Backend) -> Result<String> {
         backend: backend.as_str(),
         prefix_literal: &prefix_literal,
         redis_url_literal: &crystal_string(DEFAULT_REDIS_URL),
+        redis_url_missing_literal: &crystal_string(&redis_url_missing()),
         table_literal: &crystal_string(DEFAULT_TABLE),
     };
     finish("initializer.cr", tpl.render())
@@ -68,6 +77,7 @@ pub fn shard_initializer(app_name: &str, backend: Backend, driver: &str) -> Resu
         },
         session_key_literal: &crystal_string(&format!("{app_name}_session")),
         redis_url_literal: &crystal_string(DEFAULT_REDIS_URL),
+        redis_url_missing_literal: &crystal_string(&redis_url_missing()),
         driver,
     };
     finish("shard/initializer.cr", tpl.render())
@@ -172,31 +182,70 @@ mod tests {
         insta::assert_snapshot!(migration(&version).unwrap());
     }
 
-    /// What setup writes, clear reads back as the same store, prefix and URL.
+    /// What setup writes, clear reads back as the same store, prefix and URL: in development
+    /// and test REDIS_URL, else localhost; in any other environment REDIS_URL alone (the
+    /// generated code raises without it). Both APIs, the environment as the code reads it:
+    /// AZU_ENV, else CRYSTAL_ENV, else development.
     #[test]
-    fn the_reader_reads_the_generated_redis_initializer() {
-        use crate::initializer::{Alt, Initializer, Part, Selection, StoreKind};
-        let text = initializer("myapp", Backend::Redis).expect("the test input");
-        let init = Initializer::parse(&text).expect("the generated initializer parses");
-        let Selection::Store(store) = init.select("development") else {
+    fn the_reader_reads_the_generated_redis_initializers() {
+        use crate::initializer::{Alt, Initializer, Part, RedisUrl, Selection, StoreKind};
+        let env = || Alt::Env("REDIS_URL".into());
+        let local = || Alt::Literal(vec![Part::Text(DEFAULT_REDIS_URL.into())]);
+        let docs = initializer("myapp", Backend::Redis).expect("the docs initializer");
+        let shard = shard_initializer("myapp", Backend::Redis, "pg").expect("the shard's");
+        for (api, text) in [("docs", &docs), ("shard", &shard)] {
+            let init = Initializer::parse(text).expect("the generated initializer parses");
+            let cases: [(&[(&str, &str)], bool); 8] = [
+                (&[], true),
+                (&[("CRYSTAL_ENV", "test")], true),
+                (&[("AZU_ENV", "development")], true),
+                (&[("CRYSTAL_ENV", "production")], false),
+                (&[("AZU_ENV", "staging")], false),
+                (&[("CRYSTAL_ENV", "nonsense")], false),
+                // AZU_ENV wins where set, as the generated `case` reads it.
+                (
+                    &[("AZU_ENV", "production"), ("CRYSTAL_ENV", "development")],
+                    false,
+                ),
+                (&[("AZU_ENV", "test"), ("CRYSTAL_ENV", "production")], true),
+            ];
+            for (vars, local_fallback) in cases {
+                let lookup = |name: &str| {
+                    vars.iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string())
+                };
+                let Selection::Store(store) = init.select(&lookup) else {
+                    panic!("{api} {vars:?}: expected one store");
+                };
+                assert_eq!(store.kind, StoreKind::Redis, "{api} {vars:?}");
+                let want = if local_fallback {
+                    vec![env(), local()]
+                } else {
+                    vec![env()]
+                };
+                assert_eq!(store.redis_url(), RedisUrl::Url(want), "{api} {vars:?}");
+            }
+        }
+        let init = Initializer::parse(&docs).expect("parses");
+        let Selection::Store(store) = init.select("production") else {
             panic!("expected one store");
         };
         let lit = |s: &str| vec![Alt::Literal(vec![Part::Text(s.to_string())])];
-        assert_eq!(store.kind, StoreKind::Redis);
         assert_eq!(
             store.arg(&["prefix"]),
             Some(lit("myapp:session:").as_slice())
         );
-        assert_eq!(
-            store.arg(&["url"]),
-            Some(
-                [
-                    Alt::Env("REDIS_URL".into()),
-                    Alt::Literal(vec![Part::Text(DEFAULT_REDIS_URL.into())])
-                ]
-                .as_slice()
-            )
-        );
+    }
+
+    /// The generated code raises with a message that names REDIS_URL and is one Crystal
+    /// string literal (no interpolation).
+    #[test]
+    fn the_redis_url_message_names_the_variable() {
+        let message = redis_url_missing();
+        assert!(message.starts_with("REDIS_URL is not set"), "{message}");
+        let docs = initializer("myapp", Backend::Redis).expect("the docs initializer");
+        assert!(docs.contains(&format!("raise({})", crystal_string(&message))));
     }
 
     #[test]

@@ -32,9 +32,20 @@ Session.configure do |config|
   config.session_key = {{ session_key_literal }}
 {% if backend == "redis" %}
   # Keys are session:<uuid>, written with SETEX and the timeout above.
-  config.store = Session::RedisStore(UserSession).new(
-    client: Redis.new(url: ENV.fetch("REDIS_URL", {{ redis_url_literal }}))
-  )
+  # The Redis server is REDIS_URL. Development and test fall back to a local
+  # server; every other environment (production, staging...) must set REDIS_URL,
+  # so a deployed app never uses localhost by accident. Azu reads the environment
+  # from CRYSTAL_ENV (default development); AZU_ENV wins where set.
+  case ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence || "development"
+  when "development", "test"
+    config.store = Session::RedisStore(UserSession).new(
+      client: Redis.new(url: ENV["REDIS_URL"]?.presence || {{ redis_url_literal }})
+    )
+  else
+    config.store = Session::RedisStore(UserSession).new(
+      client: Redis.new(url: ENV["REDIS_URL"]?.presence || raise({{ redis_url_missing_literal }}))
+    )
+  end
 {%- else if backend == "database" %}
   # Rows of the sessions table (see the generated migration). The scheme of
   # DATABASE_URL picks the SQL: postgres:// or postgresql:// (pg), mysql:// (mysql;

@@ -477,6 +477,8 @@ fn setup_names_the_database_url_in_use() {
     let p = Project::new();
     p.write(".env", "DATABASE_URL=sqlite3://./db/app.db\n");
     let out = run(p.cmd().args(["setup", "-b", "database"]), 0);
-    out.says(&["DATABASE_URL is in .env (sqlite3://./db/app.db); export DATABASE_URL to use another database"]);
+    out.says(&[
+        "DATABASE_URL is in .env (sqlite3://./db/app.db); change it there to use another database",
+    ]);
     assert!(p.read("shard.yml").contains("crystal-lang/crystal-sqlite3"));
 }

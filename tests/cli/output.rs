@@ -50,9 +50,41 @@ fn setup_json_report() {
     );
     assert_eq!(actions[2], ("update".to_string(), "shard.yml".to_string()));
     let steps = v["next_steps"].as_array().expect("next_steps");
-    assert_eq!(steps.len(), 4);
-    assert_eq!(steps[1]["details"][0], "azu db:migrate");
+    let titles: Vec<&str> = steps
+        .iter()
+        .map(|s| s["title"].as_str().expect("a title"))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Install dependencies:",
+            "Set environment variables (SESSION_SECRET is already in .env):",
+            "Load .env in development, in the shell that runs azu db:migrate and the app:",
+            "Run migrations:",
+            "Require the initializer in your application's main file:",
+        ]
+    );
+    assert_eq!(steps[3]["details"][0], "azu db:migrate");
     assert_eq!(text(&out.stderr), "");
+    // The same steps as the text output, line for line.
+    let q = Project::new();
+    let lines = run(q.cmd().args(["session:setup", "-b", "database"]), 0);
+    let mut from_json = String::from("Next steps:\n");
+    for (i, step) in steps.iter().enumerate() {
+        from_json.push_str(&format!(
+            "  {}. {}\n",
+            i + 1,
+            step["title"].as_str().unwrap()
+        ));
+        for d in step["details"].as_array().expect("details") {
+            from_json.push_str(&format!("     {}\n", d.as_str().unwrap()));
+        }
+    }
+    assert!(
+        text(&lines.stdout).contains(&format!("\n{from_json}\n")),
+        "{from_json}\n---\n{}",
+        text(&lines.stdout)
+    );
     // the secret is not in the report
     let secret = p
         .read(".env")

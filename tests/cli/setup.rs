@@ -124,30 +124,46 @@ fn the_migration(p: &Project) -> (String, String) {
     (name, version)
 }
 
-/// Everything setup prints after the file lines, for `backend` and the app's main file.
+/// Everything setup prints after the file lines, for `backend` and the app's main file, with
+/// neither REDIS_URL nor DATABASE_URL set, on a project that did not have the pg driver.
 fn next_steps(backend: &str, main_file: &str) -> String {
-    let mut s = String::from("\nNext steps:\n  1. Install dependencies:\n     shards install\n");
-    let mut n = 2;
-    if backend == "database" {
-        s.push_str("  2. Run migrations:\n     azu db:migrate\n");
-        n = 3;
+    next_steps_with(backend, main_file, "was added to")
+}
+
+/// [`next_steps`], the database driver `was added to` or `is already in` shard.yml.
+fn next_steps_with(backend: &str, main_file: &str, driver: &str) -> String {
+    let load = |runs: &str, production: &str| {
+        format!(
+            "Load .env in development, in the shell that runs {runs}:\n     set -a; . ./.env; set +a    # exports every variable .env sets\n     In production, set {production} instead\n"
+        )
+    };
+    let require = format!(
+        "Require the initializer in {main_file}:\n     require \"./initializers/session\"\n"
+    );
+    let steps = match backend {
+        "redis" => vec![
+            "Install dependencies:\n     shards install\n".to_string(),
+            "Set environment variables (SESSION_SECRET is already in .env):\n     REDIS_URL is in .env (redis://localhost:6379); change it there to use another server\n".to_string(),
+            load("the app", "SESSION_SECRET and REDIS_URL as real environment variables"),
+            require,
+        ],
+        "database" => vec![
+            format!("Install dependencies:\n     shards install\n     pg, the PostgreSQL driver, {driver} shard.yml: DATABASE_URL is not set, so setup chose the default\n     (for MySQL or SQLite: set DATABASE_URL to a mysql:// or sqlite3:// URL, then run setup again with --force)\n"),
+            "Set environment variables (SESSION_SECRET is already in .env):\n     export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"\n".to_string(),
+            load("azu db:migrate and the app", "SESSION_SECRET and DATABASE_URL as real environment variables"),
+            "Run migrations:\n     azu db:migrate\n".to_string(),
+            require,
+        ],
+        _ => vec![
+            "Install dependencies:\n     shards install\n".to_string(),
+            load("the app", "SESSION_SECRET as a real environment variable"),
+            require,
+        ],
+    };
+    let mut s = String::from("\nNext steps:\n");
+    for (i, step) in steps.iter().enumerate() {
+        s.push_str(&format!("  {}. {step}", i + 1));
     }
-    s.push_str(&format!(
-        "  {n}. Set environment variables (SESSION_SECRET is already in .env):\n"
-    ));
-    s.push_str(match backend {
-        "redis" => {
-            "     REDIS_URL is in .env (redis://localhost:6379); export REDIS_URL to use another server\n"
-        }
-        "database" => {
-            "     export DATABASE_URL=\"postgresql://user:password@localhost/myapp\"\n"
-        }
-        _ => "     nothing else: memory sessions need no server\n",
-    });
-    s.push_str(&format!(
-        "  {}. Require the initializer in {main_file}:\n     require \"./initializers/session\"\n",
-        n + 1
-    ));
     s.push_str(&format!(
         "\n✓ Session setup completed (backend: {backend})\n"
     ));
@@ -186,14 +202,33 @@ fn assert_initializer(p: &Project, backend: &str, app: &str) {
             "{backend} initializer and `{store}`:\n{init}"
         );
     }
+    assert_eq!(count_lines(&init, "require \"session\""), 1, "{init}");
+    assert!(
+        init.find("require \"session\"") < init.find("Session.configure"),
+        "{init}"
+    );
     match backend {
         "redis" => {
-            assert!(
-                init.contains(&format!("    prefix: \"{app}:session:\",\n")),
+            // One store per branch of the environment, the same prefix in both.
+            assert_eq!(
+                count_lines(&init, &format!("      prefix: \"{app}:session:\",")),
+                2,
+                "{init}"
+            );
+            assert_eq!(
+                count_lines(
+                    &init,
+                    "  case ENV[\"AZU_ENV\"]?.presence || ENV[\"CRYSTAL_ENV\"]?.presence || \"development\""
+                ),
+                1,
                 "{init}"
             );
             assert!(
-                init.contains("url: ENV[\"REDIS_URL\"]? || \"redis://localhost:6379\""),
+                init.contains("url: ENV[\"REDIS_URL\"]?.presence || \"redis://localhost:6379\","),
+                "{init}"
+            );
+            assert!(
+                init.contains("url: ENV[\"REDIS_URL\"]?.presence || raise(\"REDIS_URL is not set; only development and test fall back to redis://localhost:6379\"),"),
                 "{init}"
             );
         }
@@ -653,11 +688,10 @@ fn rerun_with_force_is_idempotent() {
             line("keep", ".env"),
             line("keep", ".gitignore"),
         ]);
-        assert_eq!(
-            r.stdout,
-            expected_stdout(&lines, backend, NO_MAIN),
-            "{backend}"
-        );
+        // The driver is already there the second time.
+        let mut expected: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        expected.push_str(&next_steps_with(backend, NO_MAIN, "is already in"));
+        assert_eq!(r.stdout, expected, "{backend}");
 
         assert!(p.tree() == first, "{backend}: a re-run changed a file");
         assert_eq!(secret(&p), secret_before);
@@ -954,7 +988,7 @@ fn redis_next_step_does_not_misstate_an_existing_redis_url() {
     let r = setup_ok(&p, &["session:setup", "-b", "redis"]);
     assert!(
         r.stdout
-            .contains("REDIS_URL is in .env (redis://cache.internal:6380/2); export REDIS_URL to use another server"),
+            .contains("REDIS_URL is in .env (redis://cache.internal:6380/2); change it there to use another server"),
         "{}",
         r.stdout
     );

@@ -96,23 +96,37 @@ impl App {
         self.crystal(&["build", "--no-codegen", &format!("{}.cr", self.program)]);
     }
 
-    /// Build the program and run it with `args`; returns the session ids it created and
-    /// the ones it made expired.
-    fn build_and_run(&self, args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+    /// Build the program as `app`.
+    fn build(&self) {
         self.crystal(&["build", &format!("{}.cr", self.program), "-o", "app"]);
+    }
+
+    /// Run the built program with `args`, SESSION_SECRET from `.env` and `env`, in an
+    /// environment without the variables the generated code reads.
+    fn run_app(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let secret = self
             .p
             .read(".env")
             .lines()
             .find_map(|l| l.strip_prefix("SESSION_SECRET=").map(str::to_string))
             .expect("setup wrote SESSION_SECRET to .env");
-        let out = Command::new(self.p.path("app"))
-            .args(args)
+        let mut cmd = Command::new(self.p.path("app"));
+        for var in ["REDIS_URL", "DATABASE_URL", "AZU_ENV", "CRYSTAL_ENV"] {
+            cmd.env_remove(var);
+        }
+        cmd.args(args)
             .current_dir(self.p.root())
             .env("SESSION_SECRET", secret)
             .envs(env.iter().copied())
             .output()
-            .expect("run the app");
+            .expect("run the app")
+    }
+
+    /// Build the program and run it with `args`; returns the session ids it created and
+    /// the ones it made expired.
+    fn build_and_run(&self, args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+        self.build();
+        let out = self.run_app(args, env);
         let said = text(&out.stdout);
         assert!(
             out.status.success(),
@@ -241,6 +255,67 @@ fn redis_sessions_written_by_the_real_shard_are_cleared_and_nothing_else() {
         "other:session:x",
     ] {
         assert!(server.exists(0, key), "{key} was deleted");
+    }
+}
+
+/// Outside development and test the generated Redis store needs REDIS_URL: without it the
+/// app stops as it starts, with a message naming it, instead of using localhost; and
+/// `session:clear`, reading the same file in the same environment, refuses too. In
+/// development the same file runs against REDIS_URL.
+#[test]
+fn production_without_redis_url_stops_the_app_with_a_message() {
+    let test = "shard_api_redis_production";
+    let (Some(shards), true) = (real_shards(test), have_binary("crystal", test)) else {
+        return;
+    };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let app = App::generate(&["-b", "redis"], &[], &shards, "sessions");
+    // Only the environment decides: `.env` (which the app does not read) has no REDIS_URL.
+    let secret_only: String = app
+        .p
+        .read(".env")
+        .lines()
+        .filter(|l| l.starts_with("SESSION_SECRET="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    app.p.write(".env", &secret_only);
+    app.build();
+    let message =
+        "REDIS_URL is not set; only development and test fall back to redis://localhost:6379";
+    for env in [
+        &[("CRYSTAL_ENV", "production")][..],
+        &[("AZU_ENV", "staging")],
+        &[("AZU_ENV", "production"), ("CRYSTAL_ENV", "development")],
+        &[("CRYSTAL_ENV", "production"), ("REDIS_URL", "")],
+    ] {
+        let out = app.run_app(&["1"], env);
+        let (said, warned) = (text(&out.stdout), text(&out.stderr));
+        assert!(
+            !out.status.success(),
+            "{env:?}: the app ran:\n{said}{warned}"
+        );
+        assert!(warned.contains(message), "{env:?}:\n{said}{warned}");
+        assert!(!said.contains("created "), "{env:?}:\n{said}");
+        let out = app.clear(&["--force"], env, 1);
+        let warned = stderr(&out);
+        assert!(
+            warned.contains("REDIS_URL") && warned.contains("not set"),
+            "{env:?}:\n{warned}"
+        );
+        assert!(!stdout(&out).contains("Cleared"), "{env:?}");
+    }
+    // With REDIS_URL, production runs against it; so does development.
+    let url = server.url();
+    for env in [
+        &[("CRYSTAL_ENV", "production"), ("REDIS_URL", url.as_str())][..],
+        &[("REDIS_URL", url.as_str())],
+    ] {
+        let out = app.run_app(&["2"], env);
+        assert!(out.status.success(), "{env:?}: {}", text(&out.stderr));
+        app.clear(&["--force"], env, 0)
+            .says(&["Cleared 2 session(s)\n"]);
     }
 }
 

@@ -4,6 +4,8 @@
 //! with `==`/`!=` to strings (or `.in?("a", "b")`), and Azu's own environment, `<App>.env`,
 //! `Azu.env`, `<App>::CONFIG.env`, with its predicates (`.production?`), `==`/`!=` a member of
 //! `Azu::Environment`, or `.in?(...)` of members; joined with `&&`, `||`, `!` and parentheses.
+//! A `case` may also be on a chain, `case ENV["AZU_ENV"]?.presence || ENV["CRYSTAL_ENV"]?.presence
+//! || "development"` (what setup writes): the first variable set, else the literal.
 //! Conditions are read from the masked text (where no literal hides an operator) and their
 //! strings from the original at the same offsets.
 
@@ -47,9 +49,10 @@ impl<F: Fn(&str) -> Option<String>> Vars for F {
 /// A condition on the environment that this reader evaluates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Test {
-    /// `ENV[name]` (`default` when unset) is one of `values` (`eq`), or none of them.
+    /// The first of `names` that is set (`ENV["A"]? || ENV["B"]?`; most often one), else
+    /// `default`, is one of `values` (`eq`), or none of them.
     Var {
-        name: String,
+        names: Vec<String>,
         default: Option<String>,
         eq: bool,
         values: Vec<String>,
@@ -83,12 +86,15 @@ impl Test {
     pub fn eval<V: Vars + ?Sized>(&self, vars: &V) -> Option<bool> {
         match self {
             Test::Var {
-                name,
+                names,
                 default,
                 eq,
                 values,
             } => {
-                let value = vars.var(name).or_else(|| default.clone());
+                let value = names
+                    .iter()
+                    .find_map(|n| vars.var(n))
+                    .or_else(|| default.clone());
                 // An unset variable is `nil`: equal to no string.
                 let found = value.is_some_and(|v| values.contains(&v));
                 Some(found == *eq)
@@ -131,7 +137,7 @@ impl Test {
             }
         };
         match self {
-            Test::Var { name, .. } => add(name),
+            Test::Var { names, .. } => names.iter().for_each(|n| add(n)),
             Test::Azu(_) => add(CRYSTAL_ENV),
             Test::Not(t) => t.variables(out),
             Test::All(ts) | Test::Any(ts) => ts.iter().for_each(|t| t.variables(out)),
@@ -186,7 +192,9 @@ impl Branch {
     }
 }
 
-const ENV_EXPR: &str = r#"ENV\s*(?:\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\]\??|\.fetch\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*(?:,\s*"([^"\\]*)"\s*)?\))"#;
+/// `ENV["X"]`, `ENV["X"]?` (`.presence` after it changes nothing here: an empty value is
+/// unset for this reader anyway), `ENV.fetch("X")` or `ENV.fetch("X", "default")`.
+const ENV_EXPR: &str = r#"ENV\s*(?:\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\]\??(?:\s*\.\s*presence)?|\.fetch\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*(?:,\s*"([^"\\]*)"\s*)?\))"#;
 const APP_ENV: &str = r"(?:::)?[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)*\s*\.\s*env";
 const MEMBER: &str = r"(?:::)?Azu::Environment::([A-Z][A-Za-z0-9_]*)";
 const STRING: &str = r#""([^"\\]*)""#;
@@ -236,24 +244,56 @@ fn members(list: &str) -> Option<Vec<String>> {
         .collect()
 }
 
-/// The variable an `ENV` expression reads, and its value when unset.
-fn env_var(c: &regex::Captures, at: usize) -> Option<(String, Option<String>)> {
+/// The variable an `ENV` expression reads (as a chain of one), and its value when unset.
+fn env_var(c: &regex::Captures, at: usize) -> Option<(Vec<String>, Option<String>)> {
     let name = c.get(at).or_else(|| c.get(at + 1))?.as_str().to_string();
     let default = match c.get(at + 2) {
         Some(d) => Some(d.as_str().to_string()),
         None if matches!(name.as_str(), "AZU_ENV" | CRYSTAL_ENV) => Some("development".into()),
         None => None,
     };
-    Some((name, default))
+    Some((vec![name], default))
+}
+
+/// `ENV["A"]? || ENV["B"]? || "default"` (any number of reads, each as [`ENV_EXPR`] allows,
+/// the literal optional): the variables in order, and the value when none is set. Without
+/// a literal the last read's own default applies (`ENV.fetch`'s, or `development` for
+/// `AZU_ENV`/`CRYSTAL_ENV`); a read with a default of its own ends the chain.
+fn env_chain(orig: &str, masked: &[u8]) -> Option<(Vec<String>, Option<String>)> {
+    if orig.len() != masked.len() {
+        return None;
+    }
+    let items = parts(orig, masked, b"||");
+    let mut names = Vec::new();
+    let mut default = None;
+    for (i, (o, _)) in items.iter().enumerate() {
+        let last = i + 1 == items.len();
+        match ENV_ONLY_RE.captures(o) {
+            Some(c) => {
+                // `ENV.fetch("X", "d")` always has a value: nothing after it is ever read.
+                if c.get(3).is_some() && !last {
+                    return None;
+                }
+                let (mut name, own) = env_var(&c, 1)?;
+                names.append(&mut name);
+                if last {
+                    default = own;
+                }
+            }
+            None if last && i > 0 => default = Some(get(&STRING_RE.captures(o)?, 1)?.to_string()),
+            None => return None,
+        }
+    }
+    Some((names, default))
 }
 
 fn var_test(
-    (name, default): (String, Option<String>),
+    (names, default): (Vec<String>, Option<String>),
     op: Option<&str>,
     values: Vec<String>,
 ) -> Test {
     Test::Var {
-        name,
+        names,
         default,
         eq: op != Some("!="),
         values,
@@ -410,22 +450,23 @@ fn parse_depth(orig: &str, masked: &[u8], depth: usize) -> Option<Test> {
 pub enum Subject {
     /// `case` alone: each `when` is a condition.
     None,
-    /// `case ENV["X"]?`: the variable, and its value when unset.
-    Var(String, Option<String>),
+    /// `case ENV["X"]?`, or `case ENV["A"]? || ENV["B"]? || "d"`: the variables, first
+    /// set first, and the value when none is.
+    Var(Vec<String>, Option<String>),
     /// `case App.env`.
     Azu,
     /// Anything else, and the variables it reads.
     Other(Vec<String>),
 }
 
-/// What `case orig` is on (`reads`: the variables `orig` reads, for a subject it cannot
-/// evaluate).
-pub fn subject(orig: &str, reads: Vec<String>) -> Subject {
+/// What `case orig` is on (`masked`: the same bytes masked; `reads`: the variables `orig`
+/// reads, for a subject it cannot evaluate).
+pub fn subject(orig: &str, masked: &[u8], reads: Vec<String>) -> Subject {
     if orig.is_empty() {
         return Subject::None;
     }
-    if let Some((name, default)) = ENV_ONLY_RE.captures(orig).and_then(|c| env_var(&c, 1)) {
-        return Subject::Var(name, default);
+    if let Some((names, default)) = env_chain(orig, masked) {
+        return Subject::Var(names, default);
     }
     if APP_ONLY_RE.is_match(orig) {
         return Subject::Azu;
@@ -440,7 +481,7 @@ pub fn when(subject: &Subject, orig: &str, masked: &[u8]) -> Option<Test> {
     }
     let values = parts(orig, masked, b",");
     match subject {
-        Subject::Var(name, default) => {
+        Subject::Var(names, default) => {
             let values = values
                 .iter()
                 .map(|(o, _)| {
@@ -450,7 +491,7 @@ pub fn when(subject: &Subject, orig: &str, masked: &[u8]) -> Option<Test> {
                         .map(String::from)
                 })
                 .collect::<Option<Vec<_>>>()?;
-            Some(var_test((name.clone(), default.clone()), None, values))
+            Some(var_test((names.clone(), default.clone()), None, values))
         }
         Subject::Azu => values
             .iter()

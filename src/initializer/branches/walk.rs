@@ -22,7 +22,7 @@ impl Walk<'_> {
             "case" => {
                 let subject_end = clause_end(self.masked, end);
                 let (orig, masked) = self.code(end, subject_end);
-                let subject = cond::subject(orig, env_reads(orig, masked));
+                let subject = cond::subject(orig, masked, env_reads(orig, masked));
                 self.push(false, Kind::Case, None, end);
                 if let Some(f) = self.code.last_mut() {
                     f.subject = subject;
@@ -55,7 +55,7 @@ impl Walk<'_> {
                         format!("{word} {orig}"),
                         match &subject {
                             Subject::Other(reads) => reads.clone(),
-                            Subject::Var(name, _) => vec![name.clone()],
+                            Subject::Var(names, _) => names.clone(),
                             Subject::Azu => vec![cond::CRYSTAL_ENV.to_string()],
                             Subject::None => env_reads(orig, masked),
                         },

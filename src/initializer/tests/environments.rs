@@ -119,6 +119,67 @@ fn case_on_any_variable() {
     assert_eq!(pick(fetch, &[("APP_ENV", "other")]), None);
 }
 
+/// `case ENV["A"]? || ENV["B"]? || "d"`: the first variable set, else the literal (what setup
+/// writes); any other chain is a condition this reader cannot evaluate.
+#[test]
+fn case_on_a_chain_of_variables() {
+    let text = "case ENV[\"AZU_ENV\"]? || ENV[\"CRYSTAL_ENV\"]? || \"development\"\nwhen \"development\", \"test\"\n  c.store = MemoryStore.new\nelse\n  c.store = RedisStore.new(prefix: \"r:\")\nend\n";
+    assert_eq!(pick(text, &[]), M);
+    assert_eq!(pick(text, &[("CRYSTAL_ENV", "test")]), M);
+    assert_eq!(pick(text, &[("CRYSTAL_ENV", "production")]), R);
+    assert_eq!(pick(text, &[("AZU_ENV", "production")]), R);
+    assert_eq!(
+        pick(
+            text,
+            &[("AZU_ENV", "development"), ("CRYSTAL_ENV", "production")]
+        ),
+        M
+    );
+    assert_eq!(
+        pick(text, &[("AZU_ENV", "staging"), ("CRYSTAL_ENV", "test")]),
+        R
+    );
+    let init = Initializer::parse(text).expect("parses");
+    assert_eq!(init.variables(), ["AZU_ENV", "CRYSTAL_ENV"]);
+    // `.presence` (an empty value as unset, as the tool's environment has it) reads the same.
+    let presence = text.replace("]?", "]?.presence");
+    assert_eq!(pick(&presence, &[("AZU_ENV", "staging")]), R);
+    assert_eq!(pick(&presence, &[("CRYSTAL_ENV", "test")]), M);
+
+    // Without a literal the last variable's own default applies: CRYSTAL_ENV's is development.
+    let bare = text.replace(" || \"development\"", "");
+    assert_eq!(pick(&bare, &[]), M);
+    let other = text
+        .replace("CRYSTAL_ENV", "APP_ENV")
+        .replace(" || \"development\"", "");
+    assert_eq!(pick(&other, &[]), R, "APP_ENV unset is nil");
+    // A fetch with a default always has a value: a chain that goes on after one is not read.
+    let fetch = text.replace("ENV[\"AZU_ENV\"]?", "ENV.fetch(\"AZU_ENV\", \"x\")");
+    let init = Initializer::parse(&fetch).expect("parses");
+    assert!(
+        matches!(init.select(&vars(&[])), Selection::Undecidable(_)),
+        "{fetch}"
+    );
+    let last = "case ENV[\"A\"]? || ENV.fetch(\"B\", \"test\")\nwhen \"test\"\n  c.store = MemoryStore.new\nend\n";
+    assert_eq!(pick(last, &[]), M);
+    assert_eq!(pick(last, &[("A", "x")]), None);
+    // A literal first, or a method call in the chain: not evaluated.
+    for subject in [
+        "\"development\" || ENV[\"A\"]?",
+        "ENV[\"A\"]? || ENV[\"B\"]?.try(&.downcase)",
+        "ENV[\"A\"]? || \"a\" || \"b\"",
+    ] {
+        let t = format!(
+            "case {subject}\nwhen \"a\"\n  c.store = MemoryStore.new\nelse\n  c.store = RedisStore.new\nend\n"
+        );
+        let init = Initializer::parse(&t).expect("parses");
+        assert!(
+            matches!(init.select(&vars(&[])), Selection::Undecidable(_)),
+            "{t}"
+        );
+    }
+}
+
 #[test]
 fn azu_environment_forms() {
     let conds = [
