@@ -16,11 +16,12 @@ pub enum Error {
     #[error("`{}` is not a directory; pass the project root with --path", .0.display())]
     NotADirectory(PathBuf),
 
-    #[error(
-        "no shard.yml in `{}`; run this in the root of an Azu project or pass --path <DIR>",
-        .0.display()
-    )]
-    NoShardYml(PathBuf),
+    #[error("{}", impls::no_shard_yml(.dir, .above.as_deref()))]
+    NoShardYml {
+        dir: PathBuf,
+        /// The nearest directory above `dir` that holds a shard.yml (missed by `--path`).
+        above: Option<PathBuf>,
+    },
 
     #[error("`{}` is not valid YAML ({reason}); fix the file and run again", .path.display())]
     ShardYmlInvalid { path: PathBuf, reason: String },
@@ -140,7 +141,8 @@ pub enum Error {
     #[error("`{}` uses CookieStore: sessions live in the users' browsers and cannot be cleared server-side; rotate SESSION_SECRET and restart the application to invalidate them all", .0.display())]
     CookieStore(PathBuf),
 
-    #[error("SESSION_BACKEND is `{0}`, which is not a backend; set it to one of {names} or pass --backend", names = crate::backend::Backend::NAMES)]
+    /// A usage error (exit 2), as `--backend` with the same value is.
+    #[error("SESSION_BACKEND is `{0}`, which is not a backend{tail}", tail = crate::backend::not_a_backend(.0, false))]
     InvalidSessionBackend(String),
 
     #[error(
@@ -171,7 +173,7 @@ pub enum Error {
     )]
     EmptyPrefix,
 
-    #[error("cannot tell the Redis key prefix: there is no src/initializers/session.cr and no shard.yml in `{}`; pass --prefix or --path", .0.display())]
+    #[error("cannot tell the Redis key prefix: there is no src/initializers/session.cr and no shard.yml in `{}` (nor above it); pass --prefix, or run this inside the Azu project (or pass --path)", .0.display())]
     NoPrefix(PathBuf),
 
     #[error("`DATABASE_URL` is not set; export it or add it to .env")]

@@ -3,7 +3,7 @@
 //! messages of failed clears share.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Error;
 
@@ -36,13 +36,31 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (usage errors exit 2 through clap, before this;
-    /// an interrupt exits 130, as a shell reports a command ended by Ctrl-C).
+    /// The process exit code for this error (usage errors exit 2 through clap, before this,
+    /// and so does a `SESSION_BACKEND` that names no backend; an interrupt exits 130, as a
+    /// shell reports a command ended by Ctrl-C).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Interrupted { .. } => 130,
+            // As `--backend bogus` is: the backend was named wrong, not a failure to act.
+            Error::InvalidSessionBackend(_) => 2,
             _ => 1,
         }
+    }
+}
+
+/// No shard.yml where the project root was looked for; `above` is the one `--path` missed.
+pub(super) fn no_shard_yml(dir: &Path, above: Option<&Path>) -> String {
+    let dir = dir.display();
+    match above {
+        Some(root) => format!(
+            "no shard.yml in `{dir}`, but `{}` above it has one; pass --path {} (or run without --path from inside the project)",
+            root.display(),
+            root.display()
+        ),
+        None => format!(
+            "no shard.yml in `{dir}` or any directory above it; run this inside an Azu project (the directory holding shard.yml, or below it) or pass --path <DIR>"
+        ),
     }
 }
 

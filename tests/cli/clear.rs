@@ -359,11 +359,11 @@ fn invalid_session_backend_lists_the_valid_ones() {
         p.cmd()
             .args(["clear", "-f"])
             .env("SESSION_BACKEND", "mongo"),
-        1,
+        2,
     );
     assert_eq!(
         stderr(&out),
-        "error: SESSION_BACKEND is `mongo`, which is not a backend; set it to one of redis, database, memory or pass --backend\n"
+        "error: SESSION_BACKEND is `mongo`, which is not a backend; set it to one of redis, database, memory, or pass --backend\n"
     );
     assert_eq!(stdout(&out), "");
 }
@@ -372,7 +372,7 @@ fn invalid_session_backend_lists_the_valid_ones() {
 fn invalid_backend_flag_is_a_usage_error() {
     let p = Project::new();
     let out = run(p.cmd().args(["clear", "-f", "-b", "mongo"]), 2);
-    out.warns(&["[possible values: redis, database, memory]"]);
+    out.warns(&["`mongo` is not a backend; use one of redis, database, memory\n"]);
 }
 
 #[test]
@@ -426,7 +426,9 @@ fn no_initializer_and_no_shard_yml_needs_a_prefix() {
     assert!(
         stderr(&out).starts_with(
             "error: cannot tell the Redis key prefix: there is no src/initializers/session.cr and no shard.yml in `"
-        ) && stderr(&out).ends_with("`; pass --prefix or --path\n"),
+        ) && stderr(&out).ends_with(
+            "` (nor above it); pass --prefix, or run this inside the Azu project (or pass --path)\n"
+        ),
         "{}",
         stderr(&out)
     );
