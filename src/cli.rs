@@ -80,8 +80,8 @@ pub enum Command {
     /// Write the session initializer, src/initializers/session.cr (and, for the database
     /// backend, a migration), and add the shard dependencies and a session secret.
     ///
-    /// Writes src/initializers/session.cr and, for --backend database,
-    /// src/db/migrations/<timestamp>_create_sessions.cr. Edits shard.yml (adds the session
+    /// Files: it writes src/initializers/session.cr and, for --backend database,
+    /// src/db/migrations/<timestamp>_create_sessions.cr; it edits shard.yml (adds the session
     /// shard and the backend's shards under dependencies:), .env (adds a random
     /// SESSION_SECRET) and .gitignore (adds a `.env` line when git would not ignore .env).
     /// Every file is checked before any is written, and a refusal leaves them all as they

@@ -126,7 +126,45 @@ pub fn with_environment(examples: &str) -> String {
         short(examples, EXIT_CODES)
     );
     for (name, meaning) in ENVIRONMENT {
-        text.push_str(&format!("\n  {name:width$}  {meaning}"));
+        text.push_str(&format!("\n  {name:width$}"));
+        for line in wrap(meaning, WIDTH - width - 4) {
+            text.push_str(&format!("  {line}\n  {:width$}", ""));
+        }
+        text.truncate(text.trim_end().len());
     }
     text
+}
+
+/// The width the help's own lists are wrapped to, within clap's 100 columns.
+const WIDTH: usize = 98;
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn environment_lines_hang_under_their_meaning() {
+        let text = super::with_environment("Examples:");
+        for line in text.lines() {
+            assert!(line.len() <= super::WIDTH, "{line}");
+        }
+        assert!(text.contains(
+            "\n  DATABASE_URL         the database, read as the app's Crystal driver reads it; its scheme\n                       (postgres://"
+        ), "{text}");
+    }
 }

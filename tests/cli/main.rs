@@ -15,6 +15,7 @@ mod environments;
 mod expired;
 mod faults;
 mod hardening;
+mod help;
 mod initializer;
 mod manifest;
 mod output;
