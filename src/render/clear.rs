@@ -1,6 +1,8 @@
 //! The output of `session:clear`: the lines its events become as it runs, the question
 //! before it deletes, and its JSON report.
 
+use std::io::IsTerminal;
+
 use indicatif::ProgressBar;
 use serde::Serialize;
 
@@ -28,20 +30,32 @@ impl Hooks for Terminal {
         confirm::can_ask()
     }
 
+    /// The question comes after the lines that say what will be cleared, so they are not
+    /// shown twice; where those lines did not reach the screen (stdout elsewhere, `--quiet`,
+    /// JSON), a summary of them goes before it on stderr.
     fn confirm(&mut self, question: &Question<'_>) -> Result<()> {
         let plan = question.plan;
-        let mut summary = vec![format!("This will delete sessions from {}:", plan.backend)];
-        summary.extend(target_lines(plan).iter().map(|l| format!("  {l}")));
-        summary.extend(
-            question
-                .cascades
-                .iter()
-                .map(|c| format!("  It will also {}", c.describe())),
-        );
-        if self.rotates {
-            summary.push("  Then SESSION_SECRET in .env is replaced with a new one".to_string());
+        let mut before = Vec::new();
+        // Redis's lines are on stdout; a database's URL and table are notes on stderr,
+        // which `--quiet` keeps back.
+        let on_stdout = matches!(plan.target, Target::Redis(_));
+        let shown = !self.out.is_json()
+            && (on_stdout || !self.out.quiet)
+            && std::io::stdout().is_terminal();
+        if !shown {
+            before.push(format!("This will delete sessions from {}:", plan.backend));
+            before.extend(target_lines(plan).iter().map(|l| format!("  {l}")));
+            before.extend(
+                question
+                    .cascades
+                    .iter()
+                    .map(|c| format!("  It will also {}", c.describe())),
+            );
         }
-        confirm::confirm(&summary)
+        if self.rotates {
+            before.push("Then SESSION_SECRET in .env is replaced with a new one".to_string());
+        }
+        confirm::confirm(&before)
     }
 
     fn event(&mut self, event: Event<'_>) {

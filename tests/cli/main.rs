@@ -21,6 +21,7 @@ mod manifest;
 mod output;
 mod planted;
 mod promises;
+mod prompt;
 mod redis_targets;
 mod redis_transport;
 mod rotate;
