@@ -46,6 +46,7 @@ pub enum Event<'a> {
     NothingToDo(NothingToDo),
     /// Connected to Redis; `primaries` counts a cluster's, when the URL leads to one.
     RedisConnected {
+        plan: &'a ClearPlan,
         target: &'a RedisTarget,
         primaries: Option<usize>,
     },
@@ -166,6 +167,7 @@ fn tell_connected(
         Target::Redis(target) => {
             report.cluster_primaries = connected.redis_cluster_primaries();
             hooks.event(Event::RedisConnected {
+                plan,
                 target,
                 primaries: report.cluster_primaries,
             });

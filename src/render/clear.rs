@@ -72,8 +72,12 @@ impl Hooks for Terminal {
             Event::NothingToDo(nothing @ NothingToDo::RedisExpiresItself) => {
                 out.lines(&[nothing.message()]);
             }
-            Event::RedisConnected { target, primaries } => {
-                let mut lines = redis_lines(target);
+            Event::RedisConnected {
+                plan,
+                target,
+                primaries,
+            } => {
+                let mut lines = redis_lines(target, plan.dry_run);
                 // After `Redis URL:`, what the server turned out to be.
                 if let Some(n) = primaries {
                     let noun = if n == 1 { "primary" } else { "primaries" };
@@ -204,20 +208,26 @@ fn finished(report: &ClearReport<'_>, out: &Output) {
 /// What will be cleared, as the specification prints it.
 fn target_lines(plan: &ClearPlan) -> Vec<String> {
     match &plan.target {
-        Target::Redis(target) => redis_lines(target),
+        Target::Redis(target) => redis_lines(target, plan.dry_run),
         Target::Database(target) => database_lines(target),
         Target::Memory => Vec::new(),
     }
 }
 
-fn redis_lines(target: &crate::clear::RedisTarget) -> Vec<String> {
+/// The server and the keys, as the specification prints them; a dry run counts the keys
+/// (and says so) instead of clearing them.
+fn redis_lines(target: &crate::clear::RedisTarget, dry_run: bool) -> Vec<String> {
     vec![
         // The spec's line as it is for database 0; any other is said.
         match target.database {
             0 => format!("Redis URL: {}", target.masked_url),
             n => format!("Redis URL: {} (database {n})", target.masked_url),
         },
-        format!("Clearing Redis sessions with pattern: {}", target.pattern),
+        format!(
+            "{} Redis sessions with pattern: {}",
+            if dry_run { "Counting" } else { "Clearing" },
+            target.pattern
+        ),
     ]
 }
 

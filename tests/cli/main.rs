@@ -18,6 +18,7 @@ mod hardening;
 mod help;
 mod initializer;
 mod manifest;
+mod newcomer;
 mod output;
 mod planted;
 mod promises;
