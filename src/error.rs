@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 mod impls;
+pub use impls::split_fix;
 use impls::{interrupted_message, progress};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -220,10 +221,19 @@ pub enum Error {
     )]
     RedisUrlInvalid { url: String, reason: String },
 
+    #[error("cannot connect to Redis at `{url}`: {reason}; {fix}")]
+    RedisConnect {
+        url: String,
+        reason: String,
+        fix: String,
+    },
+
     #[error(
-        "cannot connect to Redis at `{url}`: {reason}; check that the server is running and REDIS_URL is right"
+        "Redis at `{url}` {}; {} (redis://:password@host, or redis://user:password@host for an ACL user)",
+        if *.none_given { "wants a password, and REDIS_URL gives none" } else { "refused the user or password in REDIS_URL" },
+        if *.none_given { "put it in REDIS_URL" } else { "correct them in REDIS_URL" }
     )]
-    RedisConnect { url: String, reason: String },
+    RedisAuth { url: String, none_given: bool },
 
     #[error(
         "Redis at `{url}` failed {}: {reason}; {}",
@@ -260,13 +270,14 @@ pub enum Error {
     },
 
     #[error(
-        "cannot {} at `{url}`: {reason}; {}",
-        if *.sqlite { "open the SQLite database" } else { "connect to the database" },
-        if *.sqlite { "the file must be an SQLite database that this user may read and write (and its directory, for the journal), or correct DATABASE_URL" } else { "check that the server is running and DATABASE_URL is right" }
+        "cannot {} at `{url}`: {reason}; {fix}",
+        if *.sqlite { "open the SQLite database" } else { "connect to the database" }
     )]
     DatabaseConnect {
         url: String,
         reason: String,
+        /// What would fix it, as the cause tells.
+        fix: String,
         /// An SQLite file, which has no server to be running.
         sqlite: bool,
     },

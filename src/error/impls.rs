@@ -82,3 +82,46 @@ pub(super) fn interrupted_message(cleared: u64, dry_run: bool) -> String {
         )
     }
 }
+
+/// A message split into what went wrong and its fix: at the first `; ` outside parentheses
+/// and backticks (a value or an aside may hold one). `None` when the message has no fix.
+pub fn split_fix(message: &str) -> (&str, Option<&str>) {
+    let mut depth = 0usize;
+    let mut quoted = false;
+    for (i, c) in message.char_indices() {
+        match c {
+            '`' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            ';' if !quoted && depth == 0 && message[i + 1..].starts_with(' ') => {
+                return (&message[..i], Some(&message[i + 2..]));
+            }
+            _ => {}
+        }
+    }
+    (message, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_fix;
+
+    #[test]
+    fn the_fix_follows_the_first_semicolon_outside_asides() {
+        assert_eq!(
+            split_fix("`DATABASE_URL` is not set; export it or add it to .env"),
+            (
+                "`DATABASE_URL` is not set",
+                Some("export it or add it to .env")
+            )
+        );
+        assert_eq!(
+            split_fix("the file `a; b` is gone (DATABASE_URL `x`; a note); create it; then run"),
+            (
+                "the file `a; b` is gone (DATABASE_URL `x`; a note)",
+                Some("create it; then run")
+            )
+        );
+        assert_eq!(split_fix("interrupted"), ("interrupted", None));
+    }
+}

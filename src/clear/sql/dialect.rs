@@ -183,7 +183,7 @@ pub(crate) fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String 
 
 /// The code that tells what went wrong: the SQLSTATE for PostgreSQL, the error number for
 /// MySQL/MariaDB (whose SQLSTATEs are shared by many errors: `HY000`), SQLite's result code.
-fn error_code(db: &dyn sqlx::error::DatabaseError) -> String {
+pub(crate) fn error_code(db: &dyn sqlx::error::DatabaseError) -> String {
     match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         Some(mysql) => mysql.number().to_string(),
         None => db.code().map(|c| c.into_owned()).unwrap_or_default(),
