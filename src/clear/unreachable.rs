@@ -159,7 +159,7 @@ pub(crate) fn describe_answer(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let trimmed = text.trim_start();
     if trimmed.starts_with("HTTP/") || trimmed.starts_with('<') {
-        return "it answers as a web server (HTTP)".to_string();
+        return "it answers in HTTP, as a web server does".to_string();
     }
     let shown: String = trimmed
         .chars()
@@ -213,11 +213,11 @@ mod tests {
     fn an_answer_is_told_in_a_few_words() {
         assert_eq!(
             describe_answer(b"HTTP/1.0 400 Bad request\r\n"),
-            "it answers as a web server (HTTP)"
+            "it answers in HTTP, as a web server does"
         );
         assert_eq!(
             describe_answer(b"<!DOCTYPE HTML>"),
-            "it answers as a web server (HTTP)"
+            "it answers in HTTP, as a web server does"
         );
         assert_eq!(
             describe_answer(b"SSH-2.0-OpenSSH_9.6\r\n"),

@@ -58,6 +58,7 @@ impl Hooks for Terminal {
         confirm::confirm(&before)
     }
 
+    // Long: one arm per event, each printing its lines as the specification words them.
     fn event(&mut self, event: Event<'_>) {
         let out = &self.out;
         match event {

@@ -12,6 +12,7 @@ mod database_url;
 mod database_url_tools;
 mod elsewhere;
 mod environments;
+mod errors_doc;
 mod expired;
 mod faults;
 mod hardening;

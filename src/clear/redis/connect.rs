@@ -163,16 +163,9 @@ pub(crate) async fn open(
         }
     };
     let place = place(&url);
-    let no_answer = || match &place {
-        Some(place) => {
-            let (reason, fix) = place.no_answer(CONNECT_TIMEOUT.as_secs());
-            ConnectFailure::Unreachable { reason, fix }
-        }
-        None => ConnectFailure::Other(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())),
-    };
     match connected {
         Ok(Ok(con)) => Ok(con),
-        Ok(Err(e)) if e.is_timeout() => Err(no_answer()),
+        Ok(Err(e)) if e.is_timeout() => Err(no_answer(place.as_ref())),
         Ok(Err(e)) => match classify(&e, files) {
             // A server that is full says so as it accepts, then closes; our client only
             // sees the closed connection. Ask again and read what it says.
@@ -187,7 +180,18 @@ pub(crate) async fn open(
             },
             failure => Err(failure),
         },
-        Err(_) => Err(no_answer()),
+        Err(_) => Err(no_answer(place.as_ref())),
+    }
+}
+
+/// No answer within [`CONNECT_TIMEOUT`] (the crate's own timeout and ours are the same).
+fn no_answer(place: Option<&Place>) -> ConnectFailure {
+    match place {
+        Some(place) => {
+            let (reason, fix) = place.no_answer(CONNECT_TIMEOUT.as_secs());
+            ConnectFailure::Unreachable { reason, fix }
+        }
+        None => ConnectFailure::Other(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())),
     }
 }
 

@@ -225,7 +225,7 @@ pub(crate) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
         )
     } else if matches!(code, "42501" | "1142" | "1227" | "1044") {
         Some(format!(
-            "the database user may not do this to {table}; grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
+            "the database user may not do this to {table}: grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
         ))
     } else if msg.contains("file is not a database") {
         Some(

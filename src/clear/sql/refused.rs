@@ -97,7 +97,7 @@ pub(crate) const SQLITE_FIX: &str = "the file must be an SQLite database that th
 
 /// The reason and the fix for a connection to `url` that failed with `e`.
 ///
-/// Long because it is one table: each way a connection fails, and the fix it needs.
+/// Long: it is one table, each way a connection fails and the fix it needs.
 pub(crate) fn connect_failure(e: &sqlx::Error, url: &DatabaseUrl) -> (String, String) {
     let reason = describe_connect(e, url);
     if url.sqlite.is_some() {
