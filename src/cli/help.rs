@@ -7,7 +7,8 @@ Exit codes:
   0    success
   1    failure, refusal or cancelled confirmation (the error says why and how to fix it);
        also a Redis Cluster resharded during session:clear (run it again to clear the
-       rest; a failover is followed and the clear finishes)
+       rest; a failover is followed and the clear finishes), and a Redis clear that found
+       no key under its prefix but some under the session shard's own `session:`
   2    usage error: an unknown flag, or a backend that is not redis, database or memory
        (from --backend or SESSION_BACKEND)
   130  interrupted by Ctrl-C (the message says how many sessions were deleted)";
