@@ -252,9 +252,12 @@ pub async fn connect_target(target: &RedisTarget) -> Result<RedisConnection> {
 /// certificate-store problem (the same on every node, and the one to fix first), else the
 /// list of what each said.
 fn no_seed_answered(mut failures: Vec<(&String, ConnectFailure)>) -> Error {
-    let special = failures
-        .iter()
-        .position(|(_, f)| !matches!(f, ConnectFailure::Other(_)));
+    let special = failures.iter().position(|(_, f)| {
+        !matches!(
+            f,
+            ConnectFailure::Other(_) | ConnectFailure::Unreachable { .. }
+        )
+    });
     if failures.len() == 1 || special.is_some() {
         let (seed, failure) = failures.swap_remove(special.unwrap_or(0));
         return failure.into_error(crate::url::mask(seed), |url, reason, fix| {
