@@ -72,13 +72,76 @@ impl Source {
     }
 }
 
-/// `SESSION_BACKEND`'s value, in any case and with surrounding spaces; `Err` is the value.
+/// A backend's name, in any case and with surrounding spaces (`--backend Redis`,
+/// `SESSION_BACKEND=" Memory"`); `Err` is the value.
 pub fn parse_session_backend(value: &str) -> Result<Backend, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "redis" => Ok(Backend::Redis),
         "database" => Ok(Backend::Database),
         "memory" => Ok(Backend::Memory),
         _ => Err(value.to_string()),
+    }
+}
+
+/// The SQL engine a value that is not a backend names (`postgres`, `MySQL`, `sqlite3`...):
+/// its sessions are the `database` backend's, the driver coming from `DATABASE_URL`.
+pub fn sql_engine(value: &str) -> Option<&'static str> {
+    Some(match value.trim().to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" | "pg" | "psql" | "pgsql" => "PostgreSQL",
+        "mysql" => "MySQL",
+        "mariadb" => "MariaDB",
+        "sqlite" | "sqlite3" => "SQLite",
+        "sql" | "db" => "an SQL",
+        _ => return None,
+    })
+}
+
+/// What follows "`{value}` is not a backend": why, and what to use instead (a SQL engine's
+/// name is the `database` backend). `flag`: the value came from `--backend`.
+pub fn not_a_backend(value: &str, flag: bool) -> String {
+    let instead = if flag {
+        "use --backend database"
+    } else {
+        "set SESSION_BACKEND=database"
+    };
+    match sql_engine(value) {
+        Some(engine) => format!(
+            ": {engine} database sessions are the `database` backend; {instead} (the driver comes from DATABASE_URL)"
+        ),
+        None if flag => format!("; use one of {}", Backend::NAMES),
+        None => format!("; set it to one of {}, or pass --backend", Backend::NAMES),
+    }
+}
+
+/// `--backend`'s parser: a backend in any case, and for a SQL engine's name (`-b postgres`)
+/// the one-line error saying it is the `database` backend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BackendParser;
+
+impl clap::builder::TypedValueParser for BackendParser {
+    type Value = Backend;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Backend, clap::Error> {
+        let text = value.to_string_lossy();
+        parse_session_backend(&text).map_err(|v| {
+            let message = format!("`{v}` is not a backend{}", not_a_backend(&v, true));
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, message).with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Backend::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
     }
 }
 
@@ -136,6 +199,30 @@ mod tests {
         assert_eq!(detect(None, None, Some("mongo")), Err("mongo".to_string()));
         // ...but only when it is consulted
         assert!(detect(None, Some(Backend::Redis), Some("mongo")).is_ok());
+    }
+
+    #[test]
+    fn sql_engines_are_the_database_backend() {
+        for v in [
+            "postgres",
+            "PostgreSQL",
+            "pg",
+            "mysql",
+            "MariaDB",
+            "sqlite",
+            "sqlite3",
+        ] {
+            let said = not_a_backend(v, true);
+            assert!(
+                said.contains("use --backend database (the driver comes from DATABASE_URL)"),
+                "{v}: {said}"
+            );
+        }
+        assert_eq!(
+            not_a_backend("mongo", true),
+            "; use one of redis, database, memory"
+        );
+        assert!(not_a_backend("postgres", false).contains("set SESSION_BACKEND=database"));
     }
 
     #[test]

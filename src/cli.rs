@@ -4,108 +4,103 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendParser};
 use crate::output::{Color, Format};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    success
-  1    failure, refusal or cancelled confirmation (the error says why and how to fix it);
-       also a Redis Cluster resharded during session:clear (run it again to clear the
-       rest; a failover is followed and the clear finishes)
-  2    usage error (unknown flag or backend)
-  130  interrupted by Ctrl-C (the message says how many sessions were deleted)";
+mod help;
 
-const CHECK_EXIT_CODES: &str = "\
-Exit codes:
-  0    no check is an error
-  1    a check is an error (with --strict: or a warning), or the project cannot be read
-  2    usage error (unknown flag)";
+pub use help::{CHECK_EXIT_CODES, ENVIRONMENT, EXIT_CODES, MAIN_EXAMPLES};
+use help::{short, with_environment};
 
 /// The binary's name: what the completion scripts complete and the man page describes.
 pub const BIN: &str = "azu-session";
 
-/// The variables the tool reads (from the process, then `.env` in the project root), for
-/// `--help` and the man page.
-pub const ENVIRONMENT: &[(&str, &str)] = &[
-    (
-        "REDIS_URL",
-        "the Redis server (else the initializer's url:, else redis://localhost:6379)",
-    ),
-    (
-        "DATABASE_URL",
-        "the database, read as the app's Crystal driver reads it",
-    ),
-    (
-        "SESSION_SECRET",
-        "--rotate-secret replaces it in .env; refused when set in the process",
-    ),
-    (
-        "SESSION_BACKEND",
-        "the backend when the initializer does not tell",
-    ),
-    (
-        "CRYSTAL_ENV",
-        "the Azu environment a per-environment initializer branches on",
-    ),
-    (
-        "AZU_ENV",
-        "the same, for initializers that read it (as the documentation's do)",
-    ),
-    (
-        "REDIS_TLS_CERT_FILE",
-        "with REDIS_TLS_KEY_FILE: a client certificate for rediss:// (a relative path in .env is from the project root)",
-    ),
-    ("REDIS_TLS_KEY_FILE", "the key of REDIS_TLS_CERT_FILE"),
-    (
-        "REDIS_TLS_CA_FILE",
-        "CAs to trust for rediss:// instead of the system's",
-    ),
-    (
-        "SSL_CERT_FILE",
-        "CAs to trust for TLS, read by the system's certificate loader (from the process only, not .env)",
-    ),
-];
-
-/// `session:clear --help`: the exit codes, then the environment.
-fn clear_long_help() -> String {
-    let width = ENVIRONMENT.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    let mut text = format!(
-        "{EXIT_CODES}\n\nEnvironment (the process's, then .env in the project root; an empty value is unset):"
-    );
-    for (name, meaning) in ENVIRONMENT {
-        text.push_str(&format!("\n  {name:width$}  {meaning}"));
-    }
-    text
-}
-
 /// Set up and clear session storage for Azu web applications.
 #[derive(Debug, Parser)]
-#[command(name = BIN, version, about, after_help = EXIT_CODES)]
+#[command(
+    name = BIN,
+    version,
+    about,
+    after_help = short(MAIN_EXAMPLES, EXIT_CODES)
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Output format: lines for people, or one JSON object for scripts
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Also accepted before the command (`azu-session --format json session:clear`).
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
-    /// When to use color (NO_COLOR is honoured under auto)
-    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
-    pub color: Color,
+impl Cli {
+    /// The output options in force: those given after the command, else before it.
+    pub fn output(&self) -> OutputArgs {
+        let after = match &self.command {
+            Command::Setup { output, .. }
+            | Command::Clear { output, .. }
+            | Command::Stats { output, .. }
+            | Command::RotateSecret { output, .. }
+            | Command::Check { output, .. } => *output,
+            Command::Completions { .. } | Command::Man => OutputArgs::default(),
+        };
+        OutputArgs {
+            format: after.format.or(self.output.format),
+            color: after.color.or(self.output.color),
+        }
+    }
+
+    /// The project options of the command, when it has them.
+    pub fn project_mut(&mut self) -> Option<&mut ProjectArgs> {
+        match &mut self.command {
+            Command::Setup { args, .. } => Some(&mut args.project),
+            Command::Clear { args, .. } => Some(&mut args.project),
+            Command::Stats { args, .. } => Some(&mut args.project),
+            Command::RotateSecret { args, .. } => Some(&mut args.project),
+            Command::Check { args, .. } => Some(&mut args.project),
+            Command::Completions { .. } | Command::Man => None,
+        }
+    }
+}
+
+/// How the session commands print: only they take these (a completion script and the man
+/// page have no format and no color).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Args)]
+pub struct OutputArgs {
+    /// Output format: lines for people, or one JSON object for scripts [default: text]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// When to use color (NO_COLOR is honoured under auto) [default: auto]
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub color: Option<Color>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write the session initializer (and, for the database backend, its migration), add the
-    /// shard dependencies and a session secret.
+    /// Write the session initializer, src/initializers/session.cr (and, for the database
+    /// backend, a migration), and add the shard dependencies and a session secret.
     ///
-    /// The secret goes to .env, which is kept out of git as git decides it (a `.env` line is
-    /// added to .gitignore when git would not ignore it). A .env that git already tracks is
-    /// refused, nothing written: the secret would be committed; untrack it with
-    /// `git rm --cached .env` (and commit that) first.
-    #[command(name = "session:setup", visible_alias = "setup", after_help = EXIT_CODES)]
-    Setup(SetupArgs),
+    /// Files: it writes src/initializers/session.cr and, for --backend database,
+    /// src/db/migrations/<timestamp>_create_sessions.cr; it edits shard.yml (adds the session
+    /// shard and the backend's shards under dependencies:), .env (adds a random
+    /// SESSION_SECRET) and .gitignore (adds a `.env` line when git would not ignore .env).
+    /// Every file is checked before any is written, and a refusal leaves them all as they
+    /// were.
+    ///
+    /// The secret goes to .env, which is kept out of git as git decides it. A .env that git
+    /// already tracks is refused, nothing written: the secret would be committed; untrack it
+    /// with `git rm --cached .env` (and commit that) first.
+    #[command(
+        name = "session:setup",
+        visible_alias = "setup",
+        after_help = short(help::SETUP_EXAMPLES, EXIT_CODES)
+    )]
+    Setup {
+        #[command(flatten)]
+        args: SetupArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 
     /// Delete every session from the configured backend, logging out all users.
     ///
@@ -116,10 +111,15 @@ pub enum Command {
     #[command(
         name = "session:clear",
         visible_alias = "clear",
-        after_help = EXIT_CODES,
-        after_long_help = clear_long_help()
+        after_help = short(help::CLEAR_EXAMPLES, EXIT_CODES),
+        after_long_help = with_environment(help::CLEAR_EXAMPLES)
     )]
-    Clear(ClearArgs),
+    Clear {
+        #[command(flatten)]
+        args: ClearArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 
     /// Measure the configured backend without changing it: how many sessions, and for Redis
     /// their memory (estimated from a sample) and TTL spread, for a database live and expired
@@ -127,32 +127,53 @@ pub enum Command {
     #[command(
         name = "session:stats",
         visible_alias = "stats",
-        after_help = EXIT_CODES,
-        after_long_help = clear_long_help()
+        after_help = short(help::STATS_EXAMPLES, EXIT_CODES),
+        after_long_help = with_environment(help::STATS_EXAMPLES)
     )]
-    Stats(StatsArgs),
+    Stats {
+        #[command(flatten)]
+        args: StatsArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 
     /// Replace SESSION_SECRET in .env with a new random one (never shown), invalidating every
     /// session cookie once the application restarts.
     #[command(
         name = "session:rotate-secret",
         visible_alias = "rotate-secret",
-        after_help = EXIT_CODES
+        after_help = short(help::ROTATE_EXAMPLES, EXIT_CODES)
     )]
-    RotateSecret(RotateArgs),
+    RotateSecret {
+        #[command(flatten)]
+        args: RotateArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 
     /// Check that the project's session setup is sound (store, shard, secret, .env, cookies)
     /// and, unless --offline, that its backend answers; nothing is written or deleted.
-    #[command(name = "session:check", visible_alias = "check", after_help = CHECK_EXIT_CODES)]
-    Check(CheckArgs),
+    #[command(
+        name = "session:check",
+        visible_alias = "check",
+        after_help = short(help::CHECK_EXAMPLES, CHECK_EXIT_CODES)
+    )]
+    Check {
+        #[command(flatten)]
+        args: CheckArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 
     /// Print a shell completion script (bash, zsh or fish)
+    #[command(after_help = help::COMPLETIONS_EXAMPLES)]
     Completions {
         #[arg(value_enum)]
         shell: Shell,
     },
 
     /// Print the man page (roff)
+    #[command(after_help = help::MAN_EXAMPLES)]
     Man,
 }
 
@@ -167,15 +188,23 @@ pub enum Shell {
 /// Where the Azu project lives.
 #[derive(Debug, Clone, Args)]
 pub struct ProjectArgs {
-    /// The project root (the directory holding shard.yml)
-    #[arg(short = 'C', long = "path", value_name = "DIR", default_value = ".")]
+    /// The project root (the directory holding shard.yml) [default: the current directory or
+    /// the nearest one above it holding shard.yml]
+    #[arg(
+        short = 'C',
+        long = "path",
+        value_name = "DIR",
+        default_value = ".",
+        hide_default_value = true
+    )]
     pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
-    /// Session backend to configure
-    #[arg(short, long, value_enum, default_value_t = Backend::Redis)]
+    /// Session backend to configure (a PostgreSQL, MySQL or SQLite database is `database`:
+    /// the driver comes from DATABASE_URL)
+    #[arg(short, long, value_parser = BackendParser, default_value_t = Backend::Redis)]
     pub backend: Backend,
 
     /// Overwrite an existing src/initializers/session.cr
@@ -217,8 +246,14 @@ pub struct ClearArgs {
     #[arg(short, long)]
     pub force: bool,
 
-    /// Override the detected backend
-    #[arg(short, long, value_enum)]
+    /// The backend to clear instead of the detected one (detected: the store in
+    /// src/initializers/session.cr, else SESSION_BACKEND, else redis)
+    ///
+    /// Without this flag the backend is detected: the store src/initializers/session.cr configures (in the current environment; when it
+    /// configures none, the one store the project's other sources under src/ make), else
+    /// SESSION_BACKEND, else redis. Where it came from is said on stderr. A PostgreSQL,
+    /// MySQL or SQLite database is `database`: the driver comes from DATABASE_URL.
+    #[arg(short, long, value_parser = BackendParser)]
     pub backend: Option<Backend>,
 
     /// Count what would be cleared; delete nothing
@@ -236,11 +271,14 @@ pub struct ClearArgs {
     #[arg(long)]
     pub expired: bool,
 
-    /// Override the Redis key prefix (the keys `<PREFIX>*` are cleared)
+    /// The Redis key prefix: the keys `<PREFIX>*` are cleared [default: the store's
+    /// `prefix:` in src/initializers/session.cr (the session shard's `session:` when it gives
+    /// none), else `<app>:session:`, <app> being shard.yml's name]
     #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,
 
-    /// Override the sessions table
+    /// The sessions table, `name` or `schema.name` [default: the store's `table:` in
+    /// src/initializers/session.cr, else `sessions`]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
 
@@ -262,19 +300,26 @@ pub struct ClearArgs {
 /// `session:stats`: where the sessions are, found as `session:clear` finds them.
 #[derive(Debug, Clone, Args)]
 pub struct StatsArgs {
-    /// Override the detected backend
-    #[arg(short, long, value_enum)]
+    /// The backend to measure instead of the detected one (detected: the store in
+    /// src/initializers/session.cr, else SESSION_BACKEND, else redis)
+    ///
+    /// Without this flag the backend is detected as session:clear detects it: the store src/initializers/session.cr configures (when
+    /// it configures none, the one store the project's other sources under src/ make), else
+    /// SESSION_BACKEND, else redis. A PostgreSQL, MySQL or SQLite database is `database`:
+    /// the driver comes from DATABASE_URL.
+    #[arg(short, long, value_parser = BackendParser)]
     pub backend: Option<Backend>,
 
     /// No progress display and no context notes on stderr (errors and warnings still show)
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Override the Redis key prefix (the keys `<PREFIX>*` are measured)
+    /// The Redis key prefix: the keys `<PREFIX>*` are measured [default: as session:clear's,
+    /// the store's `prefix:`, else `<app>:session:`]
     #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,
 
-    /// Override the sessions table
+    /// The sessions table [default: the store's `table:`, else `sessions`]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
 

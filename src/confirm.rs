@@ -1,15 +1,16 @@
 //! The confirmation before deleting: `--force` skips it, the default answer is No, and
 //! without a terminal on both stdin and stderr it refuses at once rather than wait for input
-//! that cannot come (dialoguer alone checks only stderr).
+//! that cannot come.
+//!
+//! The question is a plain line on stderr and the answer a line read from stdin, echoed by
+//! the terminal as it is typed: once answered, the question and the answer stay on screen as
+//! they were, as in a transcript (a prompt library's redraw erased the question's line).
 
-use std::io::IsTerminal;
-
-use dialoguer::Input;
-use dialoguer::theme::SimpleTheme;
+use std::io::{BufRead, IsTerminal, Write};
 
 use crate::error::{Error, Result};
 
-/// dialoguer adds the `: ` after it.
+/// The question, as the specification words it; `: ` follows it.
 pub const PROMPT: &str =
     "Are you sure you want to clear all sessions? This will log out all users. [y/N]";
 
@@ -23,18 +24,26 @@ pub fn can_ask() -> Result<()> {
     }
 }
 
-/// Show `summary` on stderr and ask; `Ok` only for a yes.
-pub fn confirm(summary: &[String]) -> Result<()> {
+/// Show `before` (lines the user has not seen yet) on stderr and ask; `Ok` only for a yes.
+pub fn confirm(before: &[String]) -> Result<()> {
     can_ask()?;
-    for line in summary {
-        eprintln!("{line}");
+    let mut err = std::io::stderr().lock();
+    for line in before {
+        let _ = writeln!(err, "{line}");
     }
-    let answer: String = Input::with_theme(&SimpleTheme)
-        .with_prompt(PROMPT)
-        .allow_empty(true)
-        .report(false)
-        .interact_text()
+    let _ = write!(err, "{PROMPT}: ");
+    let _ = err.flush();
+    drop(err);
+    let mut answer = String::new();
+    let read = std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
         .map_err(|_| Error::Cancelled)?;
+    if read == 0 || !answer.ends_with('\n') {
+        // Ctrl-D: the terminal moved to no new line, so the next message would follow the
+        // question on its line.
+        eprintln!();
+    }
     if is_yes(&answer) {
         Ok(())
     } else {
@@ -50,10 +59,10 @@ fn is_yes(answer: &str) -> bool {
 mod tests {
     #[test]
     fn only_yes_is_yes() {
-        for y in ["y", "Y", "yes", " YES "] {
+        for y in ["y", "Y", "yes", " YES ", "y\n", "yes\r\n"] {
             assert!(super::is_yes(y), "{y}");
         }
-        for n in ["", "n", "no", "yess", "sure", "1"] {
+        for n in ["", "\n", "n", "no", "yess", "sure", "1"] {
             assert!(!super::is_yes(n), "{n}");
         }
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 mod impls;
+pub use impls::split_fix;
 use impls::{interrupted_message, progress};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -16,11 +17,12 @@ pub enum Error {
     #[error("`{}` is not a directory; pass the project root with --path", .0.display())]
     NotADirectory(PathBuf),
 
-    #[error(
-        "no shard.yml in `{}`; run this in the root of an Azu project or pass --path <DIR>",
-        .0.display()
-    )]
-    NoShardYml(PathBuf),
+    #[error("{}", impls::no_shard_yml(.dir, .above.as_deref()))]
+    NoShardYml {
+        dir: PathBuf,
+        /// The nearest directory above `dir` that holds a shard.yml (missed by `--path`).
+        above: Option<PathBuf>,
+    },
 
     #[error("`{}` is not valid YAML ({reason}); fix the file and run again", .path.display())]
     ShardYmlInvalid { path: PathBuf, reason: String },
@@ -140,7 +142,8 @@ pub enum Error {
     #[error("`{}` uses CookieStore: sessions live in the users' browsers and cannot be cleared server-side; rotate SESSION_SECRET and restart the application to invalidate them all", .0.display())]
     CookieStore(PathBuf),
 
-    #[error("SESSION_BACKEND is `{0}`, which is not a backend; set it to one of {names} or pass --backend", names = crate::backend::Backend::NAMES)]
+    /// A usage error (exit 2), as `--backend` with the same value is.
+    #[error("SESSION_BACKEND is `{0}`, which is not a backend{tail}", tail = crate::backend::not_a_backend(.0, false))]
     InvalidSessionBackend(String),
 
     #[error(
@@ -171,7 +174,7 @@ pub enum Error {
     )]
     EmptyPrefix,
 
-    #[error("cannot tell the Redis key prefix: there is no src/initializers/session.cr and no shard.yml in `{}`; pass --prefix or --path", .0.display())]
+    #[error("cannot tell the Redis key prefix: there is no src/initializers/session.cr and no shard.yml in `{}` (nor above it); pass --prefix, or run this inside the Azu project (or pass --path)", .0.display())]
     NoPrefix(PathBuf),
 
     #[error("`DATABASE_URL` is not set; export it or add it to .env")]
@@ -218,10 +221,19 @@ pub enum Error {
     )]
     RedisUrlInvalid { url: String, reason: String },
 
+    #[error("cannot connect to Redis at `{url}`: {reason}; {fix}")]
+    RedisConnect {
+        url: String,
+        reason: String,
+        fix: String,
+    },
+
     #[error(
-        "cannot connect to Redis at `{url}`: {reason}; check that the server is running and REDIS_URL is right"
+        "Redis at `{url}` {}; {} (redis://:password@host, or redis://user:password@host for an ACL user)",
+        if *.none_given { "wants a password, and REDIS_URL gives none" } else { "refused the user or password in REDIS_URL" },
+        if *.none_given { "put it in REDIS_URL" } else { "correct them in REDIS_URL" }
     )]
-    RedisConnect { url: String, reason: String },
+    RedisAuth { url: String, none_given: bool },
 
     #[error(
         "Redis at `{url}` failed {}: {reason}; {}",
@@ -258,13 +270,14 @@ pub enum Error {
     },
 
     #[error(
-        "cannot {} at `{url}`: {reason}; {}",
-        if *.sqlite { "open the SQLite database" } else { "connect to the database" },
-        if *.sqlite { "the file must be an SQLite database that this user may read and write (and its directory, for the journal), or correct DATABASE_URL" } else { "check that the server is running and DATABASE_URL is right" }
+        "cannot {} at `{url}`: {reason}; {fix}",
+        if *.sqlite { "open the SQLite database" } else { "connect to the database" }
     )]
     DatabaseConnect {
         url: String,
         reason: String,
+        /// What would fix it, as the cause tells.
+        fix: String,
         /// An SQLite file, which has no server to be running.
         sqlite: bool,
     },

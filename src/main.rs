@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    match azu_session::cli::Cli::try_parse() {
+    match azu_session::parse() {
         Ok(cli) => azu_session::main(cli),
         Err(err) => azu_session::usage_error(err),
     }

@@ -29,10 +29,11 @@ pub fn page() -> std::io::Result<Vec<u8>> {
 
     out.extend_from_slice(b".SH SYNOPSIS\n");
     section_body(&mut out, |w| man.render_synopsis_section(w))?;
-    // Global options are described once, in OPTIONS, not under every command.
+    // The output options (the main command's, taken by each session command too) are
+    // described once, in OPTIONS, not under every command.
     let globals: Vec<clap::Id> = cmd
         .get_arguments()
-        .filter(|a| a.is_global_set())
+        .filter(|a| !a.is_hide_set() && !matches!(a.get_id().as_str(), "help" | "version"))
         .map(|a| a.get_id().clone())
         .collect();
     let subcommands: Vec<clap::Command> = cmd
@@ -64,8 +65,9 @@ pub fn page() -> std::io::Result<Vec<u8>> {
         command(&mut out, sub)?;
     }
 
-    exit_status(&mut out, &cmd)?;
+    exit_status(&mut out, crate::cli::EXIT_CODES);
     environment(&mut out);
+    examples(&mut out);
     Ok(out)
 }
 
@@ -152,14 +154,11 @@ fn section_body(
     Ok(())
 }
 
-/// EXIT STATUS, from the "Exit codes:" list in the after-help text.
-fn exit_status(out: &mut Vec<u8>, cmd: &clap::Command) -> std::io::Result<()> {
-    let Some(text) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) else {
-        return Ok(());
-    };
+/// EXIT STATUS, from the "Exit codes:" list `--help` shows.
+fn exit_status(out: &mut Vec<u8>, text: &str) {
     let mut roff = Roff::new();
     roff.control("SH", ["EXIT STATUS"]);
-    for line in text.to_string().lines() {
+    for line in text.lines() {
         let code = line.trim_start().split_once(char::is_whitespace);
         match code {
             Some((code, meaning)) if code.chars().all(|c| c.is_ascii_digit()) => {
@@ -174,7 +173,27 @@ fn exit_status(out: &mut Vec<u8>, cmd: &clap::Command) -> std::io::Result<()> {
         }
     }
     out.extend_from_slice(roff.to_roff().as_bytes());
-    Ok(())
+}
+
+/// EXAMPLES, from the list `azu-session --help` shows: each command as it is typed, what it
+/// does below it.
+fn examples(out: &mut Vec<u8>) {
+    let mut roff = Roff::new();
+    roff.control("SH", ["EXAMPLES"]);
+    for line in crate::cli::MAIN_EXAMPLES.lines().skip(1) {
+        match line.trim().split_once(" # ") {
+            Some((command, meaning)) => {
+                roff.control("TP", [])
+                    .text([bold(command.trim())])
+                    .text([roman(meaning.trim())]);
+            }
+            None if line.trim().is_empty() => {}
+            None => {
+                roff.control("PP", []).text([roman(line.trim())]);
+            }
+        }
+    }
+    out.extend_from_slice(roff.to_roff().as_bytes());
 }
 
 #[cfg(test)]
@@ -198,6 +217,7 @@ mod tests {
             ".SS session:check",
             ".SH \"EXIT STATUS\"",
             ".SH ENVIRONMENT",
+            ".SH EXAMPLES",
         ] {
             assert!(page.contains(heading), "{heading} missing:\n{page}");
         }

@@ -2,13 +2,13 @@
 //! one JSON object for scripts; context lines and progress on stderr, which `--quiet` and
 //! JSON mode keep out of logs.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 use clap::ValueEnum;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::error::Error;
 
@@ -139,16 +139,21 @@ impl Output {
             Some(total) => (
                 ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
                 format!(
-                    "{{bar:30}} {{human_pos}}/{{human_len}} sessions {done} ({{per_sec}}, {{eta}} left)"
+                    "{{bar:30}} {{human_pos}}/{{human_len}} sessions {done} ({{rate}}, {{eta}} left)"
                 ),
             ),
             None => (
                 ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                format!("{{spinner}} {{human_pos}} sessions {done} ({{per_sec}})"),
+                format!("{{spinner}} {{human_pos}} sessions {done} ({{rate}})"),
             ),
         };
         if let Ok(style) = ProgressStyle::with_template(&template) {
-            bar.set_style(style);
+            bar.set_style(style.with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn fmt::Write| {
+                    let _ = w.write_str(&rate(state.per_sec()));
+                },
+            ));
         }
         // The first frame now, not at the ticker thread's first turn: a clear that ends
         // before that turn (one SQLite `DELETE`) would otherwise show no progress at all.
@@ -156,6 +161,17 @@ impl Output {
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     }
+}
+
+/// Sessions per second as a whole number with thousands separators (`572,893/s`):
+/// indicatif's own `{per_sec}` shows three decimals of a rate that is an estimate.
+pub fn rate(per_sec: f64) -> String {
+    let whole = if per_sec.is_finite() && per_sec > 0.0 {
+        per_sec.round() as u64
+    } else {
+        0
+    };
+    format!("{}/s", HumanCount(whole))
 }
 
 /// Bytes as they are on stdout (a completion script, the man page); a closed pipe ends
@@ -168,4 +184,17 @@ pub fn print_raw(bytes: &[u8]) {
 /// `text` in `style` (anstream strips the codes where color is off).
 pub fn paint(style: Style, text: impl Display) -> String {
     format!("{style}{text}{style:#}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_rate_is_a_whole_number_with_thousands_separators() {
+        assert_eq!(super::rate(572_892.895), "572,893/s");
+        assert_eq!(super::rate(1_234_567.4), "1,234,567/s");
+        assert_eq!(super::rate(999.5), "1,000/s");
+        assert_eq!(super::rate(0.4), "0/s");
+        assert_eq!(super::rate(f64::NAN), "0/s");
+        assert_eq!(super::rate(f64::INFINITY), "0/s");
+    }
 }

@@ -35,8 +35,11 @@ impl Project {
             Ok(text) => text,
             Err(Error::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 // Name the directory as an absolute path: `.` tells the user nothing.
-                let shown = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-                return Err(Error::NoShardYml(shown));
+                let dir = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+                // Only an explicit --path can miss a shard.yml above: without one, the root
+                // is already the nearest directory holding it.
+                let above = dir.parent().and_then(find_root);
+                return Err(Error::NoShardYml { dir, above });
             }
             Err(e) => return Err(e),
         };
@@ -51,6 +54,22 @@ impl Project {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }
+}
+
+/// The project root for a command run in `dir` without `--path`, as cargo finds its
+/// manifest: `dir` or the nearest directory above it that holds a shard.yml; `None` when none
+/// does.
+pub fn find_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join(SHARD_YML).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// The root a command given no `--path` works in, run in `cwd` (absolute): `.` when `cwd`
+/// holds shard.yml (or no directory above it does: the command then works in `cwd`, as
+/// before), else the directory above that holds it (`Some`, to be said on stderr).
+pub fn default_root(cwd: &Path) -> Option<PathBuf> {
+    find_root(cwd).filter(|root| root != cwd)
 }
 
 /// The byte-order mark some editors put first in a UTF-8 file.
@@ -280,6 +299,22 @@ mod tests {
             name("name: [a\n"),
             Err(Error::ShardYmlInvalid { .. })
         ));
+    }
+
+    #[test]
+    fn the_root_is_the_nearest_directory_holding_shard_yml() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let app = dir.path().join("app");
+        let deep = app.join("src/models");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        assert_eq!(find_root(&deep), None);
+        std::fs::write(app.join(SHARD_YML), "name: app\n").expect("write");
+        assert_eq!(find_root(&deep), Some(app.clone()));
+        assert_eq!(default_root(&deep), Some(app.clone()));
+        assert_eq!(default_root(&app), None, "the current directory stays `.`");
+        // A directory named shard.yml is not a project.
+        std::fs::create_dir_all(app.join("src/shard.yml")).expect("mkdir");
+        assert_eq!(find_root(&deep), Some(app));
     }
 
     #[test]

@@ -8,7 +8,9 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 use crate::backend::Backend;
 use crate::clear::DatabaseTarget;
-use crate::clear::sql::{Dialect, Table, count_sql, describe, describe_connect, session_setup_sql};
+use crate::clear::sql::{
+    Dialect, Table, connect_failure, connect_no_answer, count_sql, describe, session_setup_sql,
+};
 use crate::error::Error;
 use crate::project::MIGRATIONS_DIR;
 
@@ -37,7 +39,7 @@ pub(super) fn offline_checks(cx: &Context) -> Vec<Check> {
             "DATABASE_URL is not set (process or .env)",
             "add DATABASE_URL to .env (postgres://, mysql:// or sqlite3://)",
         ),
-        Err(e) => Check::error("database.url", e.to_string(), "correct DATABASE_URL"),
+        Err(e) => Check::from_error("database.url", e),
     };
     let migration = match crate::setup::existing_migration(&cx.root.join(MIGRATIONS_DIR)) {
         Ok(Some(name)) => Check::ok("database.migration", format!("{MIGRATIONS_DIR}/{name}")),
@@ -46,11 +48,7 @@ pub(super) fn offline_checks(cx: &Context) -> Vec<Check> {
             format!("no *_create_sessions.cr migration in {MIGRATIONS_DIR}"),
             "run `azu-session session:setup --backend database` to write it",
         ),
-        Err(e) => Check::error(
-            "database.migration",
-            e.to_string(),
-            "check the directory's permissions",
-        ),
+        Err(e) => Check::from_error("database.migration", &e),
     };
     vec![url, migration]
 }
@@ -60,15 +58,11 @@ pub(super) async fn checks(target: &DatabaseTarget) -> Vec<Check> {
     let started = Instant::now();
     let mut conn = match connect(target).await {
         Ok(c) => c,
-        Err(reason) => {
+        Err((reason, fix)) => {
             return vec![Check::error(
                 "database.reachable",
                 format!("{}: {reason}", target.url.shown),
-                if target.url.sqlite.is_some() {
-                    "let this user read and write the SQLite file (and its directory), or correct DATABASE_URL"
-                } else {
-                    "start the server, or correct DATABASE_URL"
-                },
+                fix,
             )];
         }
     };
@@ -93,7 +87,8 @@ pub(super) async fn checks(target: &DatabaseTarget) -> Vec<Check> {
     checks
 }
 
-async fn connect(target: &DatabaseTarget) -> Result<AnyConnection, String> {
+/// A connection set up as a clear's is; the reason and the fix when there is none.
+async fn connect(target: &DatabaseTarget) -> Result<AnyConnection, (String, String)> {
     sqlx::any::install_default_drivers();
     let url = &target.url;
     let mut conn = match tokio::time::timeout(
@@ -103,8 +98,8 @@ async fn connect(target: &DatabaseTarget) -> Result<AnyConnection, String> {
     .await
     {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(describe_connect(&e, url)),
-        Err(_) => return Err(format!("no answer in {} s", CONNECT_LIMIT.as_secs())),
+        Ok(Err(e)) => return Err(connect_failure(&e, url)),
+        Err(_) => return Err(connect_no_answer(url)),
     };
     // The app's busy_timeout where its SQLite URL gives one: how long it waits for a writer.
     let wait = url
@@ -113,7 +108,9 @@ async fn connect(target: &DatabaseTarget) -> Result<AnyConnection, String> {
         .and_then(|s| s.busy_timeout)
         .unwrap_or(Duration::from_secs(1));
     for sql in session_setup_sql(url, wait) {
-        run(sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn), url).await?;
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
+            return Err(connect_failure(&e, url));
+        }
     }
     Ok(conn)
 }

@@ -40,7 +40,7 @@ fn ignored(cx: &Context) -> Check {
             ".env is committed to the repository",
             "run `git rm --cached .env`, add `.env` to .gitignore, and rotate its secrets (`azu-session session:rotate-secret`)",
         ),
-        Err(e) => Check::error("dotenv.ignored", e.to_string(), "fix .gitignore"),
+        Err(e) => Check::from_error("dotenv.ignored", &e),
     }
 }
 

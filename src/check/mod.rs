@@ -79,6 +79,15 @@ impl Check {
             fix: Some(fix.into()),
         }
     }
+
+    /// An error check saying what `err` says: its message up to the fix, and the fix
+    /// (which the message ends with, after `; `), so the line reads as the error does and
+    /// no second fix is added to one that has its own.
+    pub fn from_error(id: &'static str, err: &Error) -> Self {
+        let text = err.to_string();
+        let (message, fix) = crate::error::split_fix(&text);
+        Check::error(id, message, fix.unwrap_or("see the message"))
+    }
 }
 
 /// Every check that applies to the project, in a fixed order.

@@ -20,12 +20,14 @@ pub(super) async fn checks(target: &RedisTarget) -> Vec<Check> {
     let url = &target.masked_url;
     let connection = match tokio::time::timeout(CONNECT_LIMIT, connect_target(target)).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return vec![unreachable(e.to_string())],
+        // The error says what is wrong and how to fix it.
+        Ok(Err(e)) => return vec![Check::from_error("redis.reachable", &e)],
         Err(_) => {
-            return vec![unreachable(format!(
-                "{url} did not answer in {} s",
-                CONNECT_LIMIT.as_secs()
-            ))];
+            return vec![Check::error(
+                "redis.reachable",
+                format!("{url} did not answer in {} s", CONNECT_LIMIT.as_secs()),
+                "check that every server REDIS_URL leads to can be reached from here",
+            )];
         }
     };
     let cons = connection.connections();
@@ -33,7 +35,13 @@ pub(super) async fn checks(target: &RedisTarget) -> Vec<Check> {
     for con in &cons {
         match server(con.clone()).await {
             Ok(s) => servers.push(s),
-            Err(reason) => return vec![unreachable(format!("{url}: {reason}"))],
+            Err((reason, fix)) => {
+                return vec![Check::error(
+                    "redis.reachable",
+                    format!("{url}: {reason}"),
+                    fix.unwrap_or_else(|| "run the check again".to_string()),
+                )];
+            }
         }
     }
     let worst = servers.iter().map(|s| s.rtt).max().unwrap_or_default();
@@ -60,14 +68,6 @@ pub(super) async fn checks(target: &RedisTarget) -> Vec<Check> {
     ]
 }
 
-fn unreachable(reason: String) -> Check {
-    Check::error(
-        "redis.reachable",
-        reason,
-        "start the server, or point REDIS_URL at it",
-    )
-}
-
 /// What one server says of itself.
 struct Server {
     rtt: Duration,
@@ -77,7 +77,8 @@ struct Server {
     policy: String,
 }
 
-async fn server(mut con: MultiplexedConnection) -> Result<Server, String> {
+/// What the server says of itself; the reason and the fix, if one is known, when it fails.
+async fn server(mut con: MultiplexedConnection) -> Result<Server, (String, Option<String>)> {
     let started = Instant::now();
     let _: String = query(&mut con, &redis::cmd("PING")).await?;
     let rtt = started.elapsed();
@@ -88,9 +89,9 @@ async fn server(mut con: MultiplexedConnection) -> Result<Server, String> {
             .unwrap_or("?")
             .to_string()
     };
-    let save: Result<Vec<String>, String> =
+    let save: Result<Vec<String>, _> =
         query(&mut con, redis::cmd("CONFIG").arg("GET").arg("save")).await;
-    let aof: Result<Vec<String>, String> =
+    let aof: Result<Vec<String>, _> =
         query(&mut con, redis::cmd("CONFIG").arg("GET").arg("appendonly")).await;
     let persists = match (save, aof) {
         (Ok(save), Ok(aof)) => Some(
@@ -110,11 +111,11 @@ async fn server(mut con: MultiplexedConnection) -> Result<Server, String> {
 async fn query<T: redis::FromRedisValue>(
     con: &mut MultiplexedConnection,
     cmd: &redis::Cmd,
-) -> Result<T, String> {
+) -> Result<T, (String, Option<String>)> {
     match tokio::time::timeout(COMMAND_LIMIT, cmd.query_async(con)).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(crate::clear::redis::explain(&e).0),
-        Err(_) => Err(format!("no answer in {} s", COMMAND_LIMIT.as_secs())),
+        Ok(Err(e)) => Err(crate::clear::redis::explain(&e)),
+        Err(_) => Err((format!("no answer in {} s", COMMAND_LIMIT.as_secs()), None)),
     }
 }
 

@@ -29,7 +29,9 @@ fn found(cx: &Context) -> Check {
         Err(e) if super::is_database_url_error(e) => {
             return Check::ok("store.found", "database store (see database.url)");
         }
-        Err(e) => return Check::error("store.found", e.to_string(), SETUP_FIX),
+        // An error of its own (SESSION_BACKEND naming no backend, a store that cannot be
+        // told) says its own fix.
+        Err(e) => return Check::from_error("store.found", e),
     };
     let place = match &plan.target {
         Target::Redis(t) => format!("{}, prefix {}", t.masked_url, t.prefix),
@@ -57,13 +59,7 @@ fn api_check(cx: &Context) -> Option<Check> {
     let name = format!("{} API", api.as_str());
     let pinned = match api::pinned(&cx.root) {
         Ok(p) => p,
-        Err(e) => {
-            return Some(Check::error(
-                "store.api",
-                e.to_string(),
-                "run `shards install`",
-            ));
-        }
+        Err(e) => return Some(Check::from_error("store.api", &e)),
     };
     let Some((file, version)) = pinned else {
         return Some(Check::ok(
@@ -107,7 +103,7 @@ fn dependencies(cx: &Context) -> Option<Check> {
     let missing =
         crate::project::read_text(&path).and_then(|text| shard::missing(&path, &text, &wanted));
     Some(match missing {
-        Err(e) => Check::error("shard.dependencies", e.to_string(), "fix shard.yml"),
+        Err(e) => Check::from_error("shard.dependencies", &e),
         Ok(m) if m.is_empty() => {
             let names: Vec<&str> = wanted.iter().map(|s| s.name).collect();
             Check::ok(

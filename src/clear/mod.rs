@@ -9,6 +9,7 @@ pub mod redis;
 mod run;
 pub mod sql;
 mod target;
+pub(crate) mod unreachable;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

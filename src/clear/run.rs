@@ -46,6 +46,7 @@ pub enum Event<'a> {
     NothingToDo(NothingToDo),
     /// Connected to Redis; `primaries` counts a cluster's, when the URL leads to one.
     RedisConnected {
+        plan: &'a ClearPlan,
         target: &'a RedisTarget,
         primaries: Option<usize>,
     },
@@ -120,16 +121,6 @@ pub fn run<'p>(plan: &'p ClearPlan, hooks: &mut dyn Hooks) -> Result<ClearReport
     if !asks && let Some(runtime) = &runtime {
         watch_ctrl_c(runtime, &stop, hooks.on_stop())?;
     }
-    // A database is read before the question, so it can say what else the clear deletes
-    // (rows that foreign keys cascade to).
-    let early = match (&runtime, &plan.target) {
-        (Some(runtime), Target::Database(_)) => Some(runtime.block_on(connect(plan, &stop))?),
-        _ => None,
-    };
-    if asks {
-        let cascades = early.as_ref().map(Connected::cascades).unwrap_or_default();
-        hooks.confirm(&Question { plan, cascades })?;
-    }
 
     hooks.event(Event::Starting(plan));
     let mut report = ClearReport::new(plan);
@@ -141,11 +132,15 @@ pub fn run<'p>(plan: &'p ClearPlan, hooks: &mut dyn Hooks) -> Result<ClearReport
         }
         return Ok(report);
     };
-    let connected = match early {
-        Some(connected) => connected,
-        None => runtime.block_on(connect(plan, &stop))?,
-    };
+    // The server is reached before the question: it is asked only of a clear that can go
+    // ahead, after the lines saying what will be cleared (and, for a database, what else
+    // the clear deletes through foreign keys), so nothing is shown twice.
+    let connected = runtime.block_on(connect(plan, &stop))?;
     tell_connected(plan, &connected, &mut report, hooks);
+    if asks {
+        let cascades = connected.cascades();
+        hooks.confirm(&Question { plan, cascades })?;
+    }
     let outcome = clear(plan, connected, &runtime, &stop, asks, hooks)?;
     report.cleared = outcome.count;
     report.warnings = outcome.warnings;
@@ -172,6 +167,7 @@ fn tell_connected(
         Target::Redis(target) => {
             report.cluster_primaries = connected.redis_cluster_primaries();
             hooks.event(Event::RedisConnected {
+                plan,
                 target,
                 primaries: report.cluster_primaries,
             });

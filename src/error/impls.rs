@@ -3,7 +3,7 @@
 //! messages of failed clears share.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Error;
 
@@ -36,13 +36,31 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (usage errors exit 2 through clap, before this;
-    /// an interrupt exits 130, as a shell reports a command ended by Ctrl-C).
+    /// The process exit code for this error (usage errors exit 2 through clap, before this,
+    /// and so does a `SESSION_BACKEND` that names no backend; an interrupt exits 130, as a
+    /// shell reports a command ended by Ctrl-C).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Interrupted { .. } => 130,
+            // As `--backend bogus` is: the backend was named wrong, not a failure to act.
+            Error::InvalidSessionBackend(_) => 2,
             _ => 1,
         }
+    }
+}
+
+/// No shard.yml where the project root was looked for; `above` is the one `--path` missed.
+pub(super) fn no_shard_yml(dir: &Path, above: Option<&Path>) -> String {
+    let dir = dir.display();
+    match above {
+        Some(root) => format!(
+            "no shard.yml in `{dir}`, but `{}` above it has one; pass --path {} (or run without --path from inside the project)",
+            root.display(),
+            root.display()
+        ),
+        None => format!(
+            "no shard.yml in `{dir}` or any directory above it; run this inside an Azu project (the directory holding shard.yml, or below it) or pass --path <DIR>"
+        ),
     }
 }
 
@@ -62,5 +80,48 @@ pub(super) fn interrupted_message(cleared: u64, dry_run: bool) -> String {
         format!(
             "interrupted after clearing {cleared} session(s); run the command again to clear the rest"
         )
+    }
+}
+
+/// A message split into what went wrong and its fix: at the first `; ` outside parentheses
+/// and backticks (a value or an aside may hold one). `None` when the message has no fix.
+pub fn split_fix(message: &str) -> (&str, Option<&str>) {
+    let mut depth = 0usize;
+    let mut quoted = false;
+    for (i, c) in message.char_indices() {
+        match c {
+            '`' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            ';' if !quoted && depth == 0 && message[i + 1..].starts_with(' ') => {
+                return (&message[..i], Some(&message[i + 2..]));
+            }
+            _ => {}
+        }
+    }
+    (message, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_fix;
+
+    #[test]
+    fn the_fix_follows_the_first_semicolon_outside_asides() {
+        assert_eq!(
+            split_fix("`DATABASE_URL` is not set; export it or add it to .env"),
+            (
+                "`DATABASE_URL` is not set",
+                Some("export it or add it to .env")
+            )
+        );
+        assert_eq!(
+            split_fix("the file `a; b` is gone (DATABASE_URL `x`; a note); create it; then run"),
+            (
+                "the file `a; b` is gone (DATABASE_URL `x`; a note)",
+                Some("create it; then run")
+            )
+        );
+        assert_eq!(split_fix("interrupted"), ("interrupted", None));
     }
 }

@@ -1,6 +1,8 @@
 //! The output of `session:clear`: the lines its events become as it runs, the question
 //! before it deletes, and its JSON report.
 
+use std::io::IsTerminal;
+
 use indicatif::ProgressBar;
 use serde::Serialize;
 
@@ -28,22 +30,35 @@ impl Hooks for Terminal {
         confirm::can_ask()
     }
 
+    /// The question comes after the lines that say what will be cleared, so they are not
+    /// shown twice; where those lines did not reach the screen (stdout elsewhere, `--quiet`,
+    /// JSON), a summary of them goes before it on stderr.
     fn confirm(&mut self, question: &Question<'_>) -> Result<()> {
         let plan = question.plan;
-        let mut summary = vec![format!("This will delete sessions from {}:", plan.backend)];
-        summary.extend(target_lines(plan).iter().map(|l| format!("  {l}")));
-        summary.extend(
-            question
-                .cascades
-                .iter()
-                .map(|c| format!("  It will also {}", c.describe())),
-        );
-        if self.rotates {
-            summary.push("  Then SESSION_SECRET in .env is replaced with a new one".to_string());
+        let mut before = Vec::new();
+        // Redis's lines are on stdout; a database's URL and table are notes on stderr,
+        // which `--quiet` keeps back.
+        let on_stdout = matches!(plan.target, Target::Redis(_));
+        let shown = !self.out.is_json()
+            && (on_stdout || !self.out.quiet)
+            && std::io::stdout().is_terminal();
+        if !shown {
+            before.push(format!("This will delete sessions from {}:", plan.backend));
+            before.extend(target_lines(plan).iter().map(|l| format!("  {l}")));
+            before.extend(
+                question
+                    .cascades
+                    .iter()
+                    .map(|c| format!("  It will also {}", c.describe())),
+            );
         }
-        confirm::confirm(&summary)
+        if self.rotates {
+            before.push("Then SESSION_SECRET in .env is replaced with a new one".to_string());
+        }
+        confirm::confirm(&before)
     }
 
+    // Long: one arm per event, each printing its lines as the specification words them.
     fn event(&mut self, event: Event<'_>) {
         let out = &self.out;
         match event {
@@ -58,8 +73,12 @@ impl Hooks for Terminal {
             Event::NothingToDo(nothing @ NothingToDo::RedisExpiresItself) => {
                 out.lines(&[nothing.message()]);
             }
-            Event::RedisConnected { target, primaries } => {
-                let mut lines = redis_lines(target);
+            Event::RedisConnected {
+                plan,
+                target,
+                primaries,
+            } => {
+                let mut lines = redis_lines(target, plan.dry_run);
                 // After `Redis URL:`, what the server turned out to be.
                 if let Some(n) = primaries {
                     let noun = if n == 1 { "primary" } else { "primaries" };
@@ -190,20 +209,26 @@ fn finished(report: &ClearReport<'_>, out: &Output) {
 /// What will be cleared, as the specification prints it.
 fn target_lines(plan: &ClearPlan) -> Vec<String> {
     match &plan.target {
-        Target::Redis(target) => redis_lines(target),
+        Target::Redis(target) => redis_lines(target, plan.dry_run),
         Target::Database(target) => database_lines(target),
         Target::Memory => Vec::new(),
     }
 }
 
-fn redis_lines(target: &crate::clear::RedisTarget) -> Vec<String> {
+/// The server and the keys, as the specification prints them; a dry run counts the keys
+/// (and says so) instead of clearing them.
+fn redis_lines(target: &crate::clear::RedisTarget, dry_run: bool) -> Vec<String> {
     vec![
         // The spec's line as it is for database 0; any other is said.
         match target.database {
             0 => format!("Redis URL: {}", target.masked_url),
             n => format!("Redis URL: {} (database {n})", target.masked_url),
         },
-        format!("Clearing Redis sessions with pattern: {}", target.pattern),
+        format!(
+            "{} Redis sessions with pattern: {}",
+            if dry_run { "Counting" } else { "Clearing" },
+            target.pattern
+        ),
     ]
 }
 

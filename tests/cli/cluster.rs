@@ -69,7 +69,7 @@ fn cluster_clears_every_primary_and_keeps_canaries() {
     assert_eq!(
         stdout(&out),
         format!(
-            "Counting sessions (dry run: nothing will be deleted)...\nBackend: redis\nRedis URL: redis://:****@127.0.0.1:{dead},127.0.0.1:{}\nRedis Cluster: 3 primaries\nClearing Redis sessions with pattern: myapp:session:*\nWould clear 3000 session(s)\nDry run: no sessions were cleared\n",
+            "Counting sessions (dry run: nothing will be deleted)...\nBackend: redis\nRedis URL: redis://:****@127.0.0.1:{dead},127.0.0.1:{}\nRedis Cluster: 3 primaries\nCounting Redis sessions with pattern: myapp:session:*\nWould clear 3000 session(s)\nDry run: no sessions were cleared\n",
             port(1)
         )
     );

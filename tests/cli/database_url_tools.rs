@@ -217,7 +217,11 @@ fn check_names_an_sqlite_path_that_is_a_directory_as_a_database_url_error() {
             && message.contains("is not a file"),
         "{message}"
     );
-    assert_eq!(url["fix"], "correct DATABASE_URL", "{report:#}");
+    assert_eq!(
+        url["fix"],
+        "check DATABASE_URL, or create the database with the app's migrations (`azu db:migrate`)",
+        "{report:#}"
+    );
     assert_eq!(check(&report, "store.found")["level"], "ok", "{report:#}");
     // The caller's own database file is not looked at, let alone changed.
     assert_eq!(t.other_db.count("sessions"), 5);

@@ -258,7 +258,7 @@ fn session_backend_in_any_case_and_nonsense() {
     for value in ["mongo", "redis,memory", "mem ory", "ﬁle", "--force"] {
         let out = run(
             p.cmd().args(["clear", "-f"]).env("SESSION_BACKEND", value),
-            1,
+            2,
         );
         assert!(
             text(&out.stderr)

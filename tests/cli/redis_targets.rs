@@ -254,10 +254,13 @@ fn each_refusal_says_what_would_fix_it_and_no_session_id_is_shown() {
 
     // (user info, what the error must say)
     let cases = [
-        ("", "the server wants a password"),
+        (
+            "",
+            "wants a password, and REDIS_URL gives none; put it in REDIS_URL",
+        ),
         (
             ":wrong@",
-            "the user or password in REDIS_URL is not one the server accepts",
+            "refused the user or password in REDIS_URL; correct them in REDIS_URL",
         ),
         ("no_unlink:pw1@", "may not run `unlink`"),
         ("other_keys:pw2@", "may not touch these keys"),

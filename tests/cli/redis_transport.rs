@@ -182,7 +182,7 @@ fn redis_unix_socket_with_database_and_password() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "error: Redis at `redis+unix://{socket}?db=2&pass=****` refused the tool's commands: "
+            "error: Redis at `redis+unix://{socket}?db=2&pass=****` refused the user or password in REDIS_URL; "
         )),
         "{err}"
     );

@@ -403,11 +403,11 @@ fn cascades_are_named_before_anything_is_deleted() {
             ])
         );
 
-        // The question says so, and a no deletes nothing.
+        // Said before the question, and a no deletes nothing.
         let screen = under_terminal(&p, "clear -b database", &[("DATABASE_URL", &url)], "n\n");
         assert!(
             screen.contains(&format!(
-                "It will also delete 20 row(s) of `{carts}` (ON DELETE CASCADE)"
+                "will also delete 20 row(s) of `{carts}` (ON DELETE CASCADE)"
             )),
             "{:?}: {screen}",
             db.kind

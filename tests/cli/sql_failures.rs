@@ -85,7 +85,7 @@ fn mariadb_permission_denied_says_what_to_grant() {
         let err = stderr(&out);
         assert!(
             err.contains("DELETE command denied")
-                && err.contains("the database user may not do this to `sessions`; grant it SELECT and DELETE on the table")
+                && err.contains("the database user may not do this to `sessions`: grant it SELECT and DELETE on the table")
                 && !err.contains("run the command again"),
             "{args:?}: {err}"
         );

@@ -161,7 +161,7 @@ impl Cluster {
                     })
                 }
                 Err(failure) => {
-                    return Err(failure.into_error(masked, |url, reason| {
+                    return Err(failure.into_error(masked, |url, reason, _| {
                         Error::RedisPrimaryConnect { url, reason }
                     }));
                 }

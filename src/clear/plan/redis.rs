@@ -96,7 +96,7 @@ fn redis_prefix(args: &ClearArgs, store: Option<&Store>, env: &Env, root: &Path)
         // What session:setup generates: `<app>:session:`, the app named by shard.yml.
         match project::Project::open(root) {
             Ok(p) => default_prefix(&p.app_name),
-            Err(Error::NoShardYml(_)) => return Err(Error::NoPrefix(root.to_path_buf())),
+            Err(Error::NoShardYml { dir, above: None }) => return Err(Error::NoPrefix(dir)),
             Err(e) => return Err(e),
         }
     };
@@ -186,7 +186,7 @@ mod tests {
             dir.path().as_os_str(),
         ])
         .unwrap();
-        let Command::Clear(args) = cli.command else {
+        let Command::Clear { args, .. } = cli.command else {
             panic!("not a clear");
         };
         let env = Env::load(dir.path()).unwrap();

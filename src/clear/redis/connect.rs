@@ -9,6 +9,7 @@ use redis::{AsyncConnectionConfig, Client};
 
 use super::tls::TlsFiles;
 use super::{CONNECT_TIMEOUT, RESPONSE_TIMEOUT, UrlParts, db_in_path, explain, unix_aliases};
+use crate::clear::unreachable::Place;
 use crate::error::Error;
 
 /// Why a connection could not be made.
@@ -39,6 +40,16 @@ pub(crate) enum ConnectFailure {
     NotTls(String),
     /// What the environment gives for TLS (a client certificate, a CA file) is unusable.
     Setup(String, Box<Error>),
+    /// The server refused the password, or wants one the URL does not give.
+    Auth {
+        none_given: bool,
+    },
+    /// The server could not be reached, for a reason with a known fix (nothing listens, a
+    /// host name that does not resolve, no answer, not a Redis server).
+    Unreachable {
+        reason: String,
+        fix: String,
+    },
     Other(String),
 }
 
@@ -54,16 +65,20 @@ impl ConnectFailure {
             | ConnectFailure::Setup(r, _)
             | ConnectFailure::InvalidUrl(r)
             | ConnectFailure::Fixable { reason: r, .. }
-            | ConnectFailure::Roots { reason: r, .. } => r,
+            | ConnectFailure::Roots { reason: r, .. }
+            | ConnectFailure::Unreachable { reason: r, .. } => r,
+            ConnectFailure::Auth { none_given: true } => "a password is wanted",
+            ConnectFailure::Auth { none_given: false } => "the user or password was refused",
         }
     }
 
-    /// The error for a connection to `masked_url`; `other` makes it for a failure that is
-    /// not about TLS.
+    /// The error for a connection to `masked_url`; `other` makes it, from the URL, the
+    /// reason and the fix when one is known, for a failure that is not about TLS or a
+    /// password.
     pub(crate) fn into_error(
         self,
         masked_url: String,
-        other: impl FnOnce(String, String) -> Error,
+        other: impl FnOnce(String, String, Option<String>) -> Error,
     ) -> Error {
         match self {
             ConnectFailure::Untrusted(reason) => Error::RedisTlsUntrusted {
@@ -96,7 +111,12 @@ impl ConnectFailure {
             },
             ConnectFailure::NotTls(_) => Error::RedisNotTls { url: masked_url },
             ConnectFailure::Setup(_, error) => *error,
-            ConnectFailure::Other(reason) => other(masked_url, reason),
+            ConnectFailure::Auth { none_given } => Error::RedisAuth {
+                url: masked_url,
+                none_given,
+            },
+            ConnectFailure::Unreachable { reason, fix } => other(masked_url, reason, Some(fix)),
+            ConnectFailure::Other(reason) => other(masked_url, reason, None),
         }
     }
 }
@@ -125,7 +145,7 @@ pub(crate) async fn open(
         Some(certificates) => Client::build_with_tls(url.as_ref(), certificates),
         None => Client::open(url.as_ref()),
     }
-    .map_err(|e| ConnectFailure::InvalidUrl(e.to_string()))?;
+    .map_err(|e| ConnectFailure::InvalidUrl(url_problem(&url, &e)))?;
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(RESPONSE_TIMEOUT));
@@ -142,8 +162,10 @@ pub(crate) async fn open(
             return Err(ConnectFailure::NotTls("it answers in plain text".to_string()));
         }
     };
+    let place = place(&url);
     match connected {
         Ok(Ok(con)) => Ok(con),
+        Ok(Err(e)) if e.is_timeout() => Err(no_answer(place.as_ref())),
         Ok(Err(e)) => match classify(&e, files) {
             // A server that is full says so as it accepts, then closes; our client only
             // sees the closed connection. Ask again and read what it says.
@@ -152,15 +174,123 @@ pub(crate) async fn open(
                     Some(fix) => ConnectFailure::Fixable { reason: said, fix },
                     None => ConnectFailure::Other(said),
                 }),
-                None => Err(ConnectFailure::Other(reason)),
+                None => Err(unreachable(&e, place.as_ref(), &url)
+                    .await
+                    .unwrap_or(ConnectFailure::Other(reason))),
             },
             failure => Err(failure),
         },
-        Err(_) => Err(ConnectFailure::Other(format!(
-            "no answer in {} s",
-            CONNECT_TIMEOUT.as_secs()
-        ))),
+        Err(_) => Err(no_answer(place.as_ref())),
     }
+}
+
+/// No answer within [`CONNECT_TIMEOUT`] (the crate's own timeout and ours are the same).
+fn no_answer(place: Option<&Place>) -> ConnectFailure {
+    match place {
+        Some(place) => {
+            let (reason, fix) = place.no_answer(CONNECT_TIMEOUT.as_secs());
+            ConnectFailure::Unreachable { reason, fix }
+        }
+        None => ConnectFailure::Other(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs())),
+    }
+}
+
+/// Why the client would not take `url`, in a few words (the crate's own words end with its
+/// error kind's name: `Redis URL did not parse - InvalidClientConfig`).
+fn url_problem(url: &str, e: &redis::RedisError) -> String {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let known = [
+        "redis",
+        "rediss",
+        "valkey",
+        "valkeys",
+        "unix",
+        "redis+unix",
+        "valkey+unix",
+    ];
+    if let Some(scheme) = scheme.filter(|s| !known.contains(&s.as_str())) {
+        return format!("`{scheme}://` is not a Redis scheme");
+    }
+    let text = e.to_string();
+    let text = text.trim_end_matches(" - InvalidClientConfig");
+    match text {
+        "Redis URL did not parse" => "it does not parse as a URL".to_string(),
+        "Missing path" => "it names no socket".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Where `url` (one server's) leads, for messages: `host:port`, or a socket's path.
+fn place(url: &str) -> Option<Place> {
+    if let Some(parts) = UrlParts::of(url) {
+        let address = parts.tcp_address();
+        let (host, port) = address.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        return Some(Place::tcp("Redis", "REDIS_URL", host, port.parse().ok()?));
+    }
+    let (scheme, rest) = url.split_once("://")?;
+    scheme.to_ascii_lowercase().ends_with("unix").then(|| {
+        Place::socket(
+            "Redis",
+            "REDIS_URL",
+            rest.split(['?', '#']).next().unwrap_or(rest),
+        )
+    })
+}
+
+/// A connection that failed for a reason the user can fix at the address: nothing listens
+/// there, the host does not resolve, or the server there is not Redis (it answers in another
+/// protocol: asked again to tell how).
+async fn unreachable(
+    e: &redis::RedisError,
+    place: Option<&Place>,
+    url: &str,
+) -> Option<ConnectFailure> {
+    if e.to_string().contains("DB index is out of range") {
+        let n = super::database(url).map_or("of that number".to_string(), |n| n.to_string());
+        return Some(ConnectFailure::Unreachable {
+            reason: format!("the server has no database {n} (DB index is out of range)"),
+            fix: "use a database number the server has in REDIS_URL (0 to 15, unless its `databases` setting allows more)".to_string(),
+        });
+    }
+    let place = place?;
+    if let Some((reason, fix)) = place.explain(e) {
+        return Some(ConnectFailure::Unreachable { reason, fix });
+    }
+    let not_redis = e.kind() == redis::ErrorKind::Parse
+        || e.to_string().contains("Parse error")
+        || e.to_string().contains("Incompatible type");
+    if !not_redis {
+        return None;
+    }
+    let what = match first_answer(url).await {
+        Some(bytes) => crate::clear::unreachable::describe_answer(&bytes),
+        None => "its answer is not Redis's protocol".to_string(),
+    };
+    let (reason, fix) = place.not_this_server(&what);
+    Some(ConnectFailure::Unreachable { reason, fix })
+}
+
+/// What a plain TCP server at `url` answers to a PING, within a moment.
+async fn first_answer(url: &str) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let parts = UrlParts::of(url)?;
+    if !parts.scheme.eq_ignore_ascii_case("redis") {
+        return None;
+    }
+    let wait = Duration::from_millis(500);
+    let mut stream =
+        tokio::time::timeout(wait, tokio::net::TcpStream::connect(parts.tcp_address()))
+            .await
+            .ok()?
+            .ok()?;
+    stream.write_all(b"PING\r\n").await.ok()?;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(wait, stream.read(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    Some(buf[..n].to_vec())
 }
 
 /// Sort a connection error: a certificate that does not verify, certificates that cannot be
@@ -168,9 +298,8 @@ pub(crate) async fn open(
 ///
 /// Long because it is one table: each way a connection can fail, and the fix it needs.
 fn classify(e: &redis::RedisError, files: &TlsFiles) -> ConnectFailure {
-    // The crate's own connect timeout and ours are the same 5 s: say it one way.
-    if e.is_timeout() {
-        return ConnectFailure::Other(format!("no answer in {} s", CONNECT_TIMEOUT.as_secs()));
+    if let Some(none_given) = super::auth_failure(e) {
+        return ConnectFailure::Auth { none_given };
     }
     let reason = e.to_string();
     match rustls_error(e) {

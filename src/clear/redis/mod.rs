@@ -60,6 +60,17 @@ pub fn pattern(prefix: &str) -> String {
 /// A server's error as shown: its words with key names cut out (an error about a command
 /// quotes its first arguments, and a session id is a bearer token), and what would fix it
 /// when running the command again would not.
+/// A refused password (`Some(false)`), or one the server wants and the URL does not give
+/// (`Some(true)`).
+pub(crate) fn auth_failure(e: &redis::RedisError) -> Option<bool> {
+    match e.code() {
+        _ if e.kind() == redis::ErrorKind::AuthenticationFailed => Some(false),
+        Some("WRONGPASS") => Some(false),
+        Some("NOAUTH") => Some(true),
+        _ => None,
+    }
+}
+
 pub(crate) fn explain(e: &redis::RedisError) -> (String, Option<String>) {
     let text = e.to_string();
     let reason = match text.find(", with args beginning with") {
@@ -138,6 +149,12 @@ pub(crate) async fn ensure_primary(
 /// The error for an INFO the server refused: what would fix it where that can be told
 /// (a missing password is not a missing INFO permission).
 pub(crate) fn info_error(e: &redis::RedisError, masked_url: &str) -> Error {
+    if let Some(none_given) = auth_failure(e) {
+        return Error::RedisAuth {
+            url: masked_url.to_string(),
+            none_given,
+        };
+    }
     match explain(e) {
         (reason, Some(fix)) if e.code() != Some("NOPERM") || reason.contains("'info") => {
             Error::RedisRefused {
@@ -237,14 +254,22 @@ pub async fn connect_target(target: &RedisTarget) -> Result<RedisConnection> {
 /// certificate-store problem (the same on every node, and the one to fix first), else the
 /// list of what each said.
 fn no_seed_answered(mut failures: Vec<(&String, ConnectFailure)>) -> Error {
-    let special = failures
-        .iter()
-        .position(|(_, f)| !matches!(f, ConnectFailure::Other(_)));
+    let special = failures.iter().position(|(_, f)| {
+        !matches!(
+            f,
+            ConnectFailure::Other(_) | ConnectFailure::Unreachable { .. }
+        )
+    });
     if failures.len() == 1 || special.is_some() {
         let (seed, failure) = failures.swap_remove(special.unwrap_or(0));
-        return failure.into_error(crate::url::mask(seed), |url, reason| Error::RedisConnect {
-            url,
-            reason,
+        return failure.into_error(crate::url::mask(seed), |url, reason, fix| {
+            Error::RedisConnect {
+                url,
+                reason,
+                fix: fix.unwrap_or_else(|| {
+                    "check that the server is running and REDIS_URL is right".to_string()
+                }),
+            }
         });
     }
     Error::RedisSeeds {

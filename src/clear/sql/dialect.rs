@@ -183,7 +183,7 @@ pub(crate) fn count_sql(dialect: Dialect, table: &str, expired: bool) -> String 
 
 /// The code that tells what went wrong: the SQLSTATE for PostgreSQL, the error number for
 /// MySQL/MariaDB (whose SQLSTATEs are shared by many errors: `HY000`), SQLite's result code.
-fn error_code(db: &dyn sqlx::error::DatabaseError) -> String {
+pub(crate) fn error_code(db: &dyn sqlx::error::DatabaseError) -> String {
     match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         Some(mysql) => mysql.number().to_string(),
         None => db.code().map(|c| c.into_owned()).unwrap_or_default(),
@@ -225,7 +225,7 @@ pub(crate) fn fix_for(e: &sqlx::Error, table: &str) -> Option<String> {
         )
     } else if matches!(code, "42501" | "1142" | "1227" | "1044") {
         Some(format!(
-            "the database user may not do this to {table}; grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
+            "the database user may not do this to {table}: grant it SELECT and DELETE on the table, or use the owner's DATABASE_URL"
         ))
     } else if msg.contains("file is not a database") {
         Some(

@@ -48,6 +48,7 @@ mod cascade;
 mod dialect;
 mod mysql;
 mod postgres;
+mod refused;
 mod relation;
 mod sqlite;
 mod verify;
@@ -67,6 +68,7 @@ use dialect::delete_batch_sql;
 pub(crate) use dialect::{count_sql, session_setup_sql};
 pub(crate) use dialect::{expired_condition, fix_for, is_missing_column, is_missing_table};
 use postgres::Company;
+pub(crate) use refused::{connect_failure, no_answer as connect_no_answer};
 use relation::{Part, Relation};
 
 pub const BATCH: u64 = 10_000;
@@ -415,22 +417,18 @@ pub(crate) async fn open(
     statement_wait: Duration,
     extra: &[&str],
 ) -> Result<AnyConnection> {
-    let connect_error = |reason: String| Error::DatabaseConnect {
+    let connect_error = |(reason, fix): (String, String)| Error::DatabaseConnect {
         url: url.shown.clone(),
         reason,
+        fix,
         sqlite: url.sqlite.is_some(),
     };
     sqlx::any::install_default_drivers();
     let connect = AnyConnection::connect(url.connect_url());
     let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => return Err(connect_error(describe_connect(&e, url))),
-        Err(_) => {
-            return Err(connect_error(format!(
-                "no answer in {} s",
-                CONNECT_TIMEOUT.as_secs()
-            )));
-        }
+        Ok(Err(e)) => return Err(connect_error(connect_failure(&e, url))),
+        Err(_) => return Err(connect_error(refused::no_answer(url))),
     };
     let extra = extra.iter().map(|s| s.to_string());
     for sql in session_setup_sql(url, statement_wait)
@@ -438,7 +436,7 @@ pub(crate) async fn open(
         .chain(extra)
     {
         if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await {
-            return Err(connect_error(describe_connect(&e, url)));
+            return Err(connect_error(connect_failure(&e, url)));
         }
     }
     Ok(conn)

@@ -1,0 +1,203 @@
+//! The question before a clear, on a real terminal (tmux): what will be cleared is shown
+//! once, then the question; once answered, the question and the answer stay on screen.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::support::project::Project;
+use crate::support::redis::RedisServer;
+use crate::support::servers::have_binary;
+use crate::support::sql::TestDb;
+
+const QUESTION: &str =
+    "Are you sure you want to clear all sessions? This will log out all users. [y/N]: ";
+
+/// A bash in a detached tmux session on a server of its own, in `dir`, with `env`; the
+/// server is killed on drop.
+struct Screen {
+    socket: PathBuf,
+    _sockets: TempDir,
+}
+
+impl Screen {
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Screen {
+        let sockets = tempfile::tempdir().expect("a directory for the tmux socket");
+        let screen = Screen {
+            socket: sockets.path().join("socket"),
+            _sockets: sockets,
+        };
+        let bin = assert_cmd::cargo::cargo_bin("azu-session");
+        let bin_dir = bin.parent().expect("the binary's directory");
+        let mut args: Vec<String> = [
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-c",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(dir.display().to_string());
+        args.extend(["--", "env", "-i", "TERM=xterm", "LANG=C.UTF-8", "PS1=$ "].map(String::from));
+        args.push(format!("PATH={}:/usr/bin:/bin", bin_dir.display()));
+        args.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        args.extend(["bash", "--norc", "--noprofile"].map(String::from));
+        let out = screen.tmux(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        screen.wait_for("a shell prompt", |s| s.starts_with('$'));
+        screen
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-f", "/dev/null", "-S"])
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tmux")
+    }
+
+    /// Type a line and press Enter.
+    fn line(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "t", "-l", text]);
+        self.tmux(&["send-keys", "-t", "t", "Enter"]);
+    }
+
+    /// What the screen shows, trailing blank lines dropped.
+    fn text(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", "t"]);
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+
+    /// Wait until the screen holds what `done` looks for; a timeout shows the screen.
+    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.text();
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+fn count(screen: &str, needle: &str) -> usize {
+    screen.matches(needle).count()
+}
+
+#[test]
+fn the_question_and_the_answer_stay_on_screen() {
+    let test = "the_question_and_the_answer_stay_on_screen";
+    if !have_binary("tmux", test) {
+        return;
+    }
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 5);
+    let p = Project::new();
+    let url = server.url();
+    let screen = Screen::start(p.root(), &[("REDIS_URL", &url)]);
+
+    screen.line("azu-session session:clear --color never");
+    screen.wait_for("the question", |s| s.ends_with(QUESTION.trim_end()));
+    screen.line("n");
+    let text = screen.wait_for("the cancellation", |s| {
+        s.contains("Operation cancelled; no sessions were cleared")
+    });
+    assert!(
+        text.contains(&format!("{QUESTION}n\nOperation cancelled")),
+        "{text}"
+    );
+    assert_eq!(server.count(0, "myapp:session:*"), 5);
+
+    screen.line("clear");
+    screen.line("azu-session session:clear --color never");
+    screen.wait_for("the question", |s| s.ends_with(QUESTION.trim_end()));
+    screen.line("y");
+    let text = screen.wait_for("the clear", |s| s.contains("Sessions cleared successfully"));
+    let expected = format!(
+        "Clearing sessions...\nBackend: redis\n(default: no initializer store and no SESSION_BACKEND)\nRedis URL: {url}\nClearing Redis sessions with pattern: myapp:session:*\n{QUESTION}y\nCleared 5 session(s)\n✓ Sessions cleared successfully"
+    );
+    assert!(
+        text.contains(&expected),
+        "expected:\n{expected}\nscreen:\n{text}"
+    );
+    // Said once: not as a summary before the question and again after it.
+    assert_eq!(count(&text, "Redis URL: "), 1, "{text}");
+    assert_eq!(count(&text, "This will delete sessions"), 0, "{text}");
+    assert_eq!(server.count(0, "myapp:session:*"), 0);
+}
+
+/// Where the lines saying what will be cleared do not reach the screen (`--quiet` hides the
+/// database's, a redirected stdout takes them all), a summary on stderr comes before the
+/// question instead.
+#[test]
+fn a_summary_comes_first_when_the_lines_went_elsewhere() {
+    let test = "a_summary_comes_first_when_the_lines_went_elsewhere";
+    if !have_binary("tmux", test) {
+        return;
+    }
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 3);
+    let p = Project::new();
+    let url = server.url();
+    let screen = Screen::start(p.root(), &[("REDIS_URL", &url)]);
+
+    screen.line("azu-session clear --color never > out.txt");
+    let text = screen.wait_for("the question", |s| s.ends_with(QUESTION.trim_end()));
+    assert!(
+        text.contains(&format!(
+            "This will delete sessions from redis:\n  Redis URL: {url}\n  Clearing Redis sessions with pattern: myapp:session:*\n{}",
+            QUESTION.trim_end()
+        )),
+        "{text}"
+    );
+    screen.line("n");
+    screen.wait_for("the cancellation", |s| s.contains("Operation cancelled"));
+
+    // --quiet keeps a database's URL and table back: the summary says them.
+    let db = TestDb::sqlite();
+    db.create_sessions("sessions", 4);
+    screen.line("clear");
+    screen.line(&format!(
+        "DATABASE_URL='{}' azu-session clear -q -b database --color never",
+        db.url
+    ));
+    let text = screen.wait_for("the question", |s| s.ends_with(QUESTION.trim_end()));
+    assert!(
+        text.contains("This will delete sessions from database:\n  Database URL: ")
+            && text.contains("\n  Table: `sessions`\n"),
+        "{text}"
+    );
+    screen.line("y");
+    screen.wait_for("the clear", |s| s.contains("Cleared 4 session(s)"));
+    assert_eq!(db.count("sessions"), 0);
+    assert_eq!(server.count(0, "myapp:session:*"), 3);
+}
