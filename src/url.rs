@@ -272,6 +272,7 @@ mod tests {
         }
     }
 
+    // Long: one table of URL forms and their masked text, kept whole so it reads as a list.
     #[test]
     fn masks_every_form() {
         let cases = [

@@ -7,6 +7,7 @@
 //! can be evaluated; any other becomes [`Branch::Unknown`], so that a store under it is never taken as if it were unconditional.
 
 pub mod cond;
+mod split;
 mod walk;
 
 use super::Branch;

@@ -35,6 +35,7 @@ fn if_else(cond: &str) -> String {
 const R: Option<StoreKind> = Some(StoreKind::Redis);
 const M: Option<StoreKind> = Some(StoreKind::Memory);
 
+// Long: one table of conditions and environments, kept whole so it reads as a list.
 #[test]
 fn any_variable_in_if_conditions() {
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<StoreKind>);

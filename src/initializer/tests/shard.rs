@@ -62,6 +62,7 @@ fn shard_redis_store_with_a_client() {
     }
 }
 
+// Long: one case per form of the shard's Redis client, kept whole so they compare.
 #[test]
 fn shard_redis_client_forms() {
     let url = |t: &str| one(t).redis_url();
