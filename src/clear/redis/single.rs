@@ -2,10 +2,7 @@
 
 use redis::aio::MultiplexedConnection;
 
-use std::time::Instant;
-
-use super::explain;
-use super::pace::Pace;
+use super::{SCAN_COUNT, explain};
 use crate::clear::Stop;
 use crate::clear::plan::RedisTarget;
 use crate::error::{Error, Result};
@@ -36,10 +33,7 @@ pub async fn clear(
         }
     };
 
-    let mut pace = Pace::measure(con).await;
-    let (mut cursor, mut keys) = timed_scan(con, 0, pattern, &mut pace)
-        .await
-        .map_err(|e| fail(e, 0))?;
+    let (mut cursor, mut keys) = scan(con, 0, pattern).await.map_err(|e| fail(e, 0))?;
     if dry_run {
         loop {
             cleared += keys.len() as u64;
@@ -52,7 +46,7 @@ pub async fn clear(
             if cursor == 0 {
                 return Ok(cleared);
             }
-            (cursor, keys) = timed_scan(con, cursor, pattern, &mut pace)
+            (cursor, keys) = scan(con, cursor, pattern)
                 .await
                 .map_err(|e| fail(e, cleared))?;
         }
@@ -63,14 +57,9 @@ pub async fn clear(
     loop {
         // This batch's next SCAN and its UNLINK go out at once, the SCAN first (the tasks
         // run in the order they are spawned), so its keys come back while the UNLINK runs.
-        let count = pace.count();
         let next = (cursor != 0).then(|| {
             let (con, pattern) = (con.clone(), pattern.clone());
-            tokio::spawn(async move {
-                let start = Instant::now();
-                let found = scan(&con, cursor, &pattern, count).await;
-                found.map(|found| (found, start.elapsed()))
-            })
+            tokio::spawn(async move { scan(&con, cursor, &pattern).await })
         });
         let sent = in_flight.replace(tokio::spawn(unlink(con.clone(), keys)));
         // The previous batch's UNLINK, sent before that SCAN, answers first.
@@ -102,10 +91,7 @@ pub async fn clear(
             }
         }
         match scanned {
-            Some(Ok((found, took))) => {
-                pace.observe(count, took);
-                (cursor, keys) = found;
-            }
+            Some(Ok(found)) => (cursor, keys) = found,
             Some(Err(e)) => return Err(fail(e, cleared)),
             None if stop.requested() => return Err(Error::Interrupted { cleared, dry_run }),
             None => return Ok(cleared),
@@ -132,12 +118,10 @@ async fn answer<T: Default>(
     })
 }
 
-/// One SCAN step of `count` keys.
 pub(crate) async fn scan(
     con: &MultiplexedConnection,
     cursor: u64,
     pattern: &str,
-    count: usize,
 ) -> redis::RedisResult<(u64, Vec<Vec<u8>>)> {
     let mut con = con.clone();
     redis::cmd("SCAN")
@@ -145,23 +129,9 @@ pub(crate) async fn scan(
         .arg("MATCH")
         .arg(pattern)
         .arg("COUNT")
-        .arg(count)
+        .arg(SCAN_COUNT)
         .query_async(&mut con)
         .await
-}
-
-/// One SCAN step as large as `pace` says, its answer time told to `pace`.
-async fn timed_scan(
-    con: &MultiplexedConnection,
-    cursor: u64,
-    pattern: &str,
-    pace: &mut Pace,
-) -> redis::RedisResult<(u64, Vec<Vec<u8>>)> {
-    let count = pace.count();
-    let start = Instant::now();
-    let found = scan(con, cursor, pattern, count).await?;
-    pace.observe(count, start.elapsed());
-    Ok(found)
 }
 
 async fn unlink(mut con: MultiplexedConnection, keys: Vec<Vec<u8>>) -> redis::RedisResult<u64> {
