@@ -210,7 +210,7 @@ pub fn run(command: Command, out: &Output) -> Result<ExitCode, Error> {
             let rotates = matches!(rotation, Some(rotate::Prepared::Ready(_)));
             let report = clear::run(&plan, &mut render::clear::Terminal::new(*out, rotates))?;
             // The app's sessions seem to be under the shard's prefix: not a success (see
-            // README, Exit codes).
+            // docs/commands.md, Exit codes).
             let done = match report.missed_shard_sessions {
                 false => ExitCode::SUCCESS,
                 true => ExitCode::FAILURE,

@@ -2,7 +2,7 @@
 //!
 //! In CI every variant (redis, memory, database on pg, mysql and sqlite3) is type-checked
 //! against the stand-in of the session shard's public API in `tests/fixtures/shard-standin`.
-//! With `AZU_SESSION_TEST_SHARDS` naming a folder of the real shards (README, Development),
+//! With `AZU_SESSION_TEST_SHARDS` naming a folder of the real shards (docs/development.md),
 //! each variant is also built and run against real servers: a small program creates sessions
 //! through the configured store, and `session:clear` must then delete exactly those.
 
@@ -36,7 +36,7 @@ fn real_shards(test: &str) -> Option<PathBuf> {
         None => {
             skip_optional(
                 test,
-                "AZU_SESSION_TEST_SHARDS is not set (a folder of the real shards; see README, Development)",
+                "AZU_SESSION_TEST_SHARDS is not set (a folder of the real shards; see docs/development.md)",
             );
             None
         }

@@ -105,9 +105,9 @@ fn source_key<S: Serializer>(source: &Source, s: S) -> std::result::Result<S::Ok
     s.serialize_str(source.key())
 }
 
-/// Long because it is the detection chain in the order README gives it (initializer, sources,
-/// flag, SESSION_BACKEND, default, then the target): each step is a call, and the order is the
-/// point.
+/// Long because it is the detection chain in the order docs/detection.md gives it (initializer,
+/// sources, flag, SESSION_BACKEND, default, then the target): each step is a call, and the order
+/// is the point.
 pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
     let root = &args.project.path;
     if !root.is_dir() {

@@ -42,7 +42,7 @@ pub fn skip(test: &str, what: &str) {
     log_skip(test, what);
     assert!(
         std::env::var("AZU_SESSION_ALLOW_SKIP").as_deref() == Ok("1"),
-        "{test}: {what}; provide it (see scripts/services and the README), or set \
+        "{test}: {what}; provide it (see scripts/services and docs/development.md), or set \
          AZU_SESSION_ALLOW_SKIP=1 to let the test be skipped"
     );
 }
