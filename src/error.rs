@@ -154,10 +154,13 @@ pub enum Error {
     #[error("cannot evaluate `{expr}` in the store's `prefix:`; pass the prefix with --prefix")]
     PrefixUnresolvable { expr: String },
 
-    #[error(
-        "the store's Redis server in {file} uses `{name}`, which is not set; export it (or REDIS_URL), or add it to .env"
-    )]
-    RedisUrlEnvUnset { name: String, file: String },
+    #[error("the store's Redis server in {file} uses `{name}`, which is not set{why}")]
+    RedisUrlEnvUnset {
+        name: String,
+        file: String,
+        /// The rest of the message: what else would do, and the fix.
+        why: String,
+    },
 
     #[error(
         "cannot evaluate `{expr}`, which gives the store's Redis server in {file}; set REDIS_URL to the server's URL"

@@ -171,7 +171,10 @@ fn the_redis_fallback_is_read_alike_by_the_app_and_by_clear() {
                 let out = run(&mut cmd, 1);
                 let refused = stderr(&out);
                 assert!(
-                    refused.contains("`REDIS_URL`") && refused.contains("not set"),
+                    refused.contains("uses `REDIS_URL`, which is not set and ")
+                        && refused.contains(
+                            ", where the initializer has no fallback; export REDIS_URL or add it to .env"
+                        ),
                     "{env:?}: {refused}"
                 );
                 assert!(!refused.contains(local), "{env:?}: {refused}");

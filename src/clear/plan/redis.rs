@@ -47,10 +47,29 @@ pub(super) fn redis_target(
     })
 }
 
+/// How to give the store's URL when the variable `name` it reads is not set: `REDIS_URL`
+/// itself (whose generated fallback to localhost is only for development and test: the
+/// environment is named), or another variable, which `REDIS_URL` also overrides.
+fn url_unset_fix(name: &str, env: &Env) -> String {
+    if name != "REDIS_URL" {
+        return "; export it or REDIS_URL, or add one of them to .env".to_string();
+    }
+    let environment = ["AZU_ENV", "CRYSTAL_ENV"]
+        .iter()
+        .find_map(|var| env.get(var).map(|value| format!("{var} is `{value}`")));
+    match environment {
+        Some(set) => format!(
+            " and {set}, where the initializer has no fallback; export REDIS_URL or add it to .env"
+        ),
+        None => "; export it or add it to .env".to_string(),
+    }
+}
+
 /// The server the store's code connects to, when `REDIS_URL` does not say.
 fn store_url(store: Option<&Store>, file: &str, env: &Env) -> Result<String> {
     let in_file = |e: Error| match e {
         Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset {
+            why: url_unset_fix(&name, env),
             name,
             file: file.to_string(),
         },
