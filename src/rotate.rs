@@ -49,9 +49,11 @@ pub struct Rotation {
 
 /// Stage the rotation for the project at `root`; nothing is changed yet.
 pub fn prepare(root: &Path) -> Result<Prepared> {
-    if !root.is_dir() {
-        return Err(Error::NotADirectory(root.to_path_buf()));
-    }
+    // Outside an Azu project there is no app to read the secret: no `.env` is made there.
+    let project = match Project::open(root) {
+        Err(e @ (Error::NotADirectory(_) | Error::NoShardYml { .. })) => return Err(e),
+        opened => opened.ok(),
+    };
     let path = root.join(DOTENV);
     if std::env::var("SESSION_SECRET").is_ok_and(|v| !v.is_empty()) {
         return Ok(Prepared::InProcess { dotenv: path });
@@ -70,7 +72,7 @@ pub fn prepare(root: &Path) -> Result<Prepared> {
         contents: text.into_bytes(),
         new_mode: 0o600,
     }])?;
-    let app = Project::open(root).ok().map(|p| p.app_name);
+    let app = project.map(|p| p.app_name);
     let main_file = app
         .as_ref()
         .map(|app| format!("src/{app}.cr"))

@@ -518,3 +518,17 @@ fn a_read_only_mode_dotenv_is_rotated_and_keeps_its_mode() {
     assert_eq!(p.mode(".env"), 0o444);
     assert_eq!(server.count(0, "myapp:session:*"), 0);
 }
+
+#[test]
+fn outside_a_project_nothing_is_rotated_and_no_env_is_made() {
+    let p = Project::empty();
+    for args in [
+        &["rotate-secret"][..],
+        &["clear", "--force", "--rotate-secret"],
+    ] {
+        let out = run(p.cmd().args(args), 1);
+        out.warns(&["no shard.yml in `"]);
+        assert!(!p.exists(".env"), "{args:?}");
+    }
+    assert!(p.list(".").is_empty(), "{:?}", p.list("."));
+}

@@ -67,8 +67,10 @@ fn writer(db: &TestDb, stop: &Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
 
 /// A database clear with `--rotate-secret` while a writer keeps inserting: the look after it
 /// counts what the table holds again (every row left after a full clear was written during
-/// it), more than none and no more than were written.
-fn sessions_written_during_a_database_clear(db: &TestDb) {
+/// it), no more than were written, and more than none, which only `last_try` insists on: on
+/// a loaded machine the writer can write nothing between the clear's last pass and its look
+/// (returns whether the look counted some).
+fn sessions_written_during_a_database_clear(db: &TestDb, last_try: bool) -> bool {
     db.create_sessions("sessions", 20_000);
     match db.kind {
         // Two batches of 10,000, each held 300 ms: the writer surely writes during them.
@@ -100,7 +102,11 @@ fn sessions_written_during_a_database_clear(db: &TestDb) {
     assert_eq!(json["sessions_during_clear_complete"], true, "{json}");
     let late = json["sessions_during_clear"].as_u64().expect("a count");
     let cleared = json["cleared"].as_u64().expect("a count");
-    assert!(late > 0 && late <= written, "{late} of {written}: {json}");
+    assert!(late <= written, "{late} of {written}: {json}");
+    assert!(
+        late > 0 || !last_try,
+        "the look counted none of {written}: {json}"
+    );
     // Everything there before the clear went, with what the writer wrote meanwhile.
     assert!(cleared >= 20_000, "{json}");
     assert_eq!(
@@ -108,11 +114,16 @@ fn sessions_written_during_a_database_clear(db: &TestDb) {
         20_000 + written,
         "{json}"
     );
+    late > 0
 }
 
 #[test]
 fn clear_rotate_secret_counts_rows_written_during_an_sqlite_clear() {
-    sessions_written_during_a_database_clear(&TestDb::sqlite());
+    for attempt in 1..=3 {
+        if sessions_written_during_a_database_clear(&TestDb::sqlite(), attempt == 3) {
+            return;
+        }
+    }
 }
 
 #[test]
@@ -120,7 +131,7 @@ fn clear_rotate_secret_counts_rows_written_during_a_postgres_clear() {
     let Some(db) = TestDb::postgres("rotate_look_postgres") else {
         return;
     };
-    sessions_written_during_a_database_clear(&db);
+    sessions_written_during_a_database_clear(&db, true);
 }
 
 /// bench/latency_proxy.py in front of a server: every chunk each way delayed by half `rtt_ms`.
