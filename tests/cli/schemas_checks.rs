@@ -463,3 +463,46 @@ fn a_role_granted_on_the_partitioned_parent_only_clears_it_whole() {
         0
     );
 }
+
+/// MariaDB as a role that may read InnoDB's own dictionary of foreign keys (PROCESS): the
+/// quick look there must still find a cascade, and a table nothing references has none.
+#[test]
+fn a_role_with_process_finds_cascades_through_innodbs_dictionary() {
+    let Some(db) = TestDb::mysql("cascades_innodb_dictionary") else {
+        return;
+    };
+    let Some(root) = crate::support::servers::url_from_env(
+        "AZU_SESSION_TEST_MYSQL_ROOT_URL",
+        "cascades_innodb_dictionary",
+    ) else {
+        return;
+    };
+    let url = format!("{}/{}", root.trim_end_matches('/'), db.name);
+    db.create_sessions("sessions", 6);
+    db.create_sessions("other_sessions", 3);
+    db.exec(
+        "CREATE TABLE carts (id BIGINT AUTO_INCREMENT PRIMARY KEY, session BIGINT, FOREIGN KEY (session) REFERENCES sessions(id) ON DELETE CASCADE);\n\
+         INSERT INTO carts (session) SELECT id FROM sessions;\n\
+         INSERT INTO carts (session) SELECT id FROM sessions",
+    );
+    let p = Project::new();
+    let dry = |table: &str| {
+        run(
+            p.cmd()
+                .args(["clear", "-b", "database", "--dry-run", "--table", table])
+                .env("DATABASE_URL", &url),
+            0,
+        )
+    };
+    dry("sessions").says(&[&format!(
+        "Would also delete 12 row(s) of `{}.carts` (ON DELETE CASCADE)\n",
+        db.name
+    )]);
+    let out = dry("other_sessions");
+    assert!(
+        !stdout(&out).contains("Would also delete"),
+        "{}",
+        stdout(&out)
+    );
+    out.says(&["Would clear 3 session(s)\n"]);
+}

@@ -138,6 +138,32 @@ impl SqlTarget<'_> {
         Ok(cascades)
     }
 
+    /// MySQL/MariaDB: whether InnoDB's own dictionary says no foreign key references
+    /// `parent`, which spares the `information_schema` query below: MariaDB builds that
+    /// view by opening every table the role can see (0.5 s warm with 3,300 tables). Only
+    /// InnoDB enforces foreign keys, so its dictionary lists them all. `false` whenever it
+    /// cannot tell: the role lacks the PROCESS privilege (as an application's usually
+    /// does), the server has no such table (MySQL names it otherwise), or a name holds
+    /// characters InnoDB stores encoded.
+    async fn mysql_unreferenced(&mut self, parent: &Deleted) -> bool {
+        let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !plain(&parent.name) || !parent.schema.as_deref().is_none_or(plain) {
+            return false;
+        }
+        let found: std::result::Result<i64, _> = waiting!(
+            self,
+            sqlx::query_scalar(AssertSqlSafe(
+                "SELECT COUNT(*) FROM information_schema.INNODB_SYS_FOREIGN \
+                 WHERE LOWER(REF_NAME) = LOWER(CONCAT(COALESCE(?, DATABASE()), '/', ?))",
+            ))
+            .bind(parent.schema.clone())
+            .bind(parent.name.clone())
+            .fetch_one(&mut self.conn)
+            .await
+        );
+        matches!(found, Ok(0))
+    }
+
     /// The foreign keys that reference `parent` with an `ON DELETE` that changes rows.
     ///
     /// Long because it holds one catalog query per dialect, kept whole so each reads as SQL.
@@ -168,6 +194,7 @@ impl SqlTarget<'_> {
                 )
                 .map_err(|e| self.fail(e, 0))?
             }
+            Dialect::MySql if self.mysql_unreferenced(parent).await => Vec::new(),
             Dialect::MySql => waiting!(
                 self,
                 sqlx::query_as(AssertSqlSafe(
