@@ -9,15 +9,12 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use crate::support::project::azu;
 use crate::support::servers::have_binary;
-
-const WAIT: Duration = Duration::from_secs(10);
-const STEP: Duration = Duration::from_millis(50);
+use crate::support::tmux::Tmux;
 
 /// The directory holding the built binary, put first on the shells' PATH.
 fn bin_dir() -> PathBuf {
@@ -31,24 +28,17 @@ fn have_all(binaries: &[&str], test: &str) -> bool {
     binaries.iter().all(|b| have_binary(b, test))
 }
 
-/// An interactive shell in a detached tmux session on a tmux server of its own (its socket in
-/// a temporary directory), in an empty directory with an empty HOME. The server is killed on
-/// drop.
+/// A shell on a real terminal, with a `HOME` and a working directory of its own and the
+/// binary first on its `PATH`.
 struct Terminal {
-    socket: PathBuf,
+    tmux: Tmux,
     _home: TempDir,
     _cwd: TempDir,
-    _sockets: TempDir,
 }
 
 impl Terminal {
     /// Start `shell` (program and arguments) and wait for it to draw a prompt.
     fn start(shell: &[&str]) -> Terminal {
-        let sockets = tempfile::Builder::new()
-            .prefix("azu-session-tmux-")
-            .tempdir()
-            .expect("create a directory for the tmux socket");
-        let socket = sockets.path().join("socket");
         let home = tempfile::tempdir().expect("create a HOME directory");
         let cwd = tempfile::tempdir().expect("create a working directory");
         let path = std::env::join_paths(
@@ -59,110 +49,45 @@ impl Terminal {
             ),
         )
         .expect("a PATH");
-        let home_var = format!("HOME={}", home.path().display());
-        let path_var = format!("PATH={}", path.to_string_lossy());
-        let mut args: Vec<&str> = vec![
-            "new-session",
-            "-d",
-            "-s",
-            "test",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-c",
+        let vars = [
+            format!("HOME={}", home.path().display()),
+            format!("PATH={}", path.to_string_lossy()),
+            "PS1=$ ".to_string(),
         ];
-        let cwd_str = cwd.path().to_string_lossy().into_owned();
-        args.push(&cwd_str);
-        args.extend([
-            "--",
-            "env",
-            "-i",
-            &home_var,
-            &path_var,
-            "TERM=xterm",
-            "LANG=C.UTF-8",
-            "PS1=$ ",
-        ]);
-        args.extend(shell);
         let terminal = Terminal {
-            socket,
+            tmux: Tmux::start(cwd.path(), &vars, shell),
             _home: home,
             _cwd: cwd,
-            _sockets: sockets,
         };
-        let out = terminal.tmux(&args);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         terminal.wait_for("a prompt", |screen| !screen.text.trim().is_empty());
         terminal
     }
 
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-f", "/dev/null", "-S"])
-            .arg(&self.socket)
-            .args(args)
-            .env_remove("TMUX")
-            .env("TERM", "xterm")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tmux")
-    }
-
     /// Type `text` literally.
     fn type_text(&self, text: &str) {
-        let out = self.tmux(&["send-keys", "-t", "test", "-l", text]);
-        assert!(out.status.success(), "tmux send-keys failed");
+        self.tmux.type_text(text);
     }
 
     /// Press keys by tmux name (`Tab`, `Enter`, `C-u`).
     fn press(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "test"];
-        args.extend(keys);
-        let out = self.tmux(&args);
-        assert!(out.status.success(), "tmux send-keys failed");
+        self.tmux.press(keys);
     }
 
-    fn screen(&self) -> Screen {
-        let text = self.tmux(&["capture-pane", "-p", "-t", "test"]);
-        let cursor = self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            "test",
-            "#{cursor_x} #{cursor_y}",
-        ]);
-        let cursor = String::from_utf8_lossy(&cursor.stdout);
-        let mut xy = cursor
-            .split_whitespace()
-            .map(|n| n.parse::<usize>().unwrap_or(0));
-        Screen {
-            text: String::from_utf8_lossy(&text.stdout).into_owned(),
-            x: xy.next().unwrap_or(0),
-            y: xy.next().unwrap_or(0),
-        }
-    }
-
-    /// Poll the screen until `ready` holds; fail with the screen after `WAIT`.
+    /// Poll the screen until `ready` holds; fail with the screen and the cursor.
     fn wait_for(&self, what: &str, ready: impl Fn(&Screen) -> bool) -> Screen {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            if start.elapsed() > WAIT {
-                panic!(
-                    "waited {WAIT:?} for {what}; the screen reads:\n{}\n(cursor at column {}, row {})",
-                    screen.text, screen.x, screen.y
-                );
-            }
-            std::thread::sleep(STEP);
-        }
+        self.tmux.wait_for(
+            what,
+            |t| {
+                let (x, y) = t.cursor();
+                Screen {
+                    text: t.text(),
+                    x,
+                    y,
+                }
+            },
+            ready,
+            |s| format!("{}\n(cursor at column {}, row {})", s.text, s.x, s.y),
+        )
     }
 
     /// Run a command line and wait for it to finish. The marker is typed as
@@ -216,19 +141,6 @@ impl Terminal {
             );
         }
         self.clear();
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
     }
 }
 

@@ -1,107 +1,48 @@
 //! The question before a clear, on a real terminal (tmux): what will be cleared is shown
 //! once, then the question; once answered, the question and the answer stay on screen.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-use tempfile::TempDir;
+use std::path::Path;
 
 use crate::support::project::Project;
 use crate::support::redis::RedisServer;
 use crate::support::servers::have_binary;
 use crate::support::sql::TestDb;
+use crate::support::tmux::Tmux;
 
 const QUESTION: &str =
     "Are you sure you want to clear all sessions? This will log out all users. [y/N]: ";
 
-/// A bash in a detached tmux session on a server of its own, in `dir`, with `env`; the
-/// server is killed on drop.
-struct Screen {
-    socket: PathBuf,
-    _sockets: TempDir,
-}
+/// A bash on a real terminal, in `dir`, with `env`, and the binary on its `PATH`.
+struct Screen(Tmux);
 
 impl Screen {
     fn start(dir: &Path, env: &[(&str, &str)]) -> Screen {
-        let sockets = tempfile::tempdir().expect("a directory for the tmux socket");
-        let screen = Screen {
-            socket: sockets.path().join("socket"),
-            _sockets: sockets,
-        };
         let bin = assert_cmd::cargo::cargo_bin("azu-session");
         let bin_dir = bin.parent().expect("the binary's directory");
-        let mut args: Vec<String> = [
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-c",
-        ]
-        .map(String::from)
-        .to_vec();
-        args.push(dir.display().to_string());
-        args.extend(["--", "env", "-i", "TERM=xterm", "LANG=C.UTF-8", "PS1=$ "].map(String::from));
-        args.push(format!("PATH={}:/usr/bin:/bin", bin_dir.display()));
-        args.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
-        args.extend(["bash", "--norc", "--noprofile"].map(String::from));
-        let out = screen.tmux(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut vars = vec![
+            "PS1=$ ".to_string(),
+            format!("PATH={}:/usr/bin:/bin", bin_dir.display()),
+        ];
+        vars.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        let screen = Screen(Tmux::start(dir, &vars, &["bash", "--norc", "--noprofile"]));
         screen.wait_for("a shell prompt", |s| s.starts_with('$'));
         screen
     }
 
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-f", "/dev/null", "-S"])
-            .arg(&self.socket)
-            .args(args)
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tmux")
-    }
-
     /// Type a line and press Enter.
     fn line(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "t", "-l", text]);
-        self.tmux(&["send-keys", "-t", "t", "Enter"]);
-    }
-
-    /// What the screen shows, trailing blank lines dropped.
-    fn text(&self) -> String {
-        let out = self.tmux(&["capture-pane", "-p", "-t", "t"]);
-        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+        self.0.type_text(text);
+        self.0.press(&["Enter"]);
     }
 
     /// Wait until the screen holds what `done` looks for; a timeout shows the screen.
     fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = self.text();
-            if done(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
+        self.0.wait_for(
+            what,
+            |t| t.text().trim_end().to_string(),
+            |text| done(text),
+            String::clone,
+        )
     }
 }
 

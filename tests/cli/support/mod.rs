@@ -10,4 +10,5 @@ pub mod run;
 pub mod servers;
 pub mod sql;
 pub mod tls;
+pub mod tmux;
 pub mod transcript;
