@@ -144,42 +144,48 @@ mod tests {
 
     #[test]
     fn redis_initializer() {
-        insta::assert_snapshot!(initializer("myapp", Backend::Redis).unwrap());
+        insta::assert_snapshot!(initializer("myapp", Backend::Redis).expect("renders"));
     }
 
     #[test]
     fn database_initializer() {
-        insta::assert_snapshot!(initializer("myapp", Backend::Database).unwrap());
+        insta::assert_snapshot!(initializer("myapp", Backend::Database).expect("renders"));
     }
 
     #[test]
     fn memory_initializer() {
-        insta::assert_snapshot!(initializer("myapp", Backend::Memory).unwrap());
+        insta::assert_snapshot!(initializer("myapp", Backend::Memory).expect("renders"));
     }
 
     #[test]
     fn shard_api_initializers() {
         insta::assert_snapshot!(
             "shard_redis",
-            shard_initializer("myapp", Backend::Redis, "pg").unwrap()
+            shard_initializer("myapp", Backend::Redis, "pg").expect("renders")
         );
         insta::assert_snapshot!(
             "shard_memory",
-            shard_initializer("myapp", Backend::Memory, "pg").unwrap()
+            shard_initializer("myapp", Backend::Memory, "pg").expect("renders")
         );
         insta::assert_snapshot!(
             "shard_database_mysql",
-            shard_initializer("myapp", Backend::Database, "mysql").unwrap()
+            shard_initializer("myapp", Backend::Database, "mysql").expect("renders")
         );
-        insta::assert_snapshot!("shard_database_store", shard_database_store().unwrap());
+        insta::assert_snapshot!(
+            "shard_database_store",
+            shard_database_store().expect("renders")
+        );
     }
 
     #[test]
     fn database_migration() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 5, 7).unwrap();
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 22, 9, 5, 7)
+            .single()
+            .expect("a valid time");
         let version = migration_version(now);
         assert_eq!(version, "20261122090507");
-        insta::assert_snapshot!(migration(&version).unwrap());
+        insta::assert_snapshot!(migration(&version).expect("renders"));
     }
 
     /// What setup writes, clear reads back as the same store, prefix and URL: in development
