@@ -154,13 +154,9 @@ pub enum Error {
     #[error("cannot evaluate `{expr}` in the store's `prefix:`; pass the prefix with --prefix")]
     PrefixUnresolvable { expr: String },
 
-    #[error("the store's Redis server in {file} uses `{name}`, which is not set{why}")]
-    RedisUrlEnvUnset {
-        name: String,
-        file: String,
-        /// The rest of the message: what else would do, and the fix.
-        why: String,
-    },
+    /// The whole message: the variable, and the fix where the environment tells.
+    #[error("{0}")]
+    RedisUrlEnvUnset(String),
 
     #[error(
         "cannot evaluate `{expr}`, which gives the store's Redis server in {file}; set REDIS_URL to the server's URL"

@@ -68,11 +68,10 @@ fn url_unset_fix(name: &str, env: &Env) -> String {
 /// The server the store's code connects to, when `REDIS_URL` does not say.
 fn store_url(store: Option<&Store>, file: &str, env: &Env) -> Result<String> {
     let in_file = |e: Error| match e {
-        Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset {
-            why: url_unset_fix(&name, env),
-            name,
-            file: file.to_string(),
-        },
+        Error::PrefixEnvUnset { name } => Error::RedisUrlEnvUnset(format!(
+            "the store's Redis server in {file} uses `{name}`, which is not set{}",
+            url_unset_fix(&name, env)
+        )),
         Error::PrefixUnresolvable { expr } => Error::RedisUrlUnresolvable {
             expr,
             file: file.to_string(),
