@@ -62,6 +62,9 @@ fn advice(e: &sqlx::Error) -> &'static str {
     .unwrap_or("other")
 }
 
+/// Long: one database file serves every case, in turn (the tables, then a lock held by a
+/// second connection, then a read-only open of the same file); split, each part would make
+/// the file again.
 #[test]
 fn sqlite_errors() {
     let dir = tempfile::tempdir().expect("a temporary directory");
