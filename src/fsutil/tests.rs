@@ -88,6 +88,61 @@ fn a_loop_of_links_is_an_error() {
     assert!(resolve(&dir.path().join("a")).is_err());
 }
 
+/// A path that cannot be looked at (a loop of links or an over-long name on the way to it)
+/// is an error, not a file to create: only a missing file, or a file where a directory
+/// should be, is left for the write to report.
+#[test]
+fn a_path_that_cannot_be_looked_at_is_an_error() {
+    let dir = tempfile::tempdir().expect("test fixture");
+    symlink("loop", dir.path().join("loop")).expect("test fixture");
+    assert!(resolve(&dir.path().join("loop/.env")).is_err());
+    assert!(resolve(&dir.path().join("x".repeat(300)).join(".env")).is_err());
+    fs::write(dir.path().join("file"), "").expect("test fixture");
+    let under_a_file = dir.path().join("file/.env");
+    assert_eq!(
+        resolve(&under_a_file).expect("left to the write"),
+        under_a_file
+    );
+    let missing = dir.path().join("missing/.env");
+    assert_eq!(resolve(&missing).expect("left to the write"), missing);
+}
+
+/// A bare file name is in `.`, not in ``: run as root, a new file takes the owner of its
+/// directory, and `` has none to read (`fs::metadata("")` fails).
+#[test]
+fn a_bare_name_is_in_the_current_directory() {
+    assert_eq!(parent_dir(Path::new(".env")), Path::new("."));
+    assert_eq!(parent_dir(Path::new("app/.env")), Path::new("app"));
+    assert!(fs::metadata("").is_err());
+}
+
+/// The directory lock is held until dropped; a path that is not a directory is not locked.
+#[test]
+fn the_directory_lock_keeps_another_out_until_dropped() {
+    let dir = tempfile::tempdir().expect("test fixture");
+    let other = File::open(dir.path()).expect("test fixture");
+    let lock = lock_dir(dir.path()).expect("the lock");
+    assert!(lock.is_some());
+    assert!(matches!(
+        other.try_lock(),
+        Err(fs::TryLockError::WouldBlock)
+    ));
+    drop(lock);
+    other.try_lock().expect("free once dropped");
+    other.unlock().expect("test fixture");
+    fs::write(dir.path().join("file"), "").expect("test fixture");
+    assert!(
+        lock_dir(&dir.path().join("file"))
+            .expect("no error")
+            .is_none()
+    );
+    assert!(
+        lock_dir(&dir.path().join("missing"))
+            .expect("no error")
+            .is_none()
+    );
+}
+
 /// A directory where a file goes is found when the file it replaces is linked aside, before
 /// anything is moved.
 #[test]

@@ -402,6 +402,29 @@ mod tests {
         );
     }
 
+    /// A double-quoted value closes at the first quote not escaped by a backslash.
+    #[test]
+    fn rotation_finds_the_closing_quote() {
+        let s = "cd".repeat(32);
+        for (old, rest) in [("\"old\"", ""), ("\"a\" # x", " # x"), ("\"x\\\\\"", "")] {
+            assert_eq!(
+                rotated(&format!("SESSION_SECRET={old}\n")),
+                format!("SESSION_SECRET=\"{s}\"{rest}\n"),
+                "{old}"
+            );
+        }
+    }
+
+    /// `export` is a word of its own: `exportSESSION_SECRET` is another variable.
+    #[test]
+    fn export_is_followed_by_a_space() {
+        assert_eq!(
+            split_assignment("export\tSESSION_SECRET=x"),
+            Some(("export\tSESSION_SECRET=", "x"))
+        );
+        assert_eq!(split_assignment("exportSESSION_SECRET=x"), None);
+    }
+
     #[test]
     fn rotation_appends_when_no_line_can_be_replaced() {
         let s = "cd".repeat(32);

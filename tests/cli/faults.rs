@@ -605,3 +605,38 @@ fn a_connection_cut_while_writes_are_paused_reports_the_exact_count() {
         assert!(server.exists(0, "canary"), "{cut}");
     }
 }
+
+/// A batch the server refuses mid-clear (here an ACL that forbids one key: its whole UNLINK
+/// is refused) fails the run with the exact count of what is gone, the UNLINK of the batch
+/// after it, already sent, included.
+#[test]
+fn redis_refused_batch_mid_clear_counts_the_batch_in_flight() {
+    let Some(server) = RedisServer::start("redis_refused_batch_mid_clear") else {
+        return;
+    };
+    let planted = 20_000;
+    server.plant(0, "myapp:session:", planted);
+    server.set(0, "myapp:session:forbidden");
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("limited")
+        .arg("on")
+        .arg(">pw")
+        .arg("~myapp:session:[0-9]*")
+        .arg("+@all")
+        .query::<()>(&mut server.con(0))
+        .expect("ACL SETUSER");
+    let p = Project::new();
+    let url = server.url().replacen("redis://", "redis://limited:pw@", 1);
+    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("NOPERM") || err.contains("permission"),
+        "{err}"
+    );
+    assert!(server.exists(0, "myapp:session:forbidden"));
+    // What is gone: the numbered keys not left (the refused batch's are all left).
+    let gone = planted + 1 - server.count(0, "myapp:session:*");
+    assert!(gone < planted, "nothing was refused:\n{err}");
+    assert_eq!(cleared_in(&err), gone, "{err}");
+}

@@ -142,3 +142,45 @@ fn a_summary_comes_first_when_the_lines_went_elsewhere() {
     assert_eq!(db.count("sessions"), 0);
     assert_eq!(server.count(0, "myapp:session:*"), 3);
 }
+
+/// Ctrl-D ends the answer without a new line: the terminal stays on the question's line, so
+/// the cancellation is put on a line of its own, after no answer as after a partial one
+/// (`n`, then Ctrl-D twice: once to send the `n`, once for the end of input).
+#[test]
+fn ctrl_d_at_the_question_leaves_the_next_message_its_own_line() {
+    let test = "ctrl_d_at_the_question_leaves_the_next_message_its_own_line";
+    if !have_binary("tmux", test) {
+        return;
+    }
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    server.plant(0, "myapp:session:", 2);
+    let p = Project::new();
+    let url = server.url();
+    let screen = Screen::start(p.root(), &[("REDIS_URL", &url)]);
+    for typed in ["", "n"] {
+        screen.line("clear");
+        screen.line("azu-session session:clear --color never");
+        screen.wait_for("the question", |s| s.ends_with(QUESTION.trim_end()));
+        if !typed.is_empty() {
+            screen.tmux(&["send-keys", "-t", "t", "-l", typed]);
+            screen.tmux(&["send-keys", "-t", "t", "C-d"]);
+        }
+        screen.tmux(&["send-keys", "-t", "t", "C-d"]);
+        let text = screen.wait_for("the cancellation", |s| {
+            s.contains("Operation cancelled; no sessions were cleared")
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("Operation cancelled"))
+            .unwrap_or_else(|| panic!("{typed:?}: not on a line of its own: {text}"));
+        assert_eq!(
+            lines[at - 1].trim_end(),
+            format!("{QUESTION}{typed}").trim_end(),
+            "{text}"
+        );
+        assert_eq!(server.count(0, "myapp:session:*"), 2);
+    }
+}

@@ -419,6 +419,57 @@ fn a_dry_run_counts_on_a_terminal() {
     assert!(!screen.contains("sessions cleared"), "{screen}");
 }
 
+/// The counts a progress display showed: the number before each ` sessions {done} (`.
+fn progress_counts(screen: &str, done: &str) -> Vec<u64> {
+    screen
+        .split(&format!(" sessions {done} ("))
+        .map(|before| {
+            let digits = before
+                .rsplit(|c: char| !(c.is_ascii_digit() || c == ','))
+                .next()
+                .unwrap_or("");
+            digits.replace(',', "").parse().unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The progress of a Redis clear counts the keys as their batches land, in a dry run and in
+/// a clear: never stuck at 0, never past the total.
+#[test]
+fn redis_progress_counts_the_batches() {
+    let test = "redis_progress_counts_the_batches";
+    if !crate::support::servers::have_binary("script", test) {
+        return;
+    }
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    server.plant(0, PREFIX, 300_000);
+    let p = Project::new();
+    let url = server.url();
+    let env = [("REDIS_URL", url.as_str())];
+    for (args, done, last) in [
+        (
+            "clear --dry-run",
+            "counted",
+            "Would clear 300000 session(s)",
+        ),
+        ("clear -f", "cleared", "Cleared 300000 session(s)"),
+    ] {
+        let screen =
+            crate::support::run::under_terminal(&p, &format!("{args} --prefix {PREFIX}"), &env, "");
+        assert!(screen.contains(last), "{screen}");
+        // The text before the first display is not a count.
+        let counts = &progress_counts(&screen, done)[1..];
+        assert!(!counts.is_empty(), "no progress shown: {screen}");
+        assert!(
+            counts.iter().any(|&n| n > 0) && counts.iter().all(|&n| n <= 300_000),
+            "{done}: {counts:?}"
+        );
+    }
+    assert_eq!(server.count(0, "myapp:session:*"), 0);
+}
+
 /// A server that becomes a read-only replica after the check that it is a primary: its
 /// `READONLY` answer to UNLINK says to point REDIS_URL at the primary, not to try again.
 #[test]

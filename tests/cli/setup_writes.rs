@@ -287,6 +287,35 @@ fn another_users_file_is_not_taken_over() {
     assert_eq!(owner(&p.path(".env")), (23456, 23456));
 }
 
+/// Not root: a new file is the user's own, as created, even in a directory whose group is
+/// not the user's (only root gives new files their directory's owner; a user could not).
+#[test]
+fn a_user_who_is_not_root_makes_new_files_their_own() {
+    let test = "a_user_who_is_not_root_makes_new_files_their_own";
+    let p = Project::new();
+    if owner(p.root()).0 != 0 || Command::new("setpriv").arg("--help").output().is_err() {
+        skip(test, "needs root and setpriv");
+        return;
+    }
+    fs::set_permissions(p.root(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    chown(p.root(), Some(12345), Some(0)).expect("chown");
+    chown(p.path("shard.yml"), Some(12345), Some(12345)).expect("chown");
+    let bin = assert_cmd::cargo::cargo_bin("azu-session");
+    let mut cmd = assert_cmd::Command::new("setpriv");
+    cmd.args(["--reuid=12345", "--regid=12345", "--clear-groups"])
+        .arg(bin)
+        .current_dir(p.root());
+    let out = cmd.args(["setup", "-b", "memory"]).output().expect("run");
+    if stderr(&out).contains("Permission denied") && !stderr(&out).contains("owner") {
+        crate::support::servers::skip_optional(test, &stderr(&out));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for rel in [".env", ".gitignore", "src", INITIALIZER] {
+        assert_eq!(owner(&p.path(rel)), (12345, 12345), "{rel}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // All or nothing, when a file cannot be replaced late in the run
 // ---------------------------------------------------------------------------------------------

@@ -264,8 +264,110 @@ pub(crate) fn is_missing_table(e: &sqlx::Error) -> bool {
 }
 
 #[cfg(test)]
+mod error_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A name's parts, as written and as `Display` shows it in messages.
+    #[test]
+    fn table_parts() {
+        let t = Table::parse("app.sessions").expect("a qualified name");
+        assert_eq!((t.schema(), t.name()), (Some("app"), "sessions"));
+        assert_eq!(t.plain(), "app.sessions");
+        assert_eq!(t.to_string(), "`app.sessions`");
+        let t = Table::parse("sessions").expect("a plain name");
+        assert_eq!((t.schema(), t.name()), (None, "sessions"));
+        assert_eq!(t.plain(), "sessions");
+        assert_eq!(t.to_string(), "`sessions`");
+    }
+
+    /// What a connection runs first: UTC, the lock wait (never 0, which means no limit)
+    /// and SQLite's foreign keys as the URL says.
+    #[test]
+    fn session_setup() {
+        let root = crate::database_url::test_root();
+        let url = |u: &str| DatabaseUrl::parse(u, root.path()).expect("a URL");
+        let ms = Duration::from_millis;
+        assert_eq!(
+            session_setup_sql(&url("postgres://u@h/db"), ms(250)),
+            ["SET TIME ZONE 'UTC'", "SET lock_timeout = '250ms'"]
+        );
+        assert_eq!(
+            session_setup_sql(&url("postgres://u@h/db"), ms(0))[1],
+            "SET lock_timeout = '1ms'"
+        );
+        assert_eq!(
+            session_setup_sql(&url("mysql://u@h/db"), ms(1200)),
+            [
+                "SET time_zone = '+00:00'",
+                "SET SESSION innodb_lock_wait_timeout = 2, lock_wait_timeout = 2"
+            ]
+        );
+        assert_eq!(
+            session_setup_sql(&url("mysql://u@h/db"), ms(0))[1],
+            "SET SESSION innodb_lock_wait_timeout = 1, lock_wait_timeout = 1"
+        );
+        let file = root.path().join("db/app.db");
+        let sqlite = format!("sqlite3://{}", file.display());
+        assert_eq!(
+            session_setup_sql(&url(&sqlite), ms(300)),
+            ["PRAGMA busy_timeout = 300", "PRAGMA foreign_keys = OFF"]
+        );
+        assert_eq!(
+            session_setup_sql(&url(&format!("{sqlite}?foreign_keys=on")), ms(300))[1],
+            "PRAGMA foreign_keys = ON"
+        );
+    }
+
+    /// The count and the batch delete, whole, in each dialect.
+    #[test]
+    fn clear_statements() {
+        assert_eq!(
+            count_sql(Dialect::Postgres, "\"s\"", false),
+            "SELECT COUNT(*) FROM \"s\""
+        );
+        assert_eq!(
+            count_sql(Dialect::MySql, "`s`", true),
+            "SELECT COUNT(*) FROM `s` WHERE expires_at < UTC_TIMESTAMP()"
+        );
+        let part = |name: &str| Part {
+            name: name.to_string(),
+            only: false,
+            via: None,
+        };
+        assert_eq!(
+            delete_batch_sql(Dialect::MySql, &part("`s`"), false, None),
+            format!("DELETE FROM `s` LIMIT {BATCH}")
+        );
+        assert_eq!(
+            delete_batch_sql(Dialect::Postgres, &part("\"s\""), true, None),
+            format!(
+                "DELETE FROM \"s\" WHERE ctid = ANY(ARRAY(SELECT ctid FROM \"s\" \
+                 WHERE expires_at < LOCALTIMESTAMP LIMIT {BATCH}))"
+            )
+        );
+        let sqlite =
+            |key: Option<&[String]>| delete_batch_sql(Dialect::Sqlite, &part("\"s\""), false, key);
+        let keys = |k: &[&str]| k.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            sqlite(None),
+            format!("DELETE FROM \"s\" WHERE rowid IN (SELECT rowid FROM \"s\" LIMIT {BATCH})")
+        );
+        assert_eq!(sqlite(Some(&[])), sqlite(None));
+        assert_eq!(
+            sqlite(Some(&keys(&["\"id\""]))),
+            format!("DELETE FROM \"s\" WHERE \"id\" IN (SELECT \"id\" FROM \"s\" LIMIT {BATCH})")
+        );
+        assert_eq!(
+            sqlite(Some(&keys(&["\"a\"", "\"b\""]))),
+            format!(
+                "DELETE FROM \"s\" WHERE (\"a\", \"b\") IN \
+                 (SELECT \"a\", \"b\" FROM \"s\" LIMIT {BATCH})"
+            )
+        );
+    }
 
     /// The expired condition keeps SQLite on the `expires_at` index.
     #[test]
