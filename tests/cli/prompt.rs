@@ -164,10 +164,10 @@ fn ctrl_d_at_the_question_leaves_the_next_message_its_own_line() {
         screen.line("azu-session session:clear --color never");
         screen.wait_for("the question", |s| s.ends_with(QUESTION.trim_end()));
         if !typed.is_empty() {
-            screen.tmux(&["send-keys", "-t", "t", "-l", typed]);
-            screen.tmux(&["send-keys", "-t", "t", "C-d"]);
+            screen.0.type_text(typed);
+            screen.0.press(&["C-d"]);
         }
-        screen.tmux(&["send-keys", "-t", "t", "C-d"]);
+        screen.0.press(&["C-d"]);
         let text = screen.wait_for("the cancellation", |s| {
             s.contains("Operation cancelled; no sessions were cleared")
         });
