@@ -212,4 +212,77 @@ mod tests {
         assert_eq!(target.url, DEFAULT_REDIS_URL);
         assert_eq!(target.prefix, "myapp:session:");
     }
+
+    /// An `Env` of the process and a `.env` holding `lines`, or `None` when the process
+    /// sets one of `vars` itself (its value would win; tests do not change the environment).
+    fn env_with(lines: &str, vars: &[&str]) -> Option<(tempfile::TempDir, Env)> {
+        if vars
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()))
+        {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a directory");
+        std::fs::write(dir.path().join(".env"), lines).expect("write .env");
+        let env = Env::load(dir.path()).expect("read .env");
+        Some((dir, env))
+    }
+
+    #[test]
+    fn resolve_takes_the_first_alternative_that_is_set() {
+        let vars = ["AZS_TEST_UNSET_A", "AZS_TEST_B"];
+        let Some((_dir, env)) = env_with("AZS_TEST_B=b-value\n", &vars) else {
+            return;
+        };
+        let unset = || Alt::Env("AZS_TEST_UNSET_A".into());
+        let b = || Alt::Env("AZS_TEST_B".into());
+        let text = |t: &str| Alt::Literal(vec![Part::Text(t.into())]);
+        assert_eq!(
+            resolve(&[unset(), b(), text("x")], &env).ok(),
+            Some("b-value".into())
+        );
+        assert_eq!(resolve(&[unset(), text("x")], &env).ok(), Some("x".into()));
+        let joined = Alt::Literal(vec![
+            Part::Text("p:".into()),
+            Part::Env("AZS_TEST_B".into()),
+        ]);
+        assert_eq!(resolve(&[joined], &env).ok(), Some("p:b-value".into()));
+        match resolve(&[unset()], &env) {
+            Err(Error::PrefixEnvUnset { name }) => assert_eq!(name, "AZS_TEST_UNSET_A"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn alts_read_as_the_code_gives_them() {
+        let alts = [
+            Alt::Env("A".into()),
+            Alt::Literal(vec![Part::Text("secret".into())]),
+            Alt::Other("x.y".into()),
+        ];
+        assert_eq!(alts_text(&alts), "ENV[\"A\"] || \"...\" || x.y");
+    }
+
+    #[test]
+    fn the_fix_for_an_unset_url_names_what_set_the_environment() {
+        let vars = ["AZU_ENV", "CRYSTAL_ENV"];
+        let Some((_dir, env)) = env_with("AZU_ENV=production\n", &vars) else {
+            return;
+        };
+        assert_eq!(
+            url_unset_fix("REDIS_URL", &env),
+            " and AZU_ENV is `production`, where the initializer has no fallback; export REDIS_URL or add it to .env"
+        );
+        assert_eq!(
+            url_unset_fix("CACHE_URL", &env),
+            "; export it or REDIS_URL, or add one of them to .env"
+        );
+        let Some((_dir, env)) = env_with("", &vars) else {
+            return;
+        };
+        assert_eq!(
+            url_unset_fix("REDIS_URL", &env),
+            "; export it or add it to .env"
+        );
+    }
 }
