@@ -72,6 +72,22 @@ fn setup_fails_cleanly(p: &Project, backend: &str, part: &str) {
     );
 }
 
+/// `PLANTED` sessions and `canaries` on `server`, and a `clear -f` of them started and seen
+/// deleting (the project lives as long as the clear).
+fn clear_under_way(server: &RedisServer, canaries: &[&str]) -> (Project, std::process::Child) {
+    server.plant(0, "myapp:session:", PLANTED);
+    for canary in canaries {
+        server.set(0, canary);
+    }
+    let p = Project::new();
+    let url = server.url();
+    let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
+    wait_until("the clear is under way", Duration::from_secs(30), || {
+        server.dbsize(0) < (PLANTED + canaries.len()) as u64
+    });
+    (p, child)
+}
+
 #[test]
 fn setup_into_a_read_only_tree_changes_nothing() {
     if !can(
@@ -228,14 +244,7 @@ fn ctrl_c_stops_after_the_batch_in_flight_and_reports_the_exact_count() {
     let Some(server) = RedisServer::start("ctrl_c_redis") else {
         return;
     };
-    server.plant(0, "myapp:session:", PLANTED);
-    server.set(0, "canary");
-    let p = Project::new();
-    let url = server.url();
-    let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
-    wait_until("the clear is under way", Duration::from_secs(30), || {
-        server.dbsize(0) < PLANTED as u64 + 1
-    });
+    let (p, child) = clear_under_way(&server, &["canary"]);
     // Hold every write for a moment so a batch is surely in flight when Ctrl-C lands.
     redis::cmd("CLIENT")
         .arg("PAUSE")
@@ -256,7 +265,10 @@ fn ctrl_c_stops_after_the_batch_in_flight_and_reports_the_exact_count() {
     assert!(err.contains(&expected), "expected {expected:?} in:\n{err}");
     assert!(server.exists(0, "canary"));
 
-    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
+    let out = run(
+        p.cmd().args(["clear", "-f"]).env("REDIS_URL", server.url()),
+        0,
+    );
     assert!(text(&out.stdout).contains(&format!("Cleared {remaining} session(s)")));
     assert!(server.exists(0, "canary"));
 }
@@ -300,16 +312,7 @@ fn redis_killed_mid_clear_fails_at_once_and_a_second_run_clears_the_rest() {
     ) else {
         return;
     };
-    server.plant(0, "myapp:session:", PLANTED);
-    for canary in ["canary", "myapp:sessions", "other:session:1"] {
-        server.set(0, canary);
-    }
-    let p = Project::new();
-    let url = server.url();
-    let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
-    wait_until("the clear is under way", Duration::from_secs(30), || {
-        server.dbsize(0) < PLANTED as u64 + 3
-    });
+    let (p, child) = clear_under_way(&server, &["canary", "myapp:sessions", "other:session:1"]);
     server.kill();
     let started = Instant::now();
     let out = finish(child, Duration::from_secs(15));
@@ -337,7 +340,10 @@ fn redis_killed_mid_clear_fails_at_once_and_a_second_run_clears_the_rest() {
         remaining <= PLANTED - cleared,
         "reported {cleared}, but {remaining} of {PLANTED} remain"
     );
-    let out = run(p.cmd().args(["clear", "-f"]).env("REDIS_URL", &url), 0);
+    let out = run(
+        p.cmd().args(["clear", "-f"]).env("REDIS_URL", server.url()),
+        0,
+    );
     assert!(text(&out.stdout).contains(&format!("Cleared {remaining} session(s)")));
     assert_eq!(server.count(0, "myapp:session:*"), 0);
     for canary in ["canary", "myapp:sessions", "other:session:1"] {
@@ -416,14 +422,7 @@ fn redis_frozen_mid_clear_ends_the_run_with_the_count_so_far() {
         let Some(server) = RedisServer::start("redis_frozen_mid_clear") else {
             return;
         };
-        server.plant(0, "myapp:session:", PLANTED);
-        server.set(0, "canary");
-        let p = Project::new();
-        let url = server.url();
-        let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
-        wait_until("the clear is under way", Duration::from_secs(30), || {
-            server.dbsize(0) < PLANTED as u64 + 1
-        });
+        let (_p, child) = clear_under_way(&server, &["canary"]);
         let mut con = server.con(0);
         if paused {
             redis::cmd("CLIENT")
@@ -559,14 +558,7 @@ fn a_connection_cut_while_writes_are_paused_reports_the_exact_count() {
         ) else {
             return;
         };
-        server.plant(0, "myapp:session:", PLANTED);
-        server.set(0, "canary");
-        let p = Project::new();
-        let url = server.url();
-        let child = spawn(&p, &["clear", "-f"], &[("REDIS_URL", &url)]);
-        wait_until("the clear is under way", Duration::from_secs(30), || {
-            server.dbsize(0) < PLANTED as u64 + 1
-        });
+        let (_p, child) = clear_under_way(&server, &["canary"]);
         let mut con = server.con(0);
         redis::cmd("CLIENT")
             .arg("PAUSE")

@@ -79,6 +79,15 @@ pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// PostgreSQL: tables by name as a list of `regclass` values, for `IN (...)`.
+pub(super) fn regclasses<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("{}::regclass", literal(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl SqlTarget<'_> {
     /// Read the catalog for the table, before anything is deleted.
     pub(super) async fn inspect(&mut self) -> Result<Relation> {
@@ -142,11 +151,7 @@ impl SqlTarget<'_> {
         // it, or owns the table and the table does not force it on its owner. Asked of
         // every physical table too: a partition or child named on its own answers to its
         // own policies, which the application's statements through the parent never meet.
-        let tables = rows
-            .iter()
-            .map(|(name, ..)| format!("{}::regclass", literal(name)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let tables = regclasses(rows.iter().map(|(name, ..)| name.as_str()));
         let rls = format!(
             "SELECT current_user::text FROM pg_class c, pg_roles r \
              WHERE c.oid IN ({tables}) AND r.rolname = current_user \
@@ -281,17 +286,28 @@ impl SqlTarget<'_> {
 impl SqlTarget<'_> {
     /// What the server says holds a lock on the table, for the error that a lock wait ran
     /// out; empty when it cannot tell. Its own statements wait for no lock.
+    /// PostgreSQL: the table as named and each of its physical tables, as [`regclasses`].
+    pub(super) fn table_and_parts(&self) -> String {
+        let quoted = self.target.table.quoted(Dialect::Postgres);
+        regclasses(
+            std::iter::once(quoted.as_str())
+                .chain(self.relation.parts.iter().map(|p| p.name.as_str())),
+        )
+    }
+
     pub(super) async fn lock_holder(&mut self) -> String {
         let held: std::result::Result<Vec<String>, _> = match self.target.dialect() {
             Dialect::Postgres => {
-                let tables = std::iter::once(self.target.table.quoted(self.target.dialect()))
-                    .chain(self.relation.parts.iter().map(|p| p.name.clone()))
-                    .map(|t| format!("{}::regclass", literal(&t)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let tables = self.table_and_parts();
                 // Locks that stop a delete first, then any other the transactions hold.
                 let sql = format!(
-                    "SELECT DISTINCT ON (a.pid) format('pid %s (%s, user %s, %s, %s)', a.pid,                        coalesce(nullif(a.application_name, ''), 'no application name'), a.usename, a.state, l.mode)                      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid                      WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()                        AND l.relation IN ({tables})                      ORDER BY a.pid, l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') DESC                      LIMIT 3"
+                    "SELECT DISTINCT ON (a.pid) format('pid %s (%s, user %s, %s, %s)', a.pid, \
+                     coalesce(nullif(a.application_name, ''), 'no application name'), a.usename, a.state, l.mode) \
+                     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                     WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid() \
+                     AND l.relation IN ({tables}) \
+                     ORDER BY a.pid, l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') DESC \
+                     LIMIT 3"
                 );
                 sqlx::query_scalar(AssertSqlSafe(sql))
                     .fetch_all(&mut self.conn)

@@ -9,7 +9,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::relation::literal;
+use super::relation::regclasses;
 use super::{Dialect, SqlTarget, count_sql};
 use crate::error::{Error, Result};
 
@@ -76,12 +76,7 @@ impl SqlTarget<'_> {
         {
             return Ok(false);
         }
-        let quoted = self.target.table.quoted(Dialect::Postgres);
-        let tables = std::iter::once(quoted.as_str())
-            .chain(self.relation.parts.iter().map(|p| p.name.as_str()))
-            .map(|name| format!("{}::regclass", literal(name)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let tables = self.table_and_parts();
         // `tgtype & 8`: a trigger on DELETE, row or statement, before or after; `ev_type`
         // '4': a rule on DELETE. Internal triggers are the foreign keys' own.
         let sql = format!(
@@ -140,18 +135,13 @@ impl SqlTarget<'_> {
                 .await
         );
         flush.map_err(|e| self.fail(e, cleared))?;
-        let parts = self
-            .relation
-            .parts
-            .iter()
-            .map(|p| format!("{}::regclass", literal(&p.name)))
-            .collect::<Vec<_>>();
+        let parts = regclasses(self.relation.parts.iter().map(|p| p.name.as_str()));
         if parts.is_empty() {
             return Ok(Some(0));
         }
         let sql = format!(
             "SELECT COALESCE(sum(n_live_tup), 0)::int8 FROM pg_stat_all_tables WHERE relid IN ({})",
-            parts.join(", ")
+            parts
         );
         let live: std::result::Result<i64, _> = waiting!(
             self,
