@@ -286,6 +286,9 @@ def rtt_sweep(a):
                     log("redis rtt %g ms round %d/%d %-6s %7.2f s  server cpu %.2f s"
                         % (rtt, rnd + 1, a.rounds, m, out["wall"], out["server_cpu"]))
             lat = {m: pinged(b, m) for m in methods}
+            # the same pinger with nothing running: this machine's own floor at that moment,
+            # to read the clears' worst PING against
+            lat["idle"] = b.idle_latency()
         finally:
             if proxy:
                 proxy.terminate()

@@ -196,11 +196,13 @@ def rtt_section(r, out, alt_desc=None):
                "/ floor (median of %d round(s), order rotating, data restored from an RDB file "
                "before each run). *PING max / p99*: a separate run of each method with another "
                "client sending a PING every millisecond straight to the server (not through "
-               "the proxy: it shows how long the server keeps other clients waiting).\n"
+               "the proxy: it shows how long the server keeps other clients waiting); *idle*: the "
+               "same pinger for 2 s with nothing running, the machine's own floor.\n"
                % (r["prefix"], r["rounds"]))
     out.append("| rtt | measured | azu-session wall | server floor | ratio | target | "
-               "idiom wall | idiom / azu | PING max / p99 (azu) | PING max / p99 (idiom) |")
-    out.append("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+               "idiom wall | idiom / azu | PING max / p99 (azu) | PING max / p99 (idiom) | "
+               "PING max / p99 (idle) |")
+    out.append("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     targets = []
     for x in r["sweep"]:
         runs, lat, rtt = x["runs"], x["latency"], x["rtt_ms"]
@@ -211,11 +213,11 @@ def rtt_section(r, out, alt_desc=None):
         t = T_RTT.get(rtt)
         pm = lambda m: "%s / %s" % (ms(lat[m].get("ping_max_ms")),  # noqa: E731
                                     ms(lat[m].get("ping_p99_ms"))) if m in lat else "not run"
-        out.append("| %g ms | %.2f ms | %s | %s | %.2f× | %s | %s | %s | %s | %s |" % (
+        out.append("| %g ms | %.2f ms | %s | %s | %.2f× | %s | %s | %s | %s | %s | %s |" % (
             rtt, x["client_rtt_ms"], s(azu), s(floor), ratio,
             "≤ %.2f× %s" % (t, "met" if ratio <= t else "not met") if t else "—",
             s(shell) if shell else "not run", "%.1f×" % (shell / azu) if shell else "—",
-            pm("azu"), pm("shell")))
+            pm("azu"), pm("shell"), pm("idle")))
         if t:
             targets.append(("Redis clear within %.2f× of the server floor at %g ms round trip"
                             % (t, rtt), "%.2f×" % ratio, ratio <= t))
