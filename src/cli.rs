@@ -287,6 +287,17 @@ pub struct ClearArgs {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub lock_timeout: Option<std::time::Duration>,
 
+    /// Delete in short batches even where the table could be truncated (SQL backends)
+    ///
+    /// A full clear of a PostgreSQL or MariaDB table truncates it when that is exact and
+    /// harmless: no trigger or rule on delete, no row-level security, no foreign key
+    /// referencing it, a user allowed to truncate, and the table lock granted within 0.1 s
+    /// (else the batches take over). With this flag it always goes in batches, each its own
+    /// short transaction, as --expired does. --dry-run and the JSON report's `strategy` say
+    /// which a clear takes, and why.
+    #[arg(long)]
+    pub batched: bool,
+
     /// Also replace SESSION_SECRET in .env with a new random one, checked writable before
     /// anything is deleted (for a security incident: stolen cookies stop working once the
     /// application restarts)
@@ -340,6 +351,7 @@ impl StatsArgs {
             prefix: self.prefix.clone(),
             table: self.table.clone(),
             lock_timeout: None,
+            batched: false,
             rotate_secret: false,
             project: self.project.clone(),
         }

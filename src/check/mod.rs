@@ -188,6 +188,7 @@ fn clear_args(args: &CheckArgs) -> ClearArgs {
         prefix: None,
         table: None,
         lock_timeout: None,
+        batched: false,
         rotate_secret: false,
         project: args.project.clone(),
     }

@@ -53,6 +53,8 @@ pub struct ClearOutcome {
     /// What a SQL clear could not do, said instead of a plain success (SQLite rows whose
     /// `expires_at` is not a time SQLite reads, left by `--expired`).
     pub warnings: Vec<String>,
+    /// How a SQL clear deleted, and why.
+    pub strategy: Option<sql::Strategy>,
 }
 
 /// The runtime the network work runs on: one thread is plenty for one connection at a time.
@@ -100,6 +102,14 @@ impl Connected<'_> {
         }
     }
 
+    /// How a SQL clear will delete, and why.
+    pub fn strategy(&self) -> Option<&sql::Strategy> {
+        match self {
+            Connected::Sql(target) => Some(target.strategy()),
+            _ => None,
+        }
+    }
+
     /// How many sessions the clear will delete, when that can be known cheaply in advance
     /// (a SQL count); `None` for Redis, whose keys are found as the scan goes.
     pub async fn total(&mut self) -> Result<Option<u64>> {
@@ -119,6 +129,7 @@ impl Connected<'_> {
     ) -> Result<ClearOutcome> {
         let mut elsewhere = Vec::new();
         let mut warnings = Vec::new();
+        let mut strategy = None;
         let count = match (self, &plan.target) {
             (Connected::Redis(connection), Target::Redis(target)) => {
                 let count = connection
@@ -137,7 +148,9 @@ impl Connected<'_> {
                 if unreadable > 0 {
                     warnings.push(target.unreadable_warning(unreadable));
                 }
-                target.clear(progress).await?
+                let (count, how) = target.clear(progress).await?;
+                strategy = Some(how);
+                count
             }
             // Memory, or a plan that is not the one connected with: nothing of it to clear.
             _ => 0,
@@ -146,6 +159,7 @@ impl Connected<'_> {
             count,
             elsewhere,
             warnings,
+            strategy,
         })
     }
 }

@@ -7,7 +7,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::plan::{DatabaseTarget, NothingToDo, RedisTarget};
-use super::sql::Cascade;
+use super::sql::{Cascade, Strategy};
 use super::{ClearOutcome, ClearPlan, Connected, Stop, Target, connect, runtime};
 use crate::error::{Error, Result};
 
@@ -50,13 +50,14 @@ pub enum Event<'a> {
         target: &'a RedisTarget,
         primaries: Option<usize>,
     },
-    /// Connected to the database, which told what else the clear changes and which role
-    /// row-level security hides rows from, if it does.
+    /// Connected to the database, which told what else the clear changes, which role
+    /// row-level security hides rows from, if it does, and how the clear will delete.
     DatabaseConnected {
         plan: &'a ClearPlan,
         target: &'a DatabaseTarget,
         cascades: &'a [Cascade],
         hidden_from: Option<&'a str>,
+        strategy: Option<&'a Strategy>,
     },
     /// The clear is done.
     Finished(&'a ClearReport<'a>),
@@ -80,6 +81,9 @@ pub struct ClearReport<'p> {
     /// What a SQL clear changed in other tables through foreign keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cascades: Option<Vec<Cascade>>,
+    /// How a SQL clear deleted (or, in a dry run, would delete), and why.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
     /// Why the clear is not the success it looks like: keys that look like sessions are under
     /// other prefixes, or rows whose expiry cannot be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -99,6 +103,7 @@ impl<'p> ClearReport<'p> {
             nothing_to_do: None,
             cluster_primaries: None,
             cascades: None,
+            strategy: None,
             warnings: Vec::new(),
             missed_shard_sessions: false,
         }
@@ -144,6 +149,9 @@ pub fn run<'p>(plan: &'p ClearPlan, hooks: &mut dyn Hooks) -> Result<ClearReport
     let outcome = clear(plan, connected, &runtime, &stop, asks, hooks)?;
     report.cleared = outcome.count;
     report.warnings = outcome.warnings;
+    if outcome.strategy.is_some() {
+        report.strategy = outcome.strategy;
+    }
     if let Target::Redis(target) = &plan.target {
         report.warnings = outcome
             .elsewhere
@@ -174,11 +182,13 @@ fn tell_connected(
         }
         Target::Database(target) => {
             report.cascades = Some(connected.cascades().to_vec());
+            report.strategy = connected.strategy().cloned();
             hooks.event(Event::DatabaseConnected {
                 plan,
                 target,
                 cascades: connected.cascades(),
                 hidden_from: connected.hidden_from(),
+                strategy: connected.strategy(),
             });
         }
         Target::Memory => {}
@@ -285,6 +295,7 @@ mod tests {
             expired,
             force: false,
             lock_timeout: Duration::from_secs(1),
+            batched: false,
         }
     }
 

@@ -91,6 +91,7 @@ impl Hooks for Terminal {
                 target,
                 cascades,
                 hidden_from,
+                strategy,
             } => {
                 // The specification's database output names neither URL nor table; say them
                 // on stderr so logs still record what was cleared.
@@ -115,6 +116,9 @@ impl Hooks for Terminal {
                         "{} row-level security may hide rows of this table from the role `{role}`: only the rows its policies let it see are counted and cleared",
                         paint(output::WARNING, "note:")
                     ));
+                }
+                if let Some(strategy) = strategy {
+                    out.info(format!("({})", strategy.describe(plan.dry_run)));
                 }
                 out.lines(&[format!("{doing} {}database sessions...", which(plan))]);
             }
@@ -189,6 +193,13 @@ fn finished(report: &ClearReport<'_>, out: &Output) {
         out.lines(&lines);
     } else {
         out.lines(&[format!("Cleared {} {which}session(s)", report.cleared)]);
+        if let Some(strategy) = report.strategy.as_ref().filter(|s| s.gave_way) {
+            out.info(format!(
+                "{} {}",
+                paint(output::WARNING, "note:"),
+                strategy.reason
+            ));
+        }
     }
     // Sessions that seem to be elsewhere: said instead of a success.
     for warning in &report.warnings {

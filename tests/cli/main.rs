@@ -38,5 +38,6 @@ mod setup_writes;
 mod shard_api;
 mod sql_failures;
 mod stats;
+mod truncate;
 mod walk_alone;
 mod walks;

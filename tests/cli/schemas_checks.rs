@@ -379,13 +379,13 @@ fn a_session_written_behind_a_mariadb_clear_is_taken_by_a_finishing_pass() {
 
 /// A PostgreSQL role that owns nothing, made (and dropped) by the server's superuser: the
 /// test user may not make roles.
-struct OtherRole {
+pub(crate) struct OtherRole {
     admin_on_db: String,
     name: String,
 }
 
 impl OtherRole {
-    fn new(db: &TestDb, test: &str) -> Option<Self> {
+    pub(crate) fn new(db: &TestDb, test: &str) -> Option<Self> {
         let admin = std::env::var("AZU_SESSION_TEST_POSTGRES_ADMIN_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
         let admin_on_db = format!("{}/{}", admin.rsplit_once('/').expect("a path").0, db.name);
@@ -404,7 +404,7 @@ impl OtherRole {
         Some(OtherRole { admin_on_db, name })
     }
 
-    fn url(&self, db: &TestDb) -> String {
+    pub(crate) fn url(&self, db: &TestDb) -> String {
         let (_, rest) = db.url.split_once('@').expect("a URL with a user");
         format!("postgres://{}:c@{rest}", self.name)
     }

@@ -44,6 +44,9 @@ pub struct ClearPlan {
     /// How long a SQL statement may wait for another connection's lock.
     #[serde(skip)]
     pub lock_timeout: Duration,
+    /// `--batched`: a SQL clear deletes in batches even where it could truncate.
+    #[serde(skip)]
+    pub batched: bool,
 }
 
 /// Why a clear has nothing it can do: it ends after saying so, without a server.
@@ -184,6 +187,7 @@ pub fn plan(args: &ClearArgs) -> Result<ClearPlan> {
         expired: args.expired,
         force: args.force,
         lock_timeout,
+        batched: args.batched,
     })
 }
 

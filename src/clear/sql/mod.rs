@@ -51,6 +51,8 @@ mod postgres;
 mod refused;
 mod relation;
 mod sqlite;
+mod strategy;
+mod truncate;
 mod verify;
 
 use std::time::Duration;
@@ -70,6 +72,8 @@ pub(crate) use dialect::{expired_condition, fix_for, is_missing_column, is_missi
 use postgres::Company;
 pub(crate) use refused::{connect_failure, no_answer as connect_no_answer};
 use relation::{Part, Relation};
+pub use strategy::{Path, Strategy};
+use truncate::Truncated;
 
 pub const BATCH: u64 = 10_000;
 
@@ -104,6 +108,8 @@ pub struct SqlTarget<'p> {
     /// Asked for by Ctrl-C: looked at after every statement, and while waiting for a lock.
     stop: Stop,
     relation: Relation,
+    /// How the clear deletes, and why (decided once connected).
+    strategy: Strategy,
 }
 
 impl<'p> SqlTarget<'p> {
@@ -123,9 +129,14 @@ impl<'p> SqlTarget<'p> {
             target,
             stop: stop.clone(),
             relation: Relation::default(),
+            strategy: Strategy::batched(""),
         };
         connected.relation = match connected.inspect().await {
             Ok(relation) => relation,
+            Err(e) => return Err(connected.explained(e).await),
+        };
+        connected.strategy = match connected.decide().await {
+            Ok(strategy) => strategy,
             Err(e) => return Err(connected.explained(e).await),
         };
         Ok(connected)
@@ -139,6 +150,11 @@ impl<'p> SqlTarget<'p> {
     /// The role row-level security applies to on the table (and may hide rows from), if any.
     pub fn hidden_from(&self) -> Option<&str> {
         self.relation.hidden_from.as_deref()
+    }
+
+    /// How the clear deletes, and why; after [`SqlTarget::clear`], how it did.
+    pub fn strategy(&self) -> &Strategy {
+        &self.strategy
     }
 
     /// Whether any row the clear is for is still in `part`, asked after `cleared` were
@@ -223,8 +239,9 @@ impl<'p> SqlTarget<'p> {
     }
 
     /// Delete every row of the table (or, in a dry run, count them). `progress` is told
-    /// each batch's count as it lands.
-    pub async fn clear(mut self, mut progress: impl FnMut(u64)) -> Result<u64> {
+    /// each batch's count as it lands. With the count, how the clear went: a truncate may
+    /// have given way to the walk.
+    pub async fn clear(mut self, mut progress: impl FnMut(u64)) -> Result<(u64, Strategy)> {
         let result = if self.plan.dry_run {
             self.count().await
         } else {
@@ -235,7 +252,7 @@ impl<'p> SqlTarget<'p> {
             ok => ok,
         };
         let _ = self.conn.close().await;
-        result
+        result.map(|n| (n, self.strategy))
     }
 
     /// The clear proper, and what can only be said once it is done.
@@ -253,6 +270,14 @@ impl<'p> SqlTarget<'p> {
             stop: &stop,
             progress,
         };
+        if self.strategy.path == Path::Truncate {
+            // Rows written after the truncate's commit are new logins: no pass follows.
+            match self.truncate(&mut run).await? {
+                Truncated::Done => return Ok(run.cleared),
+                Truncated::GaveWay(why) => self.strategy = Strategy::gave_way(&why),
+            }
+            run.check_stop()?;
+        }
         let mut result = self.delete(&mut run).await;
         if let (Some(before), Err(e)) = (before, &mut result)
             && let Ok(left) = self.count().await
@@ -321,11 +346,11 @@ impl<'p> SqlTarget<'p> {
                         }
                     }
                 }
-                Dialect::Sqlite => {
-                    if self.delete_at_once(run).await? {
-                        return Ok(false);
-                    }
+                Dialect::Sqlite if self.strategy.path == Path::Delete => {
+                    self.delete_at_once(run).await?;
+                    return Ok(false);
                 }
+                Dialect::Sqlite => {}
             }
         }
         for part in &parts {

@@ -72,6 +72,9 @@ pub(super) struct Relation {
     pub(super) transactional: bool,
     /// SQLite `WITHOUT ROWID`: the primary key's columns, quoted, which stand for `rowid`.
     pub(super) key: Option<Vec<String>>,
+    /// MariaDB: the table has an `AUTO_INCREMENT` column, whose counter a truncate puts
+    /// back (known once a truncate is decided on).
+    pub(super) auto_increment: bool,
 }
 
 /// `s` as an SQL string literal.

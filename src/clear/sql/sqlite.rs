@@ -14,25 +14,8 @@ impl SqlTarget<'_> {
     /// and no queue, so a writer that finds the database busy sleeps and retries, and a
     /// clear that takes the lock again at once keeps it waiting for the whole run. With a
     /// trigger, SQLite deletes row by row, and the batches keep the clear interruptible.
-    /// Returns whether the single statement ran.
-    pub(super) async fn delete_at_once(&mut self, run: &mut Run<'_>) -> Result<bool> {
-        let schema = match &self.target.table.schema {
-            Some(s) => format!("\"{s}\"."),
-            None => String::new(),
-        };
-        let sql = format!(
-            "SELECT COUNT(*) FROM {schema}sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
-        );
-        let triggers: std::result::Result<i64, _> = waiting!(
-            self,
-            sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-                .bind(self.target.table.name.clone())
-                .fetch_one(&mut self.conn)
-                .await
-        );
-        if triggers.map_err(|e| self.fail(e, run.cleared))? > 0 {
-            return Ok(false);
-        }
+    /// Taken when the clear's strategy says so (see `SqlTarget::decide`).
+    pub(super) async fn delete_at_once(&mut self, run: &mut Run<'_>) -> Result<()> {
         let sql = format!(
             "DELETE FROM {}",
             self.target.table.quoted(self.target.dialect())
@@ -44,7 +27,7 @@ impl SqlTarget<'_> {
                 .await
         );
         self.landed(result, run)?;
-        Ok(true)
+        Ok(())
     }
 
     /// With `--expired` on SQLite, the rows whose `expires_at` SQLite cannot read as a time
