@@ -273,7 +273,8 @@ def run_one(d, method, a, project, probe=False):
     if d.count() != d.n:
         raise SystemExit("%s populate: wrong row count" % d.title)
     cmd = ([a.bin if method == "azu" else a.alt_bin, "session:clear", "-b", "database",
-            "--force", "-C", project] if method in ("azu", "alt") else d.delete_cmd())
+            "--force", "-C", project] + (a.alt_args.split() if method == "alt" else [])
+           if method in ("azu", "alt") else d.delete_cmd())
     env = env_with(DATABASE_URL=d.client_url() if isinstance(d, Server) else d.url)
     rss_file = os.path.join(a.work, "rss.txt") if method in ("azu", "alt") else None
     pr = None
@@ -331,6 +332,8 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--alt-bin", help="a second azu-session build, measured as method `alt`")
+    ap.add_argument("--alt-args", default="",
+                    help="extra session:clear arguments for `alt` (e.g. --batched)")
     ap.add_argument("--drop-only", action="store_true", help="drop --db (cleanup) and exit")
     ap.add_argument("--ping-mysql", action="store_true", help="exit 0 if MariaDB answers")
     ap.add_argument("--rtt", type=float, default=0.0,

@@ -4,9 +4,10 @@
 # at random among the original ids 1..N, DELETE its own new session — each statement on its
 # own (autocommit), and records how long each such cycle took: a cycle that waits on a lock
 # held by the clear shows it. For PostgreSQL and MariaDB a second connection samples the
-# server's list of running statements every 10 ms and keeps the longest-running DELETE other
-# than the probe's own (pg_stat_activity / information_schema.PROCESSLIST.TIME_MS): the
-# longest single statement of the clear, to within the sampling period.
+# server's list of running statements every 10 ms and keeps the longest-running statement of
+# the clear (a DELETE, or a truncate's lock, count or TRUNCATE) other than the probe's own
+# (pg_stat_activity / information_schema.PROCESSLIST.TIME_MS): the longest single statement of
+# the clear, to within the sampling period.
 # PostgreSQL and MariaDB are reached through their own command-line clients (psql, mariadb)
 # kept open on a pipe; SQLite through Python's sqlite3 module. Stops on SIGTERM or after
 # --max-seconds and writes JSON to --out: {"cycles": [[start_monotonic_ns, seconds], ...],
@@ -109,16 +110,21 @@ def statements(dialect, k, victim):
 
 
 def sampler(dialect, target, db, probe_id, stop, result):
-    """Keep the longest-running DELETE seen (seconds), other than the probe's and its own."""
+    """Keep the longest-running statement of the clear seen (seconds): a DELETE, or the
+    truncate's lock, count and TRUNCATE; other than the probe's and its own."""
     s = CliSession(dialect, target, db, "azs_sampler")
     if dialect == "postgres":
         q = ("SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0) "
              "FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
              "AND application_name NOT IN ('azs_probe', 'azs_sampler') "
-             "AND query ILIKE 'delete%';")
+             "AND (query ILIKE 'delete%' OR query ILIKE 'truncate%' "
+             "OR query ILIKE 'begin; set local lock_timeout%' "
+             "OR query ILIKE 'select count(*) from%');")
     else:
         q = ("SELECT COALESCE(MAX(TIME_MS), 0) / 1000 FROM information_schema.PROCESSLIST "
-             "WHERE DB = '%s' AND COMMAND IN ('Query', 'Execute') AND INFO LIKE 'DELETE%%' "
+             "WHERE DB = '%s' AND COMMAND IN ('Query', 'Execute') "
+             "AND (INFO LIKE 'DELETE%%' OR INFO LIKE 'TRUNCATE%%' OR INFO LIKE 'LOCK TABLES%%' "
+             "OR INFO LIKE 'SELECT COUNT(*) FROM%%') "
              "AND ID <> CONNECTION_ID() AND ID <> %d;" % (db, probe_id))
     best = 0.0
     try:
