@@ -144,7 +144,7 @@ async fn measure_server(
 ) -> redis::RedisResult<()> {
     let mut cursor = 0;
     loop {
-        let (next, keys) = scan(con, cursor, &target.pattern).await?;
+        let (next, keys) = scan(con, cursor, &target.pattern, SCAN_COUNT).await?;
         if !keys.is_empty() {
             let found = step(con, &keys, stats).await?;
             stats.sessions += found;

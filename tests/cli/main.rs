@@ -25,6 +25,7 @@ mod output;
 mod planted;
 mod promises;
 mod prompt;
+mod redis_pace;
 mod redis_targets;
 mod redis_transport;
 mod rotate;

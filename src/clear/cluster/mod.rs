@@ -31,7 +31,7 @@ use redis::RedisError;
 use redis::aio::MultiplexedConnection;
 
 use super::Stop;
-use super::redis::{TlsFiles, open, scan};
+use super::redis::{SCAN_COUNT, TlsFiles, open, scan};
 use crate::error::{Error, Result};
 
 mod layout;
@@ -349,7 +349,7 @@ impl Cluster {
     ) -> Outcome {
         let con = &primary.con;
         let mut cleared = 0u64;
-        let (mut cursor, mut keys) = match scan(con, 0, pattern).await {
+        let (mut cursor, mut keys) = match scan(con, 0, pattern, SCAN_COUNT).await {
             Ok(first) => first,
             Err(e) => return (0, Some(Failure::of(&e))),
         };
@@ -359,14 +359,16 @@ impl Cluster {
                 let next = if cursor == 0 {
                     None
                 } else {
-                    Some(scan(con, cursor, pattern).await)
+                    Some(scan(con, cursor, pattern, SCAN_COUNT).await)
                 };
                 (next, (n, None))
             } else if cursor == 0 {
                 (None, self.unlink_batch(primary, keys).await)
             } else {
-                let (next, done) =
-                    tokio::join!(scan(con, cursor, pattern), self.unlink_batch(primary, keys));
+                let (next, done) = tokio::join!(
+                    scan(con, cursor, pattern, SCAN_COUNT),
+                    self.unlink_batch(primary, keys)
+                );
                 (Some(next), done)
             };
             cleared += deleted;

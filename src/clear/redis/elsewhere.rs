@@ -80,7 +80,7 @@ pub async fn look(cons: &[MultiplexedConnection], own: &str) -> redis::RedisResu
                 complete = false;
                 break;
             }
-            let (next, keys) = super::scan(con, cursor, &format!("*{MARK}*")).await?;
+            let (next, keys) = super::scan(con, cursor, &format!("*{MARK}*"), SCAN_COUNT).await?;
             for key in keys {
                 if let Some(prefix) = prefix_of(&key)
                     && prefix != own

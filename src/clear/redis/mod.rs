@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 
 mod connect;
 pub mod elsewhere;
+mod pace;
 mod single;
 mod tls;
 mod urls;
@@ -34,8 +35,10 @@ pub use tls::TlsFiles;
 use urls::{UrlParts, db_in_path, unix_aliases};
 pub use urls::{database, seeds};
 
-/// Keys asked of each SCAN step: large enough to keep round trips few, small enough that no
-/// step (or the UNLINK of its keys) holds the server for more than about a millisecond.
+/// Keys asked of each SCAN step, at the least: large enough to keep round trips few on
+/// loopback, small enough that no step (or the UNLINK of its keys) holds the server for more
+/// than a few milliseconds. A clear asks for twice as many where the round trip is long
+/// (see `pace`).
 pub const SCAN_COUNT: usize = 1000;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one SCAN or UNLINK may take to answer (the redis crate's 500 ms default is too

@@ -2,7 +2,8 @@
 
 use redis::aio::MultiplexedConnection;
 
-use super::{SCAN_COUNT, explain};
+use super::explain;
+use super::pace::Pace;
 use crate::clear::Stop;
 use crate::clear::plan::RedisTarget;
 use crate::error::{Error, Result};
@@ -33,7 +34,8 @@ pub async fn clear(
         }
     };
 
-    let (mut cursor, mut keys) = scan(con, 0, pattern).await.map_err(|e| fail(e, 0))?;
+    let count = Pace::measure(con).await.count();
+    let (mut cursor, mut keys) = scan(con, 0, pattern, count).await.map_err(|e| fail(e, 0))?;
     if dry_run {
         loop {
             cleared += keys.len() as u64;
@@ -46,7 +48,7 @@ pub async fn clear(
             if cursor == 0 {
                 return Ok(cleared);
             }
-            (cursor, keys) = scan(con, cursor, pattern)
+            (cursor, keys) = scan(con, cursor, pattern, count)
                 .await
                 .map_err(|e| fail(e, cleared))?;
         }
@@ -59,7 +61,7 @@ pub async fn clear(
         // run in the order they are spawned), so its keys come back while the UNLINK runs.
         let next = (cursor != 0).then(|| {
             let (con, pattern) = (con.clone(), pattern.clone());
-            tokio::spawn(async move { scan(&con, cursor, &pattern).await })
+            tokio::spawn(async move { scan(&con, cursor, &pattern, count).await })
         });
         let sent = in_flight.replace(tokio::spawn(unlink(con.clone(), keys)));
         // The previous batch's UNLINK, sent before that SCAN, answers first.
@@ -118,10 +120,12 @@ async fn answer<T: Default>(
     })
 }
 
+/// One SCAN step of `count` keys.
 pub(crate) async fn scan(
     con: &MultiplexedConnection,
     cursor: u64,
     pattern: &str,
+    count: usize,
 ) -> redis::RedisResult<(u64, Vec<Vec<u8>>)> {
     let mut con = con.clone();
     redis::cmd("SCAN")
@@ -129,7 +133,7 @@ pub(crate) async fn scan(
         .arg("MATCH")
         .arg(pattern)
         .arg("COUNT")
-        .arg(SCAN_COUNT)
+        .arg(count)
         .query_async(&mut con)
         .await
 }
