@@ -315,6 +315,34 @@ fn a_shorter_lock_timeout_shortens_the_truncates_wait() {
     assert_eq!(report["cleared"], 5);
 }
 
+#[test]
+fn a_count_over_its_budget_gives_way_to_the_walk() {
+    // 1 ms cannot count 100,000 rows: the count is cut off, and the walk takes over.
+    let dbs = [
+        postgres("truncate_count_budget", 100_000),
+        mariadb("truncate_mariadb_count_budget", 100_000),
+    ];
+    for db in dbs.into_iter().flatten() {
+        let p = Project::new();
+        let out = run(
+            p.cmd()
+                .args(["--format", "json", "clear", "-f", "-b", "database"])
+                .env("DATABASE_URL", &db.url)
+                .env("AZU_SESSION_TRUNCATE_COUNT_MS", "1"),
+            0,
+        );
+        let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON report");
+        assert_eq!(report["truncate_gave_way"], true, "{report}");
+        let reason = report["strategy_reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("counting the rows under the table lock took over 1 ms"),
+            "{reason}"
+        );
+        assert_eq!(report["cleared"], 100_000);
+        assert_eq!(db.count("sessions"), 0);
+    }
+}
+
 /// Insert single rows into `sessions` of `url` until told to stop; the number that
 /// committed.
 fn inserter(
@@ -513,8 +541,14 @@ fn sqlite_says_it_deletes_at_once_or_in_batches() {
     let (report, _) = clear_json(&db.url, &[], 0);
     assert_eq!(report["strategy"], "delete", "{report}");
     assert_eq!(report["cleared"], 7);
+    // --batched is about truncating: SQLite keeps its one DELETE.
     db.insert_sessions("sessions", 7, "2099-01-01 00:00:00");
     let (report, _) = clear_json(&db.url, &["--batched"], 0);
+    assert_eq!(report["strategy"], "delete", "{report}");
+    assert_eq!(report["cleared"], 7);
+    db.insert_sessions("sessions", 7, "2099-01-01 00:00:00");
+    db.exec("CREATE TRIGGER audit BEFORE DELETE ON sessions BEGIN SELECT 1; END");
+    let (report, _) = clear_json(&db.url, &[], 0);
     assert_eq!(report["strategy"], "batched", "{report}");
     assert_eq!(report["cleared"], 7);
     assert_eq!(db.count("sessions"), 0);

@@ -91,12 +91,12 @@ impl SqlTarget<'_> {
         }
         let dialect = self.target.dialect();
         if dialect == Dialect::Sqlite {
+            // `--batched` is about truncating: SQLite's one DELETE is its usual clear, and
+            // batches would keep the application's writers waiting longer, not shorter.
             return Ok(if self.sqlite_triggers().await? {
                 Strategy::batched(
                     "a trigger on the table makes SQLite delete row by row; batches keep the clear interruptible",
                 )
-            } else if self.plan.batched {
-                Strategy::batched("--batched asks for it")
             } else {
                 Strategy::new(
                     Path::Delete,

@@ -17,6 +17,24 @@ use crate::error::Result;
 /// The longest a truncate waits for its table lock.
 pub const TRUNCATE_WAIT: Duration = Duration::from_millis(100);
 
+/// The longest the count under the truncate's lock may take, unless `COUNT_BUDGET_VAR` says
+/// otherwise: the application waits for it. About 0.1 s per million rows here, so tables
+/// of much over a million rows are left to the walk, which holds nothing that long.
+pub const COUNT_BUDGET: Duration = Duration::from_millis(150);
+
+/// The environment variable (of the process) that sets [`COUNT_BUDGET`], in milliseconds.
+pub const COUNT_BUDGET_VAR: &str = "AZU_SESSION_TRUNCATE_COUNT_MS";
+
+/// [`COUNT_BUDGET`], or what [`COUNT_BUDGET_VAR`] sets (a whole number of milliseconds, at
+/// least 1; anything else is ignored).
+fn count_budget() -> Duration {
+    std::env::var(COUNT_BUDGET_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(COUNT_BUDGET, Duration::from_millis)
+}
+
 /// How often MariaDB's `LOCK TABLES ... NOWAIT` is tried again while the wait lasts.
 const MARIADB_RETRY: Duration = Duration::from_millis(10);
 
@@ -60,11 +78,12 @@ impl SqlTarget<'_> {
     }
 
     /// PostgreSQL, in one transaction: the lock (on the table and every partition and
-    /// child), the catalog asked again under it, the count, `TRUNCATE`, the commit. Any error
-    /// rolls all of it back.
+    /// child), the catalog asked again under it, the count (within [`count_budget`]: a
+    /// statement timeout), `TRUNCATE`, the commit. Any error rolls all of it back.
     async fn truncate_postgres(&mut self, wait: Duration) -> std::result::Result<u64, Attempt> {
         let table = self.target.table.quoted(Dialect::Postgres);
         let obstacle = self.postgres_obstacle_sql();
+        let budget = count_budget();
         let count = count_sql(Dialect::Postgres, &table, false);
         let lock = format!(
             "BEGIN; SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE",
@@ -80,8 +99,15 @@ impl SqlTarget<'_> {
             if let Some(why) = why {
                 return Ok(Err(why));
             }
+            let limit = format!("SET LOCAL statement_timeout = '{}ms'", budget.as_millis());
+            sqlx::raw_sql(AssertSqlSafe(limit))
+                .execute(&mut self.conn)
+                .await?;
             let n: i64 = sqlx::query_scalar(AssertSqlSafe(count))
                 .fetch_one(&mut self.conn)
+                .await?;
+            sqlx::raw_sql(AssertSqlSafe("SET LOCAL statement_timeout TO DEFAULT"))
+                .execute(&mut self.conn)
                 .await?;
             // Without `ONLY`: every partition and inheritance child goes with the table.
             let truncate = format!("TRUNCATE {table}; COMMIT");
@@ -99,7 +125,7 @@ impl SqlTarget<'_> {
             }
             Err(e) => {
                 self.rollback().await;
-                Err(self.attempt_error(&e))
+                Err(self.attempt_error(&e, budget))
             }
         }
     }
@@ -110,10 +136,15 @@ impl SqlTarget<'_> {
             .await;
     }
 
-    /// A failed statement of a truncate, as the reason it gave way.
-    fn attempt_error(&self, e: &sqlx::Error) -> Attempt {
+    /// A failed statement of a truncate, as the reason it gave way (`budget`: the count's).
+    fn attempt_error(&self, e: &sqlx::Error, budget: Duration) -> Attempt {
         if super::dialect::is_lock_timeout(e) {
             Attempt::Locked
+        } else if is_statement_timeout(e) {
+            Attempt::Failed(format!(
+                "counting the rows under the table lock took over {} ms, which the application would wait for ({COUNT_BUDGET_VAR} sets that budget)",
+                budget.as_millis()
+            ))
         } else {
             Attempt::Failed(format!(
                 "TRUNCATE failed: {}",
@@ -124,7 +155,7 @@ impl SqlTarget<'_> {
 
     /// MariaDB: `LOCK TABLES ... WRITE NOWAIT`, tried again while `wait` lasts (waiting in
     /// the server would queue the application behind the request for a whole second, its
-    /// least), then the count, `TRUNCATE TABLE` and the `AUTO_INCREMENT` counter put back as
+    /// least), then the count (within [`count_budget`]: `max_statement_time`), `TRUNCATE TABLE` and the `AUTO_INCREMENT` counter put back as
     /// it was (a truncate would start it again at 1, where a delete leaves it), then
     /// `UNLOCK TABLES`. `TRUNCATE` commits at once: a failure after it is the clear's error,
     /// with the rows it cleared.
@@ -134,6 +165,12 @@ impl SqlTarget<'_> {
         cleared: u64,
     ) -> Result<std::result::Result<u64, Attempt>> {
         let table = self.target.table.quoted(Dialect::MySql);
+        let budget = count_budget();
+        let count = format!(
+            "SET STATEMENT max_statement_time = {:.3} FOR {}",
+            budget.as_secs_f64(),
+            count_sql(Dialect::MySql, &table, false)
+        );
         let started = Instant::now();
         let lock = format!("LOCK TABLES {table} WRITE NOWAIT");
         loop {
@@ -145,14 +182,13 @@ impl SqlTarget<'_> {
                 Err(e) if super::dialect::is_lock_timeout(&e) && started.elapsed() < wait => {
                     tokio::time::sleep(MARIADB_RETRY).await;
                 }
-                Err(e) => return Ok(Err(self.attempt_error(&e))),
+                Err(e) => return Ok(Err(self.attempt_error(&e, budget))),
             }
         }
         let counted = async {
-            let n: i64 =
-                sqlx::query_scalar(AssertSqlSafe(count_sql(Dialect::MySql, &table, false)))
-                    .fetch_one(&mut self.conn)
-                    .await?;
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(count))
+                .fetch_one(&mut self.conn)
+                .await?;
             let counter: Option<i64> = if self.relation.auto_increment {
                 sqlx::query_scalar(AssertSqlSafe(
                     "SELECT CAST(AUTO_INCREMENT AS SIGNED) FROM information_schema.TABLES \
@@ -175,7 +211,7 @@ impl SqlTarget<'_> {
             Ok(done) => done,
             Err(e) => {
                 self.unlock().await;
-                return Ok(Err(self.attempt_error(&e)));
+                return Ok(Err(self.attempt_error(&e, budget)));
             }
         };
         let restored = match counter {
@@ -197,6 +233,17 @@ impl SqlTarget<'_> {
             .execute(&mut self.conn)
             .await;
     }
+}
+
+/// Whether `e` is a statement cut off by a statement timeout (PostgreSQL `statement_timeout`,
+/// MariaDB `max_statement_time`).
+fn is_statement_timeout(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|db| {
+        matches!(
+            super::dialect::error_code(db).as_str(),
+            "57014" | "1969" | "3024"
+        )
+    })
 }
 
 /// Why a truncate did nothing.
