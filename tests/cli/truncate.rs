@@ -95,6 +95,44 @@ fn a_plain_postgres_table_is_truncated_with_an_exact_count() {
 }
 
 #[test]
+fn a_schema_qualified_table_is_truncated_and_the_same_name_elsewhere_is_not() {
+    let Some(db) = TestDb::postgres("truncate_schema") else {
+        return;
+    };
+    db.exec("CREATE SCHEMA app");
+    db.create_sessions("app.sessions", 10);
+    db.create_sessions("sessions", 10);
+    db.create_sessions("\"Sessions\"", 10);
+    let decoy = storage(&db, "sessions");
+    let (report, err) = clear_json(&db.url, &["--table", "app.sessions"], 0);
+    assert_eq!(report["strategy"], "truncate", "{report}\n{err}");
+    assert_eq!(report["cleared"], 10);
+    assert_eq!(db.count("app.sessions"), 0);
+    assert_eq!(db.count("sessions"), 10);
+    assert_eq!(db.count("\"Sessions\""), 10);
+    assert_eq!(storage(&db, "sessions"), decoy);
+}
+
+#[test]
+fn a_mariadb_table_of_another_database_is_truncated_and_the_urls_own_is_not() {
+    let (Some(db), Some(other)) = (
+        mariadb("truncate_mariadb_other_db", 10),
+        mariadb("truncate_mariadb_other_db_2", 12),
+    ) else {
+        return;
+    };
+    let (report, err) = clear_json(
+        &db.url,
+        &["--table", &format!("{}.sessions", other.name)],
+        0,
+    );
+    assert_eq!(report["strategy"], "truncate", "{report}\n{err}");
+    assert_eq!(report["cleared"], 12);
+    assert_eq!(other.count("sessions"), 0);
+    assert_eq!(db.count("sessions"), 10);
+}
+
+#[test]
 fn a_dry_run_says_which_way_a_clear_would_go_and_deletes_nothing() {
     let Some(db) = postgres("truncate_dry_run", 12) else {
         return;
