@@ -551,48 +551,14 @@ fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
         .query::<()>(&mut cluster.con(old))
         .expect("CLIENT PAUSE");
     let p = Project::new();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("azu-session"))
-        .args(["clear", "-f"])
-        .current_dir(p.root())
-        .env_remove("SESSION_BACKEND")
-        .env_remove("AZU_ENV")
-        .env("REDIS_URL", cluster.url(1))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start azu-session");
-    let mut out = BufReader::new(child.stdout.take().expect("the child's stdout"));
-    let mut shown = String::new();
-    while !shown.contains("Clearing Redis sessions with pattern:") {
-        let n = out.read_line(&mut shown).expect("read the child's stdout");
-        assert!(n > 0, "the run ended early:\n{shown}");
-    }
-    assert!(shown.contains("Redis Cluster: 3 primaries\n"), "{shown}");
+    let mut run = ClearUnderWay::start(&p, &cluster.url(1));
 
     // The replica takes over; wait until the seed knows it.
     redis::cmd("CLUSTER")
         .arg("FAILOVER")
         .query::<()>(&mut cluster.con(new))
         .expect("CLUSTER FAILOVER");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let id = cluster.nodes[new].id.clone();
-    loop {
-        let nodes: String = redis::cmd("CLUSTER")
-            .arg("NODES")
-            .query(&mut cluster.con(1))
-            .expect("CLUSTER NODES");
-        let promoted = nodes
-            .lines()
-            .any(|l| l.starts_with(&id) && l.contains("master") && l.contains("connected 0-"));
-        if promoted {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no failover:\n{nodes}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_promoted(&cluster, new);
     // Sessions made on the new primary meanwhile, in the shard that failed over.
     let late: Vec<String> = keys("myapp:session:late:", 300);
     let slots = cluster.slots_of(&late);
@@ -613,16 +579,8 @@ fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
         .query::<()>(&mut cluster.con(old))
         .expect("CLIENT UNPAUSE");
 
-    let status = child.wait().expect("wait for azu-session");
-    out.read_to_string(&mut shown).expect("read the rest");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .expect("the child's stderr")
-        .read_to_string(&mut err)
-        .expect("read the child's stderr");
-    assert_eq!(status.code(), Some(0), "{shown}\n{err}");
+    let (code, shown, err) = run.finish();
+    assert_eq!(code, Some(0), "{shown}\n{err}");
     assert!(
         shown.ends_with(&format!(
             "Cleared {} session(s)\n✓ Sessions cleared successfully\n",
@@ -638,6 +596,131 @@ fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
         );
     }
     assert_eq!(cluster.all_keys(), set(&canaries));
+}
+
+/// A primary dies while a run is under way on it and its replica takes over: the failure of
+/// the dead primary is not the run's, since its shard is cleared again on the new one; the
+/// run finishes with an exact count. (A run that kept that failure would exit 1.)
+#[test]
+fn cluster_primary_killed_during_a_run_is_replaced_and_the_run_finishes() {
+    let Some(mut cluster) = RedisCluster::start_with(
+        "cluster_primary_killed_during_a_run",
+        3,
+        Options {
+            password: Some("fo-pw"),
+            replicas: true,
+            ..Options::default()
+        },
+    ) else {
+        return;
+    };
+    let (old, new) = (0, 3);
+    assert_eq!(cluster.nodes[new].replica_of, Some(old));
+    let sessions = keys("myapp:session:", 30_000);
+    let canaries = canaries("{fo}");
+    let per_node = cluster.plant(&sessions);
+    assert!(per_node[..3].iter().all(|&n| n > 0), "{per_node:?}");
+    cluster.plant(&canaries);
+    // Nothing is deleted on the primary that dies: the run is held there until it is gone.
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query::<()>(&mut cluster.con(old))
+        .expect("CLIENT PAUSE");
+    let p = Project::new();
+    let mut run = ClearUnderWay::start(&p, &cluster.url(1));
+    cluster.kill(old);
+    redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .arg("TAKEOVER")
+        .query::<()>(&mut cluster.con(new))
+        .expect("CLUSTER FAILOVER TAKEOVER");
+    wait_promoted(&cluster, new);
+
+    let (code, shown, err) = run.finish();
+    assert_eq!(code, Some(0), "{shown}\n{err}");
+    assert!(
+        shown.ends_with(&format!(
+            "Cleared {} session(s)\n✓ Sessions cleared successfully\n",
+            sessions.len()
+        )),
+        "{shown}\n{err}"
+    );
+    for i in 1..cluster.nodes.len() {
+        assert_eq!(
+            cluster.keys(i, "myapp:session:*"),
+            BTreeSet::new(),
+            "node {i}"
+        );
+    }
+}
+
+/// `clear -f` against a cluster, started and read until it has begun clearing.
+struct ClearUnderWay {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+    shown: String,
+}
+
+impl ClearUnderWay {
+    fn start(p: &Project, url: &str) -> Self {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("azu-session"))
+            .args(["clear", "-f"])
+            .current_dir(p.root())
+            .env_remove("SESSION_BACKEND")
+            .env_remove("AZU_ENV")
+            .env("REDIS_URL", url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start azu-session");
+        let mut out = BufReader::new(child.stdout.take().expect("the child's stdout"));
+        let mut shown = String::new();
+        while !shown.contains("Clearing Redis sessions with pattern:") {
+            let n = out.read_line(&mut shown).expect("read the child's stdout");
+            assert!(n > 0, "the run ended early:\n{shown}");
+        }
+        assert!(shown.contains("Redis Cluster: 3 primaries\n"), "{shown}");
+        ClearUnderWay { child, out, shown }
+    }
+
+    /// Wait for the run: its exit code, stdout and stderr.
+    fn finish(&mut self) -> (Option<i32>, String, String) {
+        let status = self.child.wait().expect("wait for azu-session");
+        let mut shown = std::mem::take(&mut self.shown);
+        self.out.read_to_string(&mut shown).expect("read the rest");
+        let mut err = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr
+                .read_to_string(&mut err)
+                .expect("read the child's stderr");
+        }
+        (status.code(), shown, err)
+    }
+}
+
+/// Wait until node `new` is a primary holding slots, as node 1 sees it.
+fn wait_promoted(cluster: &RedisCluster, new: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let id = cluster.nodes[new].id.clone();
+    loop {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut cluster.con(1))
+            .expect("CLUSTER NODES");
+        let promoted = nodes
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("master") && l.contains("connected 0-"));
+        if promoted {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failover:\n{nodes}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// A prefix holding glob characters is matched literally on every primary: the SCAN pattern
