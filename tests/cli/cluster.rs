@@ -523,33 +523,12 @@ fn cluster_over_tls_with_client_certificates_clears_every_primary() {
 /// finishes with an exact count, every session key gone and every canary kept.
 #[test]
 fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
-    let Some(cluster) = RedisCluster::start_with(
-        "cluster_failover_during_a_run",
-        3,
-        Options {
-            password: Some("fo-pw"),
-            replicas: true,
-            ..Options::default()
-        },
-    ) else {
+    let Some((cluster, sessions, canaries)) =
+        failover_cluster("cluster_failover_during_a_run", 100_000)
+    else {
         return;
     };
     let (old, new) = (0, 3);
-    assert_eq!(cluster.nodes[new].replica_of, Some(old));
-    let sessions = keys("myapp:session:", 100_000);
-    let canaries = canaries("{fo}");
-    let per_node = cluster.plant(&sessions);
-    assert!(per_node[..3].iter().all(|&n| n > 0), "{per_node:?}");
-    cluster.plant(&canaries);
-
-    // Hold every write on the primary that fails over, so that the run is under way on
-    // it when its replica takes over.
-    redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(60_000)
-        .arg("WRITE")
-        .query::<()>(&mut cluster.con(old))
-        .expect("CLIENT PAUSE");
     let p = Project::new();
     let mut run = ClearUnderWay::start(&p, &cluster.url(1));
 
@@ -603,31 +582,12 @@ fn cluster_failover_during_a_run_is_followed_and_the_run_finishes() {
 /// run finishes with an exact count. (A run that kept that failure would exit 1.)
 #[test]
 fn cluster_primary_killed_during_a_run_is_replaced_and_the_run_finishes() {
-    let Some(mut cluster) = RedisCluster::start_with(
-        "cluster_primary_killed_during_a_run",
-        3,
-        Options {
-            password: Some("fo-pw"),
-            replicas: true,
-            ..Options::default()
-        },
-    ) else {
+    let Some((mut cluster, sessions, _)) =
+        failover_cluster("cluster_primary_killed_during_a_run", 30_000)
+    else {
         return;
     };
     let (old, new) = (0, 3);
-    assert_eq!(cluster.nodes[new].replica_of, Some(old));
-    let sessions = keys("myapp:session:", 30_000);
-    let canaries = canaries("{fo}");
-    let per_node = cluster.plant(&sessions);
-    assert!(per_node[..3].iter().all(|&n| n > 0), "{per_node:?}");
-    cluster.plant(&canaries);
-    // Nothing is deleted on the primary that dies: the run is held there until it is gone.
-    redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(60_000)
-        .arg("WRITE")
-        .query::<()>(&mut cluster.con(old))
-        .expect("CLIENT PAUSE");
     let p = Project::new();
     let mut run = ClearUnderWay::start(&p, &cluster.url(1));
     cluster.kill(old);
@@ -654,6 +614,34 @@ fn cluster_primary_killed_during_a_run_is_replaced_and_the_run_finishes() {
             "node {i}"
         );
     }
+}
+
+/// Three primaries, node 3 the replica of node 0, holding `n` session keys on every primary
+/// and the canaries; every write held on node 0 (`CLIENT PAUSE WRITE`), so that a run is
+/// still under way there when node 3 takes over. The cluster, the sessions and the canaries.
+fn failover_cluster(test: &str, n: usize) -> Option<(RedisCluster, Vec<String>, Vec<String>)> {
+    let cluster = RedisCluster::start_with(
+        test,
+        3,
+        Options {
+            password: Some("fo-pw"),
+            replicas: true,
+            ..Options::default()
+        },
+    )?;
+    assert_eq!(cluster.nodes[3].replica_of, Some(0));
+    let sessions = keys("myapp:session:", n);
+    let canaries = canaries("{fo}");
+    let per_node = cluster.plant(&sessions);
+    assert!(per_node[..3].iter().all(|&n| n > 0), "{per_node:?}");
+    cluster.plant(&canaries);
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query::<()>(&mut cluster.con(0))
+        .expect("CLIENT PAUSE");
+    Some((cluster, sessions, canaries))
 }
 
 /// `clear -f` against a cluster, started and read until it has begun clearing.

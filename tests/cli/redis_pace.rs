@@ -1,50 +1,12 @@
 //! The Redis clear over a long round trip: through `bench/latency_proxy.py` (a loopback proxy
 //! that delays every chunk), the SCAN steps double so that round trips are half as many;
-//! directly on loopback they stay at 1,000 keys. Counted by the server (`INFO commandstats`), never timed.
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+//! directly on loopback they stay at 1,000 keys. Counted by the server (`INFO commandstats`),
+//! never timed.
 
 use crate::support::project::Project;
+use crate::support::proxy::Proxy;
 use crate::support::redis::RedisServer;
 use crate::support::run::{redis_lines, run, stdout};
-use crate::support::servers::have_binary;
-
-/// The latency proxy in front of a server, killed when dropped.
-struct Proxy {
-    child: Child,
-    port: u16,
-}
-
-impl Proxy {
-    fn start(test: &str, target_port: u16, rtt_ms: f64) -> Option<Self> {
-        if !have_binary("python3", test) {
-            return None;
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/latency_proxy.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--listen-port", "0", "--target"])
-            .arg(format!("127.0.0.1:{target_port}"))
-            .args(["--rtt-ms", &rtt_ms.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the latency proxy");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("the proxy's stdout"))
-            .read_line(&mut line)
-            .expect("the proxy's port");
-        let port = line.trim().parse().expect("a port number");
-        Some(Proxy { child, port })
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const SESSIONS: usize = 40_000;
 const OTHERS: usize = 40_000;

@@ -2,17 +2,17 @@
 //! SQLite and PostgreSQL (Redis is in rotate.rs); its bound (3 s, then "at least"); a look
 //! that fails; and the rotation keeping `.env`'s owner and group.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::support::project::Project;
+use crate::support::proxy::Proxy;
 use crate::support::redis::RedisServer;
 use crate::support::run::{finish, run, spawn, stderr, stdout, wait_until};
-use crate::support::servers::{have_binary, skip};
+use crate::support::servers::skip;
 use crate::support::sql::{Kind, TestDb};
 
 const ENV: &str = "A=1\nSESSION_SECRET=old-secret\n";
@@ -134,43 +134,6 @@ fn clear_rotate_secret_counts_rows_written_during_a_postgres_clear() {
     sessions_written_during_a_database_clear(&db, true);
 }
 
-/// bench/latency_proxy.py in front of a server: every chunk each way delayed by half `rtt_ms`.
-struct Proxy {
-    child: Child,
-    port: u16,
-}
-
-impl Proxy {
-    fn start(test: &str, target: u16, rtt_ms: u32) -> Option<Self> {
-        if !have_binary("python3", test) {
-            return None;
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/latency_proxy.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--listen-port", "0", "--target"])
-            .arg(format!("127.0.0.1:{target}"))
-            .args(["--rtt-ms", &rtt_ms.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn latency_proxy.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("its stdout"))
-            .read_line(&mut line)
-            .expect("the proxy's port");
-        let port = line.trim().parse().expect("a port number");
-        Some(Proxy { child, port })
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `clear --rotate-secret --format json` through `proxy`, started; the test acts once the
 /// rotation is in place (`.env` changed), which is just before the look connects.
 fn clear_through(p: &Project, proxy: &Proxy, format: &str) -> Child {
@@ -196,7 +159,7 @@ fn the_look_after_the_clear_stops_after_3_s_with_at_least_the_count() {
     let Some(server) = RedisServer::start(test) else {
         return;
     };
-    let Some(proxy) = Proxy::start(test, server.port, 400) else {
+    let Some(proxy) = Proxy::start(test, server.port, 400.0) else {
         return;
     };
     for format in ["json", "text"] {
@@ -237,7 +200,7 @@ fn a_look_that_fails_after_the_clear_is_a_note_and_exit_0() {
         let Some(mut server) = RedisServer::start(test) else {
             return;
         };
-        let Some(proxy) = Proxy::start(test, server.port, 400) else {
+        let Some(proxy) = Proxy::start(test, server.port, 400.0) else {
             return;
         };
         server.plant(0, "myapp:session:", 5);

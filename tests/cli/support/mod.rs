@@ -4,6 +4,7 @@
 
 pub mod crystal;
 pub mod project;
+pub mod proxy;
 pub mod redis;
 pub mod redis_cluster;
 pub mod run;
