@@ -187,7 +187,7 @@ fn without_lock_timeout_a_held_lock_ends_the_clear_after_five_seconds() {
 
 /// A sessions table range-partitioned on `expires_at` (a default partition too), with
 /// expired rows and live canaries in every partition that can hold them.
-fn range_partitioned(db: &TestDb) {
+pub(crate) fn range_partitioned(db: &TestDb) {
     db.exec(
         "CREATE TABLE sessions (id BIGSERIAL, session_id VARCHAR(255) NOT NULL, data TEXT NOT NULL, created_at TIMESTAMP, updated_at TIMESTAMP, expires_at TIMESTAMP NOT NULL) PARTITION BY RANGE (expires_at);\n\
          CREATE TABLE s_past PARTITION OF sessions FOR VALUES FROM ('1990-01-01') TO ('2050-01-01');\n\
