@@ -576,3 +576,31 @@ fn a_table_without_a_unique_session_id_is_an_error_on_every_server() {
         assert!(!msg.contains("expires_at"), "{:?}: {msg}", db.kind);
     }
 }
+
+/// MariaDB: a `table:` of another database than the URL's is looked up in that database's
+/// catalog. The URL's own database holds a `sessions` without the `expires_at` index, so a
+/// check that dropped the schema would find it and fail.
+#[test]
+fn a_mariadb_table_of_another_database_is_checked_there() {
+    let (Some(db), Some(other)) = (
+        TestDb::mysql("check_other_database"),
+        TestDb::mysql("check_other_database_2"),
+    ) else {
+        return;
+    };
+    let env = [("DATABASE_URL", db.url.as_str())];
+    let p = database_project(&db, false);
+    other.create_sessions("sessions", 3);
+    other.exec("CREATE INDEX sessions_expires_at_idx ON sessions (expires_at)");
+    let init = p.read("src/initializers/session.cr");
+    let qualified = format!("table: \"{}.sessions\"", other.name);
+    assert!(init.contains("table: \"sessions\""), "{init}");
+    p.write(
+        "src/initializers/session.cr",
+        &init.replace("table: \"sessions\"", &qualified),
+    );
+    let r = report(&p, &[], &env, 0);
+    level(&r, "database.table", "ok");
+    let msg = check(&r, "database.table").expect("table")["message"].to_string();
+    assert!(msg.contains(&format!("{}.sessions", other.name)), "{msg}");
+}
