@@ -443,19 +443,23 @@ fn no_initializer_and_no_shard_yml_needs_a_prefix() {
 
 #[test]
 fn database_clears_the_sessions_table_in_batches_on_every_server() {
-    for db in TestDb::all("database_clears_the_sessions_table") {
-        db.create_sessions("sessions", 25_003); // more than two batches
-        db.create_sessions("sessions_archive", 3); // a canary table
-        let p = Project::new();
-        let out = run(
-            p.cmd()
-                .args(["clear", "-f", "-b", "database"])
-                .env("DATABASE_URL", &db.url),
-            0,
-        );
-        assert_eq!(stdout(&out), database_lines(25_003), "{:?}", db.kind);
-        assert_eq!(db.count("sessions"), 0, "{:?}", db.kind);
-        assert_eq!(db.count("sessions_archive"), 3, "{:?}", db.kind);
+    // In batches (--batched), then as a plain clear (a truncate, or SQLite's one DELETE).
+    for extra in [&["--batched"][..], &[]] {
+        for db in TestDb::all("database_clears_the_sessions_table") {
+            db.create_sessions("sessions", 25_003); // more than two batches
+            db.create_sessions("sessions_archive", 3); // a canary table
+            let p = Project::new();
+            let out = run(
+                p.cmd()
+                    .args(["clear", "-f", "-b", "database"])
+                    .args(extra)
+                    .env("DATABASE_URL", &db.url),
+                0,
+            );
+            assert_eq!(stdout(&out), database_lines(25_003), "{:?}", db.kind);
+            assert_eq!(db.count("sessions"), 0, "{:?}", db.kind);
+            assert_eq!(db.count("sessions_archive"), 3, "{:?}", db.kind);
+        }
     }
 }
 

@@ -8,11 +8,20 @@ use crate::support::project::Project;
 use crate::support::run::{run, stdout};
 use crate::support::sql::TestDb;
 
+/// The walk (`--batched`: a plain table would be truncated) of `table`; its stdout.
 fn clear_table(db: &TestDb, table: &str) -> String {
     let p = Project::new();
     let out = run(
         p.cmd()
-            .args(["clear", "-f", "-b", "database", "--table", table])
+            .args([
+                "clear",
+                "-f",
+                "-b",
+                "database",
+                "--batched",
+                "--table",
+                table,
+            ])
             .env("DATABASE_URL", &db.url),
         0,
     );
