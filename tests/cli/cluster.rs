@@ -752,3 +752,35 @@ fn cluster_clear_takes_a_glob_prefix_literally() {
         }
     }
 }
+
+/// The progress of a cluster clear counts the keys as every primary's batches land: never
+/// stuck at 0, never past the total.
+#[test]
+fn cluster_progress_counts_the_batches() {
+    let test = "cluster_progress_counts_the_batches";
+    if !crate::support::servers::have_binary("script", test) {
+        return;
+    }
+    let Some(cluster) = RedisCluster::start(test, 3, None) else {
+        return;
+    };
+    let sessions = keys("myapp:session:", 300_000);
+    cluster.plant(&sessions);
+    let p = Project::new();
+    let url = cluster.url(0);
+    let screen = crate::support::run::under_terminal(
+        &p,
+        "clear -f --prefix myapp:session:",
+        &[("REDIS_URL", url.as_str())],
+        "",
+    );
+    assert!(screen.contains("Cleared 300000 session(s)"), "{screen}");
+    // The text before the first display is not a count.
+    let counts = &crate::redis_targets::progress_counts(&screen, "cleared")[1..];
+    assert!(!counts.is_empty(), "no progress shown: {screen}");
+    assert!(
+        counts.iter().any(|&n| n > 0) && counts.iter().all(|&n| n <= 300_000),
+        "{counts:?}"
+    );
+    assert_eq!(cluster.all_keys(), BTreeSet::new());
+}

@@ -420,7 +420,7 @@ fn a_dry_run_counts_on_a_terminal() {
 }
 
 /// The counts a progress display showed: the number before each ` sessions {done} (`.
-fn progress_counts(screen: &str, done: &str) -> Vec<u64> {
+pub(crate) fn progress_counts(screen: &str, done: &str) -> Vec<u64> {
     screen
         .split(&format!(" sessions {done} ("))
         .map(|before| {
