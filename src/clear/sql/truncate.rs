@@ -28,8 +28,13 @@ pub const COUNT_BUDGET_VAR: &str = "AZU_SESSION_TRUNCATE_COUNT_MS";
 /// [`COUNT_BUDGET`], or what [`COUNT_BUDGET_VAR`] sets (a whole number of milliseconds, at
 /// least 1; anything else is ignored).
 fn count_budget() -> Duration {
-    std::env::var(COUNT_BUDGET_VAR)
-        .ok()
+    budget_from(std::env::var(COUNT_BUDGET_VAR).ok().as_deref())
+}
+
+/// The budget a value of [`COUNT_BUDGET_VAR`] gives. 0 is refused: as a statement timeout
+/// it would mean no limit at all.
+fn budget_from(value: Option<&str>) -> Duration {
+    value
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|ms| *ms > 0)
         .map_or(COUNT_BUDGET, Duration::from_millis)
@@ -251,4 +256,20 @@ enum Attempt {
     /// Its table lock was not granted in time: the holder is asked for after letting go.
     Locked,
     Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_count_budget_is_a_positive_number_of_milliseconds() {
+        assert_eq!(budget_from(None), COUNT_BUDGET);
+        assert_eq!(budget_from(Some("400")), Duration::from_millis(400));
+        assert_eq!(budget_from(Some(" 1 ")), Duration::from_millis(1));
+        // 0 would be no limit; words and negative numbers mean nothing.
+        for bad in ["0", "", "soon", "-5", "1.5"] {
+            assert_eq!(budget_from(Some(bad)), COUNT_BUDGET, "{bad:?}");
+        }
+    }
 }
