@@ -560,6 +560,45 @@ fn a_mariadb_lock_held_by_the_application_makes_the_truncate_give_way() {
     assert!(took < Duration::from_secs(4), "{took:?}");
 }
 
+/// MariaDB asks for the lock without waiting, and asks again while the truncate's wait
+/// lasts: a lock let go within it is taken, and the clear truncates.
+#[test]
+fn a_mariadb_lock_let_go_within_the_wait_is_taken() {
+    let Some(db) = mariadb("truncate_mariadb_retry", 50) else {
+        return;
+    };
+    let before = table_id(&db);
+    let release = db.hold_transaction("SELECT COUNT(*) FROM sessions");
+    let p = Project::new();
+    let mut child = None;
+    // The first refused LOCK TABLES (this or another test's): let go of the lock at once.
+    let refused = db.after_change(
+        "SELECT CAST(VARIABLE_VALUE AS CHAR) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_LOCK_TABLES'",
+        || {
+            child = Some(
+                std::process::Command::new(assert_cmd::cargo::cargo_bin("azu-session"))
+                    .args(["--format", "json", "clear", "-f", "-b", "database"])
+                    .current_dir(p.root())
+                    .env("DATABASE_URL", &db.url)
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start azu-session"),
+            )
+        },
+    );
+    assert!(refused, "no LOCK TABLES was tried");
+    drop(release);
+    let out = child
+        .expect("the clear")
+        .wait_with_output()
+        .expect("wait for azu-session");
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON report");
+    assert_eq!(report["strategy"], "truncate", "{report}");
+    assert_eq!(report["cleared"], 50);
+    assert_ne!(table_id(&db), before, "no truncate took place");
+}
+
 #[test]
 fn a_mariadb_truncate_counts_exactly_while_the_application_inserts() {
     let Some(db) = mariadb("truncate_mariadb_exact", 20_000) else {

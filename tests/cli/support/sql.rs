@@ -55,6 +55,12 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
         .block_on(f)
 }
 
+async fn read_text(conn: &mut AnyConnection, sql: &str) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.to_string()))
+        .fetch_one(conn)
+        .await
+}
+
 async fn execute(url: &str, sql: &str) -> Result<u64, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let mut conn = AnyConnection::connect(url).await?;
@@ -181,6 +187,27 @@ impl TestDb {
             )),
             Kind::Sqlite => panic!("SQLite has no sleep to slow deletes with"),
         };
+    }
+
+    /// Read the text `sql` selects (one value) on one connection, call `start`, then read it
+    /// again every millisecond until it changes (for up to 10 s): acting the moment the
+    /// server has counted something, without a new connection's delay. Whether it changed.
+    pub fn after_change(&self, sql: &str, start: impl FnOnce()) -> bool {
+        block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut conn = AnyConnection::connect(&self.url).await?;
+            let seen = read_text(&mut conn, sql).await?;
+            start();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if read_text(&mut conn, sql).await? != seen {
+                    return Ok::<_, sqlx::Error>(true);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Ok(false)
+        })
+        .unwrap_or_else(|e| panic!("{:?}: {sql}: {e}", self.kind))
     }
 
     /// The first column of every row `sql` selects.
