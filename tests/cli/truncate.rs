@@ -599,6 +599,70 @@ fn a_mariadb_lock_let_go_within_the_wait_is_taken() {
     assert_ne!(table_id(&db), before, "no truncate took place");
 }
 
+/// MariaDB: a key that restricts deletes is not a cascade the catalog check sees; the
+/// TRUNCATE itself refuses, and the walk takes over, saying why.
+#[test]
+fn a_mariadb_truncate_refused_by_a_restricting_key_gives_way() {
+    let Some(db) = mariadb("truncate_mariadb_restrict", 20) else {
+        return;
+    };
+    db.exec(
+        "CREATE TABLE notes (id BIGINT PRIMARY KEY, session BIGINT, FOREIGN KEY (session) REFERENCES sessions (id) ON DELETE RESTRICT) ENGINE = InnoDB",
+    );
+    let (report, err) = clear_json(&db.url, &[], 0);
+    assert_eq!(report["truncate_gave_way"], true, "{report}\n{err}");
+    let reason = report["strategy_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(
+            "TRUNCATE failed: Cannot truncate a table referenced in a foreign key constraint"
+        ),
+        "{reason}"
+    );
+    assert_eq!(report["cleared"], 20);
+    assert_eq!(db.count("sessions"), 0);
+}
+
+/// MariaDB: a truncate that gave way after taking its lock (here, its count ran over the
+/// budget) lets go of the lock before the walk: the application writes meanwhile, without
+/// waiting for the table.
+#[test]
+fn a_mariadb_truncate_that_gave_way_lets_go_of_its_lock() {
+    let Some(db) = mariadb("truncate_mariadb_unlock", 100_000) else {
+        return;
+    };
+    let p = Project::new();
+    let mut child = None;
+    // The walk's first DELETE (this or another test's): then an insert that may not wait
+    // for the table.
+    let deleting = db.after_change(
+        "SELECT CAST(VARIABLE_VALUE AS CHAR) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_DELETE'",
+        || {
+            child = Some(
+                std::process::Command::new(assert_cmd::cargo::cargo_bin("azu-session"))
+                    .args(["--format", "json", "clear", "-f", "-b", "database"])
+                    .current_dir(p.root())
+                    .env("DATABASE_URL", &db.url)
+                    .env("AZU_SESSION_TRUNCATE_COUNT_MS", "1")
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start azu-session"),
+            )
+        },
+    );
+    assert!(deleting, "no DELETE was run");
+    let inserted = db.try_exec(
+        "SET STATEMENT lock_wait_timeout = 0, innodb_lock_wait_timeout = 10 FOR INSERT INTO sessions (session_id, data, expires_at) VALUES ('during', '{}', '2099-01-01 00:00:00')",
+    );
+    let out = child
+        .expect("the clear")
+        .wait_with_output()
+        .expect("wait for azu-session");
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON report");
+    assert_eq!(report["truncate_gave_way"], true, "{report}");
+    assert!(inserted.is_ok(), "the table was still locked: {inserted:?}");
+}
+
 #[test]
 fn a_mariadb_truncate_counts_exactly_while_the_application_inserts() {
     let Some(db) = mariadb("truncate_mariadb_exact", 20_000) else {
