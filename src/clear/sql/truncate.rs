@@ -160,10 +160,11 @@ impl SqlTarget<'_> {
 
     /// MariaDB: `LOCK TABLES ... WRITE NOWAIT`, tried again while `wait` lasts (waiting in
     /// the server would queue the application behind the request for a whole second, its
-    /// least), then the count (within [`count_budget`]: `max_statement_time`), `TRUNCATE TABLE` and the `AUTO_INCREMENT` counter put back as
-    /// it was (a truncate would start it again at 1, where a delete leaves it), then
-    /// `UNLOCK TABLES`. `TRUNCATE` commits at once: a failure after it is the clear's error,
-    /// with the rows it cleared.
+    /// least), then the count (within [`count_budget`]: `max_statement_time`), `TRUNCATE
+    /// TABLE` and the `AUTO_INCREMENT` counter put back as it was (a truncate would start it
+    /// again at 1, where a delete leaves it), then `UNLOCK TABLES`. `TRUNCATE` commits at
+    /// once: a failure after it is the clear's error, with the rows it cleared.
+    /// Long: the steps under one table lock, which every way out must let go of.
     async fn truncate_mariadb(
         &mut self,
         wait: Duration,
