@@ -223,23 +223,7 @@ fn cluster_slot_moved_during_a_run_is_reported_and_a_second_run_clears_the_rest(
         .query::<()>(&mut cluster.con(c))
         .expect("CLIENT PAUSE");
     let p = Project::new();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("azu-session"))
-        .args(["clear", "-f"])
-        .current_dir(p.root())
-        .env_remove("SESSION_BACKEND")
-        .env_remove("AZU_ENV")
-        .env("REDIS_URL", cluster.url(a))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start azu-session");
-    let mut out = BufReader::new(child.stdout.take().expect("the child's stdout"));
-    let mut shown = String::new();
-    while !shown.contains("Clearing Redis sessions with pattern:") {
-        let n = out.read_line(&mut shown).expect("read the child's stdout");
-        assert!(n > 0, "the run ended early:\n{shown}");
-    }
-    assert!(shown.contains("Redis Cluster: 3 primaries\n"), "{shown}");
+    let mut clearing = ClearUnderWay::start(&p, &cluster.url(a));
 
     // Move the slot from a to b, with its keys, as a resharding does; then let c go on.
     cluster.begin_migration(slot, a, b);
@@ -258,16 +242,8 @@ fn cluster_slot_moved_during_a_run_is_reported_and_a_second_run_clears_the_rest(
         .query::<()>(&mut cluster.con(c))
         .expect("CLIENT UNPAUSE");
 
-    let status = child.wait().expect("wait for azu-session");
-    out.read_to_string(&mut shown).expect("read the rest");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .expect("the child's stderr")
-        .read_to_string(&mut err)
-        .expect("read the child's stderr");
-    assert_eq!(status.code(), Some(1), "{shown}\n{err}");
+    let (code, shown, err) = clearing.finish();
+    assert_eq!(code, Some(1), "{shown}\n{err}");
     assert!(!shown.contains("Cleared"), "{shown}");
     let remaining = (0..3)
         .map(|i| cluster.keys(i, "myapp:session:*").len())
